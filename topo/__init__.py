@@ -1,0 +1,44 @@
+"""topo: topology and geometry of the learning space of ReLU networks.
+
+The main objects:
+
+* :class:`Architecture` - a network as a DAG with weight groups on its edges;
+* :func:`balance` - the conserved balances ``c = B̃ q(θ)`` of gradient flow;
+* :func:`decompose` - bottleneck nodes, their regions, independent factors;
+* :func:`connectivity` - frozen edges and the exact number of connected
+  components of the fiber ``{θ : balances = c}``, with certificates;
+* :func:`fiber_path` - a path inside the fiber between two points of one component.
+"""
+
+from .architecture import Architecture
+from .balance import balance, edge_norms, incidence_matrix
+from .connectivity import ConnectivityReport, Witness, component_label, connectivity, same_component
+from .decompose import Decomposition, decompose
+from .errors import CycleError, FiberError, GraphError, ParameterError, SpecError, TopoError
+from .fiber_path import fiber_path
+from .spec import read_spec, write_spec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Architecture",
+    "ConnectivityReport",
+    "CycleError",
+    "Decomposition",
+    "FiberError",
+    "GraphError",
+    "ParameterError",
+    "SpecError",
+    "TopoError",
+    "Witness",
+    "balance",
+    "component_label",
+    "connectivity",
+    "decompose",
+    "edge_norms",
+    "fiber_path",
+    "incidence_matrix",
+    "read_spec",
+    "same_component",
+    "write_spec",
+]

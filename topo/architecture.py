@@ -1,0 +1,848 @@
+"""The network model: a DAG of units with parameter groups on its edges.
+
+:class:`Architecture` knows structure only: nodes and their roles, edges and the
+number of scalar weights each carries, and which hidden nodes carry a conservation
+law.  It holds no parameters and no analysis results.  Internally everything is an
+integer index array; networkx is used only at the boundary (``from_networkx`` and
+``to_networkx``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from .errors import CycleError, GraphError, ParameterError
+
+__all__ = [
+    "Architecture",
+    "HOMOGENEOUS_ACTIVATIONS",
+    "NON_HOMOGENEOUS_ACTIVATIONS",
+    "ROLES",
+]
+
+#: Activations that are positively homogeneous (``f(a x) = a f(x)`` for ``a > 0``):
+#: a hidden node with one of these, and only trainable edges, is *constrained*.
+HOMOGENEOUS_ACTIVATIONS = frozenset(
+    {"relu", "leaky_relu", "linear", "identity", "maxpool", "avgpool"}
+)
+#: Known activations without that property: their nodes are *free*.  ``"free"``
+#: (or any name starting with ``"free:"``) marks a free node explicitly.
+NON_HOMOGENEOUS_ACTIVATIONS = frozenset(
+    {
+        "gelu", "tanh", "sigmoid", "silu", "swish", "softplus", "elu", "selu", "celu",
+        "mish", "hardtanh", "hardswish", "hardsigmoid", "softsign", "sin", "square",
+        "exp", "sum", "free",
+    }
+)
+#: Node roles.  ``bias`` is a constant source (value 1); ``input`` a data source.
+ROLES = ("input", "bias", "hidden", "output")
+_ROLE_CODE = {name: i for i, name in enumerate(ROLES)}
+INPUT, BIAS, HIDDEN, OUTPUT = range(4)
+
+
+def _check_activation(node, name) -> str:
+    if not isinstance(name, str):
+        raise GraphError(f"activation of node {node!r} must be a string, got {name!r}")
+    key = name.lower()
+    if key in HOMOGENEOUS_ACTIVATIONS or key in NON_HOMOGENEOUS_ACTIVATIONS or key.startswith("free:"):
+        return key
+    known = ", ".join(sorted(HOMOGENEOUS_ACTIVATIONS | NON_HOMOGENEOUS_ACTIVATIONS))
+    raise GraphError(
+        f"unknown activation {name!r} for node {node!r}; known: {known} "
+        "(use 'free' or 'free:<description>' for a node without a conservation law)"
+    )
+
+
+def _topological_order(n: int, src: np.ndarray, dst: np.ndarray, names: Sequence) -> np.ndarray:
+    """Kahn's algorithm; keeps the given order when it already is topological."""
+    if len(src) == 0 or bool(np.all(src < dst)):
+        return np.arange(n)
+    indeg = np.bincount(dst, minlength=n).tolist()
+    order_by_src = np.argsort(src, kind="stable")
+    starts = np.searchsorted(src[order_by_src], np.arange(n + 1)).tolist()
+    succ = dst[order_by_src].tolist()
+    stack = [v for v in range(n - 1, -1, -1) if indeg[v] == 0]
+    out = []
+    while stack:
+        v = stack.pop()
+        out.append(v)
+        for w in succ[starts[v]:starts[v + 1]]:
+            indeg[w] -= 1
+            if indeg[w] == 0:
+                stack.append(w)
+    if len(out) < n:
+        raise CycleError([names[v] for v in _find_cycle(n, src, dst, set(out))])
+    return np.asarray(out, dtype=np.int64)
+
+
+def _find_cycle(n, src, dst, done: set) -> list:
+    """A directed cycle among the nodes that Kahn's algorithm could not order."""
+    succ: dict[int, list[int]] = {}
+    for u, v in zip(src.tolist(), dst.tolist()):
+        if u not in done and v not in done:
+            succ.setdefault(u, []).append(v)
+    start = next(iter(succ))
+    seen: dict[int, int] = {}
+    path = []
+    v = start
+    while v not in seen:  # every remaining node has a remaining successor
+        seen[v] = len(path)
+        path.append(v)
+        v = succ[v][0]
+    return path[seen[v]:]
+
+
+class Architecture:
+    """A feed-forward network as a directed acyclic graph.
+
+    Nodes are units (neurons or channels); an edge ``(u, v)`` carries a group of
+    ``size`` scalar weights (1 for a dense layer at neuron level, ``kh*kw`` for a
+    convolution at channel level).  Sources are inputs or biases (a bias is a
+    constant source node), sinks are outputs, the other nodes are hidden.  A hidden
+    node is *constrained* (it carries a conserved balance under gradient flow) when
+    its activation is positively homogeneous and every edge touching it is
+    trainable; the other hidden nodes are *free*.
+
+    Build one with :meth:`mlp`, :meth:`from_edges`, :meth:`from_networkx`,
+    :meth:`from_arrays` or :meth:`from_spec`.  Nodes are stored in a topological
+    order (the given order when it already is one); edges keep the given order,
+    which is the order of the flat parameter vector.
+
+    Examples
+    --------
+    >>> import topo
+    >>> arch = topo.Architecture.mlp([2, 3, 1])
+    >>> arch.n_params, len(arch.constrained), arch.outputs
+    (13, 3, ['y0'])
+    >>> arch.edges[:2]
+    [('x0', 'h1_0'), ('x1', 'h1_0')]
+    """
+
+    __slots__ = (
+        "_nodes", "_index", "_src", "_dst", "_sizes", "_offsets", "_trainable",
+        "_role", "_activation", "_constrained", "_row", "_free_reason", "__dict__",
+    )
+
+    def __init__(
+        self,
+        *,
+        nodes: Sequence[Hashable],
+        src: np.ndarray,
+        dst: np.ndarray,
+        sizes: np.ndarray | None = None,
+        trainable: np.ndarray | None = None,
+        roles: Mapping[Hashable, str] | None = None,
+        activations: Mapping[Hashable, str] | None = None,
+        activation: str = "relu",
+        output_activation: str = "linear",
+    ):
+        names = list(nodes)
+        n = len(names)
+        index = {name: i for i, name in enumerate(names)}
+        if len(index) != n:
+            seen = set()
+            dup = next(v for v in names if v in seen or seen.add(v))
+            raise GraphError(f"node {dup!r} is listed twice")
+        src = np.asarray(src, dtype=np.int64).reshape(-1)
+        dst = np.asarray(dst, dtype=np.int64).reshape(-1)
+        if src.shape != dst.shape:
+            raise GraphError(f"src has shape {src.shape} but dst has shape {dst.shape}")
+        n_edges = len(src)
+        if n_edges and (src.min() < 0 or dst.min() < 0 or src.max() >= n or dst.max() >= n):
+            raise GraphError(f"edge endpoints must be node indices in [0, {n})")
+        if sizes is None:
+            sizes = np.ones(n_edges, dtype=np.int64)
+        else:
+            sizes_in = np.asarray(sizes)
+            if sizes_in.shape != (n_edges,):
+                raise GraphError(f"sizes has shape {sizes_in.shape}, expected ({n_edges},)")
+            if not np.issubdtype(sizes_in.dtype, np.integer) and not np.all(np.mod(sizes_in, 1) == 0):
+                raise GraphError("edge sizes must be positive integers")
+            sizes = sizes_in.astype(np.int64)
+            bad = np.flatnonzero(sizes < 1)
+            if len(bad):
+                e = int(bad[0])
+                raise GraphError(
+                    f"edge ({names[src[e]]!r}, {names[dst[e]]!r}) has size {sizes[e]}; sizes must be >= 1"
+                )
+        if trainable is None:
+            trainable = np.ones(n_edges, dtype=bool)
+        else:
+            trainable = np.asarray(trainable, dtype=bool).reshape(-1)
+            if trainable.shape != (n_edges,):
+                raise GraphError(f"trainable has shape {trainable.shape}, expected ({n_edges},)")
+
+        loops = np.flatnonzero(src == dst)
+        if len(loops):
+            raise GraphError(f"self-loop on node {names[src[loops[0]]]!r}")
+        if n_edges:
+            keys = src * n + dst
+            uniq, counts = np.unique(keys, return_counts=True)
+            if np.any(counts > 1):
+                k = int(uniq[np.argmax(counts > 1)])
+                raise GraphError(f"duplicated edge ({names[k // n]!r}, {names[k % n]!r})")
+
+        order = _topological_order(n, src, dst, names)
+        if not np.array_equal(order, np.arange(n)):
+            inv = np.empty(n, dtype=np.int64)
+            inv[order] = np.arange(n)
+            names = [names[i] for i in order.tolist()]
+            index = {name: i for i, name in enumerate(names)}
+            src, dst = inv[src], inv[dst]
+
+        indeg = np.bincount(dst, minlength=n)
+        outdeg = np.bincount(src, minlength=n)
+        role = np.full(n, -1, dtype=np.int8)
+        if roles:
+            for node, r in roles.items():
+                if node not in index:
+                    raise GraphError(f"role given for unknown node {node!r}")
+                if r not in _ROLE_CODE:
+                    raise GraphError(f"unknown role {r!r} for node {node!r}; expected one of {ROLES}")
+                role[index[node]] = _ROLE_CODE[r]
+        unset = role < 0
+        isolated = np.flatnonzero(unset & (indeg == 0) & (outdeg == 0))
+        if len(isolated):
+            raise GraphError(f"node {names[isolated[0]]!r} has no edges (give it an explicit role to keep it)")
+        role[unset & (indeg == 0)] = INPUT
+        role[unset & (indeg > 0) & (outdeg == 0)] = OUTPUT
+        role[unset & (indeg > 0) & (outdeg > 0)] = HIDDEN
+        self._check_roles(names, role, indeg, outdeg, src, dst)
+
+        act = [""] * n
+        activations = dict(activations or {})
+        for name in activations:
+            if name not in index:
+                raise GraphError(f"activation given for unknown node {name!r}")
+        default_hidden = _check_activation("<default>", activation)
+        default_out = _check_activation("<default output>", output_activation)
+        for i, name in enumerate(names):
+            r = role[i]
+            if name in activations:
+                act[i] = _check_activation(name, activations[name])
+            elif r == HIDDEN:
+                act[i] = default_hidden
+            elif r == OUTPUT:
+                act[i] = default_out
+            else:
+                act[i] = "input" if r == INPUT else "bias"
+
+        self._nodes = names
+        self._index = index
+        self._src = src
+        self._dst = dst
+        self._sizes = sizes
+        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self._trainable = trainable
+        self._role = role
+        self._activation = act
+        for arr in (self._src, self._dst, self._sizes, self._offsets, self._trainable, self._role):
+            arr.flags.writeable = False
+
+        frozen_edges = ~trainable
+        touches_fixed = np.zeros(n, dtype=bool)
+        touches_fixed[src[frozen_edges]] = True
+        touches_fixed[dst[frozen_edges]] = True
+        free_reason: dict[Hashable, str] = {}
+        constrained = []
+        for i in np.flatnonzero(role == HIDDEN).tolist():
+            a = act[i]
+            if a not in HOMOGENEOUS_ACTIVATIONS:
+                free_reason[names[i]] = f"activation {a!r} is not positively homogeneous"
+            elif touches_fixed[i]:
+                free_reason[names[i]] = "touches a non-trainable edge"
+            else:
+                constrained.append(i)
+        self._constrained = np.asarray(constrained, dtype=np.int64)
+        self._constrained.flags.writeable = False
+        row = np.full(n, -1, dtype=np.int64)
+        row[self._constrained] = np.arange(len(self._constrained))
+        row.flags.writeable = False
+        self._row = row
+        self._free_reason = free_reason
+
+    @staticmethod
+    def _check_roles(names, role, indeg, outdeg, src, dst):
+        for code, what in ((INPUT, "input"), (BIAS, "bias")):
+            bad = np.flatnonzero((role == code) & (indeg > 0))
+            if len(bad):
+                v = int(bad[0])
+                u = int(src[np.argmax(dst == v)])
+                raise GraphError(f"{what} node {names[v]!r} has an incoming edge from {names[u]!r}")
+        bad = np.flatnonzero((role == OUTPUT) & (outdeg > 0))
+        if len(bad):
+            v = int(bad[0])
+            w = int(dst[np.argmax(src == v)])
+            raise GraphError(f"output node {names[v]!r} has an outgoing edge to {names[w]!r}")
+        bad = np.flatnonzero((role == OUTPUT) & (indeg == 0))
+        if len(bad):
+            raise GraphError(f"output node {names[bad[0]]!r} has no incoming edges")
+        for deg, what in ((indeg, "incoming"), (outdeg, "outgoing")):
+            bad = np.flatnonzero((role == HIDDEN) & (deg == 0))
+            if len(bad):
+                raise GraphError(
+                    f"hidden node {names[bad[0]]!r} is on no input->output path: it has no {what} edges"
+                )
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_arrays(
+        cls,
+        src: Sequence[int] | np.ndarray,
+        dst: Sequence[int] | np.ndarray,
+        *,
+        nodes: Sequence[Hashable] | int | None = None,
+        sizes: Sequence[int] | np.ndarray | None = None,
+        trainable: Sequence[bool] | np.ndarray | None = None,
+        roles: Mapping[Hashable, str] | None = None,
+        activations: Mapping[Hashable, str] | None = None,
+        activation: str = "relu",
+        output_activation: str = "linear",
+    ) -> "Architecture":
+        """Build from integer endpoint arrays (the fast path for large graphs).
+
+        Parameters
+        ----------
+        src, dst : array_like of int
+            Edge ``e`` goes from node ``src[e]`` to node ``dst[e]``; edges are in
+            parameter order.
+        nodes : sequence or int, optional
+            Node names (index ``i`` is ``nodes[i]``) or the number of nodes.  By
+            default ``max(src, dst) + 1`` nodes named ``0, 1, ...``.
+        sizes, trainable : array_like, optional
+            Weights per edge (default 1) and trainability (default True).
+        roles, activations : mapping, optional
+            Explicit roles (``"input"``, ``"bias"``, ``"hidden"``, ``"output"``)
+            and activations by node name; other roles are inferred from degrees.
+        activation, output_activation : str
+            Default activation of hidden and output nodes.
+
+        Examples
+        --------
+        >>> import topo
+        >>> arch = topo.Architecture.from_arrays([0, 1, 2], [1, 2, 3])
+        >>> arch.inputs, arch.constrained, arch.outputs
+        ([0], [1, 2], [3])
+        """
+        src = np.asarray(src, dtype=np.int64)
+        dst = np.asarray(dst, dtype=np.int64)
+        if nodes is None or isinstance(nodes, (int, np.integer)):
+            n = int(nodes) if nodes is not None else (int(max(src.max(), dst.max())) + 1 if len(src) else 0)
+            nodes = list(range(n))
+        return cls(
+            nodes=nodes, src=src, dst=dst, sizes=sizes, trainable=trainable, roles=roles,
+            activations=activations, activation=activation, output_activation=output_activation,
+        )
+
+    @classmethod
+    def from_edges(
+        cls,
+        edges: Iterable,
+        *,
+        nodes: Sequence[Hashable] | None = None,
+        roles: Mapping[Hashable, str] | None = None,
+        activations: Mapping[Hashable, str] | None = None,
+        activation: str = "relu",
+        output_activation: str = "linear",
+    ) -> "Architecture":
+        """Build from an edge list ``[(u, v)]`` or ``[(u, v, {"size": k, "trainable": b})]``.
+
+        Nodes are taken in first-appearance order unless ``nodes`` is given.
+
+        Examples
+        --------
+        >>> import topo
+        >>> arch = topo.Architecture.from_edges([("x", "h"), ("h", "y", {"size": 4})])
+        >>> arch.n_params, arch.edge_sizes.tolist()
+        (5, [1, 4])
+        """
+        names: list = list(nodes) if nodes is not None else []
+        index = {v: i for i, v in enumerate(names)}
+        src, dst, sizes, trainable = [], [], [], []
+        for item in edges:
+            if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+                raise GraphError(f"an edge must be (u, v) or (u, v, attrs), got {item!r}")
+            u, v = item[0], item[1]
+            attrs = item[2] if len(item) == 3 else {}
+            if not isinstance(attrs, Mapping):
+                raise GraphError(f"edge attributes must be a mapping, got {attrs!r} on edge ({u!r}, {v!r})")
+            unknown = set(attrs) - {"size", "trainable", "weight"}
+            if unknown:
+                raise GraphError(f"unknown edge attribute(s) {sorted(unknown)} on edge ({u!r}, {v!r})")
+            for node in (u, v):
+                if node not in index:
+                    if nodes is not None:
+                        raise GraphError(f"edge ({u!r}, {v!r}) uses node {node!r}, which is not in nodes")
+                    index[node] = len(names)
+                    names.append(node)
+            src.append(index[u])
+            dst.append(index[v])
+            size = attrs.get("size", 1)
+            if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+                raise GraphError(f"edge ({u!r}, {v!r}) has size {size!r}; sizes must be positive integers")
+            sizes.append(int(size))
+            trainable.append(bool(attrs.get("trainable", True)))
+        return cls(
+            nodes=names, src=np.asarray(src, dtype=np.int64), dst=np.asarray(dst, dtype=np.int64),
+            sizes=np.asarray(sizes, dtype=np.int64), trainable=np.asarray(trainable, dtype=bool),
+            roles=roles, activations=activations, activation=activation,
+            output_activation=output_activation,
+        )
+
+    @classmethod
+    def from_networkx(cls, G, *, activation: str = "relu", output_activation: str = "linear") -> "Architecture":
+        """Build from a ``networkx.DiGraph``.
+
+        Node attributes: ``activation`` (hidden default ``"relu"``), ``role``
+        (optional, e.g. ``"bias"`` for a constant source).  Edge attributes:
+        ``size`` (default 1) and ``trainable`` (default True).  Edges are taken in
+        ``G.edges`` order, which is the parameter order.
+
+        Examples
+        --------
+        >>> import networkx as nx, topo
+        >>> G = nx.DiGraph([("x", "h"), ("h", "y")])
+        >>> G.nodes["h"]["activation"] = "gelu"
+        >>> topo.Architecture.from_networkx(G).free
+        ['h']
+        """
+        import networkx as nx
+
+        if not isinstance(G, nx.DiGraph) or G.is_multigraph():
+            raise GraphError(
+                f"from_networkx expects a networkx.DiGraph, got {type(G).__name__} "
+                "(parallel edges are not supported: merge them into one edge with a larger size)"
+            )
+        names = list(G.nodes)
+        roles = {v: d["role"] for v, d in G.nodes(data=True) if "role" in d}
+        acts = {v: d["activation"] for v, d in G.nodes(data=True) if "activation" in d}
+        edges = []
+        for u, v, d in G.edges(data=True):
+            attrs = {k: d[k] for k in ("size", "trainable") if k in d}
+            edges.append((u, v, attrs))
+        return cls.from_edges(
+            edges, nodes=names, roles=roles, activations=acts, activation=activation,
+            output_activation=output_activation,
+        )
+
+    @classmethod
+    def mlp(
+        cls,
+        widths: Sequence[int],
+        *,
+        bias: bool = True,
+        activation: str = "relu",
+        output_activation: str = "linear",
+    ) -> "Architecture":
+        """A fully connected network with the given layer widths.
+
+        Nodes are ``x0..`` (inputs), ``b1..bL`` (one bias node per layer),
+        ``h{l}_{i}`` (hidden layer ``l``) and ``y0..`` (outputs).  The parameter
+        order is that of ``torch.nn.Linear`` layers: for each layer its weight
+        matrix (row = output unit) then its bias.
+
+        Examples
+        --------
+        >>> import topo
+        >>> arch = topo.Architecture.mlp([2, 2, 1], bias=False)
+        >>> arch.edges
+        [('x0', 'h1_0'), ('x1', 'h1_0'), ('x0', 'h1_1'), ('x1', 'h1_1'), ('h1_0', 'y0'), ('h1_1', 'y0')]
+        """
+        try:
+            widths = [int(w) for w in widths]
+            ok = len(widths) >= 2 and all(w >= 1 for w in widths)
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise GraphError(f"widths must be at least two positive integers, got {list(widths)!r}")
+        L = len(widths) - 1
+        names: list[str] = [f"x{i}" for i in range(widths[0])]
+        layer_ids = [np.arange(widths[0], dtype=np.int64)]
+        bias_ids = []
+        for layer in range(1, L + 1):
+            if bias:
+                bias_ids.append(len(names))
+                names.append(f"b{layer}")
+            start = len(names)
+            if layer < L:
+                names.extend(f"h{layer}_{i}" for i in range(widths[layer]))
+            else:
+                names.extend(f"y{i}" for i in range(widths[layer]))
+            layer_ids.append(np.arange(start, start + widths[layer], dtype=np.int64))
+        srcs, dsts = [], []
+        for layer in range(1, L + 1):
+            prev, cur = layer_ids[layer - 1], layer_ids[layer]
+            srcs.append(np.tile(prev, len(cur)))
+            dsts.append(np.repeat(cur, len(prev)))
+            if bias:
+                srcs.append(np.full(len(cur), bias_ids[layer - 1], dtype=np.int64))
+                dsts.append(cur)
+        roles = {f"b{layer}": "bias" for layer in range(1, L + 1)} if bias else None
+        return cls(
+            nodes=names, src=np.concatenate(srcs), dst=np.concatenate(dsts), roles=roles,
+            activation=activation, output_activation=output_activation,
+        )
+
+    @classmethod
+    def from_spec(cls, path) -> "Architecture":
+        """Read the architecture of a JSON or YAML spec file (see ``docs/spec.md``).
+
+        Use :func:`topo.read_spec` to also get the weights the file may hold.
+        """
+        from .spec import read_spec
+
+        return read_spec(path).architecture
+
+    # ------------------------------------------------------------------ views
+    @property
+    def nodes(self) -> list:
+        """Node names in the stored (topological) order."""
+        return list(self._nodes)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self._nodes)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self._src)
+
+    @property
+    def n_params(self) -> int:
+        """Number of scalar parameters (sum of the edge sizes)."""
+        return int(self._offsets[-1])
+
+    @cached_property
+    def edges(self) -> list[tuple]:
+        """Edges ``(u, v)`` in parameter order."""
+        names = self._nodes
+        return [(names[u], names[v]) for u, v in zip(self._src.tolist(), self._dst.tolist())]
+
+    @property
+    def edge_sizes(self) -> np.ndarray:
+        """Number of scalar weights on each edge (read-only array)."""
+        return self._sizes
+
+    @property
+    def edge_offsets(self) -> np.ndarray:
+        """Start of each edge's group in the flat vector; ``edge_offsets[-1] == n_params``."""
+        return self._offsets
+
+    @property
+    def edge_trainable(self) -> np.ndarray:
+        return self._trainable
+
+    @property
+    def src(self) -> np.ndarray:
+        """Tail node index of each edge (read-only)."""
+        return self._src
+
+    @property
+    def dst(self) -> np.ndarray:
+        """Head node index of each edge (read-only)."""
+        return self._dst
+
+    def _names(self, idx) -> list:
+        names = self._nodes
+        return [names[i] for i in np.asarray(idx).tolist()]
+
+    def role(self, node: Hashable) -> str:
+        """Role of a node: ``"input"``, ``"bias"``, ``"hidden"`` or ``"output"``."""
+        return ROLES[self._role[self.node_index(node)]]
+
+    def activation(self, node: Hashable) -> str:
+        return self._activation[self.node_index(node)]
+
+    @property
+    def inputs(self) -> list:
+        """Data source nodes."""
+        return self._names(np.flatnonzero(self._role == INPUT))
+
+    @property
+    def biases(self) -> list:
+        """Constant source nodes (value 1)."""
+        return self._names(np.flatnonzero(self._role == BIAS))
+
+    @property
+    def outputs(self) -> list:
+        return self._names(np.flatnonzero(self._role == OUTPUT))
+
+    @property
+    def hidden(self) -> list:
+        return self._names(np.flatnonzero(self._role == HIDDEN))
+
+    @property
+    def constrained(self) -> list:
+        """Hidden nodes carrying a conservation law, in the order of every balance vector."""
+        return self._names(self._constrained)
+
+    @property
+    def constrained_index(self) -> np.ndarray:
+        """Node indices of the constrained nodes (read-only)."""
+        return self._constrained
+
+    @property
+    def node_row(self) -> np.ndarray:
+        """Row of every node in balance vectors, -1 for unconstrained nodes (read-only)."""
+        return self._row
+
+    @property
+    def n_constrained(self) -> int:
+        return len(self._constrained)
+
+    @property
+    def free(self) -> list:
+        """Hidden nodes without a conservation law (see :attr:`free_reasons`)."""
+        return list(self._free_reason)
+
+    @property
+    def free_reasons(self) -> dict:
+        """Why each free hidden node carries no conservation law."""
+        return dict(self._free_reason)
+
+    def node_index(self, node: Hashable) -> int:
+        try:
+            return self._index[node]
+        except (KeyError, TypeError):
+            raise GraphError(f"unknown node {node!r}") from None
+
+    def constrained_row(self, node: Hashable) -> int:
+        """Position of a constrained node in balance vectors."""
+        r = int(self._row[self.node_index(node)])
+        if r < 0:
+            raise GraphError(f"node {node!r} is not constrained (role {self.role(node)!r})")
+        return r
+
+    @cached_property
+    def _edge_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        keys = self._src * self.n_nodes + self._dst
+        order = np.argsort(keys)
+        return keys[order], order
+
+    def edge_index(self, edge: tuple) -> int:
+        """Position of edge ``(u, v)`` in :attr:`edges`."""
+        try:
+            u, v = edge
+        except (TypeError, ValueError):
+            raise GraphError(f"an edge is a pair (u, v), got {edge!r}") from None
+        key = self.node_index(u) * self.n_nodes + self.node_index(v)
+        keys, order = self._edge_keys
+        pos = int(np.searchsorted(keys, key))
+        if pos == len(keys) or keys[pos] != key:
+            raise GraphError(f"({u!r}, {v!r}) is not an edge of the architecture")
+        return int(order[pos])
+
+    def edge_slice(self, edge: tuple) -> slice:
+        """Slice of the flat parameter vector holding the group of ``edge``."""
+        e = self.edge_index(edge)
+        return slice(int(self._offsets[e]), int(self._offsets[e + 1]))
+
+    @cached_property
+    def param_edge(self) -> np.ndarray:
+        """Edge index of every scalar parameter."""
+        out = np.repeat(np.arange(self.n_edges, dtype=np.int64), self._sizes)
+        out.flags.writeable = False
+        return out
+
+    def in_degree(self) -> np.ndarray:
+        return np.bincount(self._dst, minlength=self.n_nodes)
+
+    def out_degree(self) -> np.ndarray:
+        return np.bincount(self._src, minlength=self.n_nodes)
+
+    def __repr__(self) -> str:
+        return (
+            f"Architecture(nodes={self.n_nodes}, edges={self.n_edges}, params={self.n_params}, "
+            f"inputs={int(np.sum(self._role == INPUT))}, outputs={int(np.sum(self._role == OUTPUT))}, "
+            f"constrained={self.n_constrained}, free={len(self._free_reason)})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Architecture):
+            return NotImplemented
+        return (
+            self._nodes == other._nodes
+            and np.array_equal(self._src, other._src)
+            and np.array_equal(self._dst, other._dst)
+            and np.array_equal(self._sizes, other._sizes)
+            and np.array_equal(self._trainable, other._trainable)
+            and np.array_equal(self._role, other._role)
+            and self._activation == other._activation
+        )
+
+    def __hash__(self) -> int:  # consistent with the structural __eq__
+        return hash((len(self._nodes), len(self._src), int(self._offsets[-1])))
+
+    # ------------------------------------------------------------------ conversions
+    def to_networkx(self):
+        """A ``networkx.DiGraph`` with ``role``/``activation`` node attributes and
+        ``size``/``trainable`` edge attributes; ``from_networkx`` inverts it.
+
+        Examples
+        --------
+        >>> import topo
+        >>> arch = topo.Architecture.mlp([1, 1], bias=False)
+        >>> G = arch.to_networkx()
+        >>> topo.Architecture.from_networkx(G) == arch
+        True
+        """
+        import networkx as nx
+
+        G = nx.DiGraph()
+        for i, name in enumerate(self._nodes):
+            G.add_node(name, role=ROLES[self._role[i]], activation=self._activation[i])
+        for (u, v), k, t in zip(self.edges, self._sizes.tolist(), self._trainable.tolist()):
+            G.add_edge(u, v, size=k, trainable=t)
+        return G
+
+    def _spec_kwargs(self, node_ids: np.ndarray) -> dict:
+        keep = set(node_ids.tolist())
+        names = [self._nodes[i] for i in node_ids.tolist()]
+        roles = {self._nodes[i]: ROLES[self._role[i]] for i in keep}
+        acts = {self._nodes[i]: self._activation[i] for i in keep if self._role[i] in (HIDDEN, OUTPUT)}
+        return dict(nodes=names, roles=roles, activations=acts)
+
+    def induced(self, nodes: Iterable[Hashable]) -> "Architecture":
+        """The sub-architecture induced on ``nodes`` (roles and activations kept).
+
+        Raises :class:`~topo.errors.GraphError` when a kept hidden node loses all
+        its inputs or outputs (use :func:`topo.prune` to drop such dead units).
+
+        Examples
+        --------
+        >>> import topo
+        >>> arch = topo.Architecture.mlp([1, 2, 1], bias=False)
+        >>> sub = arch.induced(["x0", "h1_0", "y0"])
+        >>> sub.edges
+        [('x0', 'h1_0'), ('h1_0', 'y0')]
+        """
+        ids = np.unique(np.asarray([self.node_index(v) for v in nodes], dtype=np.int64))
+        mask = np.zeros(self.n_nodes, dtype=bool)
+        mask[ids] = True
+        keep = mask[self._src] & mask[self._dst]
+        new = np.full(self.n_nodes, -1, dtype=np.int64)
+        new[ids] = np.arange(len(ids))
+        return Architecture(
+            src=new[self._src[keep]], dst=new[self._dst[keep]], sizes=self._sizes[keep],
+            trainable=self._trainable[keep], **self._spec_kwargs(ids),
+        )
+
+    # ------------------------------------------------------------------ parameters
+    def as_vector(self, theta: Any, *, name: str = "theta") -> np.ndarray:
+        """Validate parameters and return them as a flat float64 vector.
+
+        ``theta`` is either a flat array of length :attr:`n_params` or a mapping
+        ``{(u, v): scalar or array of size k}`` with every edge.
+
+        Examples
+        --------
+        >>> import topo
+        >>> arch = topo.Architecture.from_edges([("x", "h"), ("h", "y")])
+        >>> arch.as_vector({("x", "h"): 2.0, ("h", "y"): -1.0})
+        array([ 2., -1.])
+        >>> arch.as_vector([1.0, float("nan")])
+        Traceback (most recent call last):
+        ...
+        topo.errors.ParameterError: theta has a non-finite value nan at parameter 1 (edge ('h', 'y'))
+        """
+        if isinstance(theta, Mapping):
+            vec = np.empty(self.n_params, dtype=np.float64)
+            seen = np.zeros(self.n_edges, dtype=bool)
+            for edge, value in theta.items():
+                e = self.edge_index(edge)
+                arr = np.asarray(value, dtype=np.float64)
+                k = int(self._sizes[e])
+                if arr.size != k:
+                    raise ParameterError(
+                        f"{name}: edge {tuple(edge)!r} carries {k} weight(s) (shape ({k},)), "
+                        f"got shape {arr.shape}"
+                    )
+                vec[self._offsets[e]:self._offsets[e + 1]] = arr.reshape(-1)
+                seen[e] = True
+            if not seen.all():
+                missing = [self.edges[e] for e in np.flatnonzero(~seen)[:3].tolist()]
+                more = int((~seen).sum())
+                raise ParameterError(f"{name}: no value for {more} edge(s), e.g. {missing}")
+        else:
+            try:
+                vec = np.asarray(theta, dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                raise ParameterError(f"{name} cannot be read as a float vector: {exc}") from None
+            if vec.shape != (self.n_params,):
+                raise ParameterError(
+                    f"{name} has shape {vec.shape} but the architecture has {self.n_params} "
+                    f"parameters (expected shape ({self.n_params},))"
+                )
+        bad = ~np.isfinite(vec)
+        if bad.any():
+            i = int(np.argmax(bad))
+            e = int(np.searchsorted(self._offsets, i, side="right") - 1)
+            raise ParameterError(
+                f"{name} has a non-finite value {vec[i]} at parameter {i} (edge {self.edges[e]!r})"
+            )
+        return vec
+
+    def to_mapping(self, theta: Any) -> dict:
+        """The flat vector as ``{(u, v): float or array}`` (arrays for groups)."""
+        vec = self.as_vector(theta)
+        out = {}
+        for e, (edge, k) in enumerate(zip(self.edges, self._sizes.tolist())):
+            block = vec[self._offsets[e]:self._offsets[e + 1]]
+            out[edge] = float(block[0]) if k == 1 else block.copy()
+        return out
+
+    def parameters_from_networkx(self, G, attr: str = "weight") -> np.ndarray:
+        """Read edge attribute ``attr`` of ``G`` as the flat parameter vector.
+
+        Examples
+        --------
+        >>> import networkx as nx, topo
+        >>> G = nx.DiGraph()
+        >>> G.add_edge("x", "h", weight=0.5); G.add_edge("h", "y", weight=-2.0)
+        >>> arch = topo.Architecture.from_networkx(G)
+        >>> arch.parameters_from_networkx(G)
+        array([ 0.5, -2. ])
+        """
+        values = {}
+        for u, v, d in G.edges(data=True):
+            if attr not in d:
+                raise ParameterError(f"edge ({u!r}, {v!r}) has no {attr!r} attribute")
+            values[(u, v)] = d[attr]
+        return self.as_vector(values, name=f"edge attribute {attr!r}")
+
+    def init(self, scheme: str = "kaiming", *, seed: int | np.random.Generator | None = None) -> np.ndarray:
+        """Random parameters.
+
+        ``"kaiming"``: N(0, 2/fan_in); ``"xavier"``: N(0, 2/(fan_in+fan_out));
+        ``"normal"``: N(0, 1); ``"uniform"``: U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+        PyTorch's default for Linear layers.  ``fan_in`` of a node counts the
+        scalar weights entering it, bias edges included; bias edges are drawn like
+        any other input edge (a bias is an input edge of the theory).
+
+        Examples
+        --------
+        >>> import topo
+        >>> arch = topo.Architecture.mlp([2, 3, 1])
+        >>> theta = arch.init("kaiming", seed=0)
+        >>> theta.shape, bool((arch.init(seed=0) == theta).all())
+        ((13,), True)
+        """
+        rng = np.random.default_rng(seed)
+        fan_in = np.bincount(self._dst, weights=self._sizes, minlength=self.n_nodes)
+        fan_out = np.bincount(self._src, weights=self._sizes, minlength=self.n_nodes)
+        per_param_in = np.repeat(fan_in[self._dst], self._sizes)
+        if scheme == "kaiming":
+            return rng.standard_normal(self.n_params) * np.sqrt(2.0 / per_param_in)
+        if scheme == "xavier":
+            per_param_out = np.repeat(fan_out[self._src], self._sizes)
+            return rng.standard_normal(self.n_params) * np.sqrt(2.0 / (per_param_in + per_param_out))
+        if scheme == "normal":
+            return rng.standard_normal(self.n_params)
+        if scheme == "uniform":
+            bound = 1.0 / np.sqrt(per_param_in)
+            return rng.uniform(-1.0, 1.0, self.n_params) * bound
+        raise ValueError(f"unknown init scheme {scheme!r}; expected 'kaiming', 'xavier', 'normal' or 'uniform'")

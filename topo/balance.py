@@ -1,0 +1,104 @@
+"""Conserved balances of gradient flow: c = B̃ q(θ).
+
+For a constrained node ``v``, rescaling its in-edges by ``a > 0`` and its
+out-edges by ``1/a`` leaves the network function unchanged, so under gradient
+flow the balance ``c_v = sum_{e into v} q_e - sum_{e out of v} q_e`` is constant,
+where ``q_e = ||θ_e||²`` is the squared norm of the weight group of edge ``e``.
+
+References
+----------
+.. [1] M. Nurisso, P. Leroy, G. Petri, F. Vaccarino, "Topology and geometry of the
+   learning space of ReLU networks: connectivity and singularities", ICLR 2026,
+   arXiv:2602.00693.
+.. [2] S. Du, W. Hu, J. Lee, "Algorithmic regularization in learning deep
+   homogeneous models", NeurIPS 2018.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .architecture import Architecture
+
+__all__ = ["edge_norms", "incidence_matrix", "balance"]
+
+
+def edge_norms(arch: Architecture, theta: Any) -> np.ndarray:
+    """Squared norm ``q_e = ||θ_e||²`` of every edge group.
+
+    Examples
+    --------
+    >>> import topo
+    >>> arch = topo.Architecture.from_edges([("x", "h", {"size": 2}), ("h", "y")])
+    >>> topo.edge_norms(arch, [3.0, 4.0, 2.0])
+    array([25.,  4.])
+    """
+    vec = arch.as_vector(theta)
+    return np.bincount(arch.param_edge, weights=vec * vec, minlength=arch.n_edges)
+
+
+def incidence_matrix(arch: Architecture, *, over: str = "edges") -> sp.csr_matrix:
+    """Signed incidence matrix B̃ restricted to the constrained nodes.
+
+    Row ``i`` is ``arch.constrained[i]``.  With ``over="edges"`` column ``e`` is
+    edge ``arch.edges[e]`` (+1 at its head, -1 at its tail, when those are
+    constrained), so that ``c = B̃ @ q`` with ``q = edge_norms(arch, theta)``.
+    With ``over="parameters"`` each edge column is repeated once per scalar weight
+    of its group, so that ``c = B̃ @ theta**2``.
+
+    Examples
+    --------
+    >>> import topo
+    >>> arch = topo.Architecture.from_edges([("x", "h"), ("h", "y")])
+    >>> topo.incidence_matrix(arch).toarray()
+    array([[ 1., -1.]])
+    """
+    if over == "edges":
+        col_edge = np.arange(arch.n_edges, dtype=np.int64)
+    elif over == "parameters":
+        col_edge = arch.param_edge
+    else:
+        raise ValueError(f"over must be 'edges' or 'parameters', got {over!r}")
+    row_of = arch.node_row
+    head = row_of[arch.dst[col_edge]]
+    tail = row_of[arch.src[col_edge]]
+    cols = np.arange(len(col_edge), dtype=np.int64)
+    mh, mt = head >= 0, tail >= 0
+    rows = np.concatenate([head[mh], tail[mt]])
+    columns = np.concatenate([cols[mh], cols[mt]])
+    data = np.concatenate([np.ones(int(mh.sum())), -np.ones(int(mt.sum()))])
+    return sp.csr_matrix((data, (rows, columns)), shape=(arch.n_constrained, len(col_edge)))
+
+
+def balance(arch: Architecture, theta: Any) -> np.ndarray:
+    """Conserved balances ``c = B̃ q(θ)``, aligned with ``arch.constrained``.
+
+    Parameters
+    ----------
+    arch : Architecture
+    theta : array_like or mapping
+        Flat parameter vector or ``{(u, v): weights}``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``c[i]`` = (squared norm entering) - (squared norm leaving) of
+        ``arch.constrained[i]``.
+
+    Examples
+    --------
+    >>> import topo
+    >>> arch = topo.Architecture.mlp([2, 1, 1], bias=False)
+    >>> topo.balance(arch, [1.0, 2.0, 3.0])     # 1 + 4 - 9
+    array([-4.])
+    """
+    q = edge_norms(arch, theta)
+    row_of = arch.node_row
+    head = row_of[arch.dst]
+    tail = row_of[arch.src]
+    c = np.bincount(head[head >= 0], weights=q[head >= 0], minlength=arch.n_constrained)
+    c -= np.bincount(tail[tail >= 0], weights=q[tail >= 0], minlength=arch.n_constrained)
+    return c

@@ -1,0 +1,359 @@
+"""Exact connectivity of the fiber H(c) = {θ : B̃ q(θ) = c}, with certificates.
+
+An edge is *frozen* when ``q_e > 0`` on the whole polyhedron
+``P(c) = {q >= 0 : B̃ q = c}``: its weight can never reach zero, so a scalar frozen
+edge keeps its sign along gradient flow.  Each sign orthant of H(c) is a copy of
+the convex P(c) and orthants meet where edges vanish, hence
+``β₀(H(c)) = 2^(number of frozen scalar edges)``.
+
+By the flow feasibility theorem (Gale/Hoffman) with infinite capacities, edge
+``e = (u -> v)`` is frozen iff
+
+* (in)  some set ``S`` of constrained nodes containing ``v`` has ``e`` as its only
+  entering edge and ``Σ_S c > 0``, or
+* (out) some set ``S`` containing ``u`` has ``e`` as its only leaving edge and
+  ``Σ_S c < 0``.
+
+Such ``S`` lie in the region of a bottleneck (see :mod:`topo.decompose`); the best
+one is a maximum-weight closure (:mod:`topo.closure`).  No linear program is solved
+to decide frozenness; one is solved on demand for the certificate of a non-frozen
+edge (:meth:`ConnectivityReport.zero_flow`).
+
+References
+----------
+.. [1] M. Nurisso, P. Leroy, G. Petri, F. Vaccarino, "Topology and geometry of the
+   learning space of ReLU networks: connectivity and singularities", ICLR 2026,
+   arXiv:2602.00693.
+.. [2] D. Gale, "A theorem on flows in networks", Pacific J. Math. 7, 1957.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .architecture import Architecture
+from .balance import balance, edge_norms
+from .closure import RegionClosures
+from .decompose import Decomposition, decompose
+from .errors import FiberError, GraphError, ParameterError
+from .flows import feasible_flow
+
+__all__ = [
+    "Witness",
+    "ConnectivityReport",
+    "connectivity",
+    "component_label",
+    "same_component",
+    "as_balance",
+]
+
+
+def as_balance(arch: Architecture, c: Any) -> np.ndarray:
+    """Validate a balance vector (array aligned with ``arch.constrained`` or
+    ``{node: value}``) and return it as float64."""
+    m = arch.n_constrained
+    if isinstance(c, Mapping):
+        vec = np.zeros(m)
+        seen = np.zeros(m, dtype=bool)
+        for node, value in c.items():
+            r = arch.constrained_row(node)
+            vec[r] = float(value)
+            seen[r] = True
+        if not seen.all():
+            missing = [arch.constrained[r] for r in np.flatnonzero(~seen)[:3].tolist()]
+            raise ParameterError(f"c: no balance for {int((~seen).sum())} constrained node(s), e.g. {missing}")
+    else:
+        try:
+            vec = np.asarray(c, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(f"c cannot be read as a float vector: {exc}") from None
+        if vec.shape != (m,):
+            raise ParameterError(
+                f"c has shape {vec.shape} but the architecture has {m} constrained nodes "
+                f"(expected shape ({m},))"
+            )
+    bad = ~np.isfinite(vec)
+    if bad.any():
+        r = int(np.argmax(bad))
+        raise ParameterError(f"c has a non-finite value {vec[r]} at constrained node {arch.constrained[r]!r}")
+    return vec
+
+
+def _default_tol(c: np.ndarray, scale: float = 0.0) -> float:
+    return 1e-9 * max(float(np.max(np.abs(c), initial=0.0)), scale)
+
+
+@dataclass(frozen=True)
+class Witness:
+    """Certificate that an edge is frozen.
+
+    ``nodes`` is a set S of constrained nodes whose only entering (``kind="in"``)
+    or only leaving (``kind="out"``) edge is ``edge``; ``total`` is Σ_S c, which is
+    ``> tol`` (in) or ``< -tol`` (out).  Any point of the fiber then has
+    ``q_edge >= |total|``.
+    """
+
+    edge: tuple
+    kind: str
+    nodes: tuple
+    total: float
+
+    def to_dict(self) -> dict:
+        return {
+            "edge": [str(x) for x in self.edge],
+            "kind": self.kind,
+            "nodes": [str(x) for x in self.nodes],
+            "sum_c": self.total,
+        }
+
+
+class ConnectivityReport:
+    """Frozen edges and the number of connected components of H(c).
+
+    Attributes
+    ----------
+    frozen_edges : list of (u, v)
+        Edges with ``q_e > 0`` everywhere on the fiber, in parameter order.
+    n_frozen_scalar : int
+        Frozen edges carrying a single weight (each doubles the components).
+    n_components : int
+        ``2 ** n_frozen_scalar``, exact.
+    factors : list of dict
+        Per independent factor: its constrained nodes, frozen edges and components.
+    tol : float
+        Sums ``Σ_S c`` within ``tol`` of zero count as zero.
+    """
+
+    def __init__(self, arch: Architecture, c: np.ndarray, tol: float, decomposition: Decomposition):
+        self.arch = arch
+        self.c = c
+        self.tol = tol
+        self.decomposition = decomposition
+        d = decomposition
+        self._in = RegionClosures(d.in_forest, c)
+        self._out = RegionClosures(d.out_forest, -c)
+        frozen: dict[int, tuple[str, int]] = {}
+        for forest, closures, kind in ((d.in_forest, self._in, "in"), (d.out_forest, self._out, "out")):
+            best = closures.best
+            for r, e in forest.edge.items():
+                if best[r] > tol and e not in frozen:
+                    frozen[e] = (kind, r)
+        self._frozen = frozen
+        self.frozen_index = np.asarray(sorted(frozen), dtype=np.int64)
+        edges = arch.edges
+        self.frozen_edges = [edges[e] for e in self.frozen_index.tolist()]
+        sizes = arch.edge_sizes
+        scalar = sizes[self.frozen_index] == 1 if len(self.frozen_index) else np.zeros(0, bool)
+        self.n_frozen_scalar = int(scalar.sum())
+        self.n_components = 2 ** self.n_frozen_scalar
+        per_factor: list[list[int]] = [[] for _ in range(d.n_factors)]
+        labels = d.factor_labels
+        for e, (kind, r) in frozen.items():
+            per_factor[int(labels[r])].append(e)
+        names = arch.constrained
+        members: list[list] = [[] for _ in range(d.n_factors)]
+        for r, f in enumerate(labels.tolist()):
+            members[f].append(names[r])
+        self.factors = []
+        for f in range(d.n_factors):
+            fe = sorted(per_factor[f])
+            k = int(np.sum(sizes[fe] == 1)) if fe else 0
+            self.factors.append({
+                "nodes": members[f],
+                "frozen_edges": [edges[e] for e in fe],
+                "n_frozen_scalar": k,
+                "n_components": 2 ** k,
+            })
+
+    def is_frozen(self, edge: tuple) -> bool:
+        return self.arch.edge_index(edge) in self._frozen
+
+    def witness(self, edge: tuple) -> Witness:
+        """The certificate of a frozen edge: a set S and Σ_S c.
+
+        Raises ``ValueError`` if the edge is not frozen (see :meth:`zero_flow`).
+        """
+        e = self.arch.edge_index(edge)
+        if e not in self._frozen:
+            raise GraphError(f"edge {tuple(edge)!r} is not frozen; zero_flow(edge) certifies that")
+        kind, r = self._frozen[e]
+        closures = self._in if kind == "in" else self._out
+        rows = sorted(closures.witness(r))
+        names = self.arch.constrained
+        total = float(np.sum(self.c[rows]))
+        return Witness(edge=self.arch.edges[e], kind=kind, nodes=tuple(names[x] for x in rows), total=total)
+
+    def zero_flow(self, edge: tuple) -> np.ndarray:
+        """The certificate of a non-frozen edge: ``q >= 0`` with ``B̃ q = c`` and ``q_edge = 0``.
+
+        Solves one linear program (on demand).  Raises ``ValueError`` if the edge is
+        frozen (see :meth:`witness`).
+        """
+        e = self.arch.edge_index(edge)
+        if e in self._frozen:
+            raise GraphError(f"edge {tuple(edge)!r} is frozen; witness(edge) certifies that")
+        q = feasible_flow(self.arch, self.c, zero=[e])
+        if q is None:  # only possible when |Σ_S c| is within tol of zero
+            q = feasible_flow(self.arch, self._snap(), zero=[e])
+            if q is None:
+                raise FiberError(f"no point of P(c) with q_{edge} = 0 was found; increase tol")
+        return q
+
+    def _snap(self) -> np.ndarray:
+        """c with entries within tol of zero set to zero (used only for near-ties)."""
+        c = self.c.copy()
+        c[np.abs(c) <= self.tol] = 0.0
+        return c
+
+    def to_dict(self, *, max_witnesses: int | None = 1000) -> dict:
+        frozen = self.frozen_edges if max_witnesses is None else self.frozen_edges[:max_witnesses]
+        return {
+            "n_frozen_edges": len(self.frozen_edges),
+            "n_frozen_scalar_edges": self.n_frozen_scalar,
+            "n_components": str(self.n_components) if self.n_frozen_scalar > 60 else self.n_components,
+            "log2_n_components": self.n_frozen_scalar,
+            "tol": self.tol,
+            "frozen_edges": [self.witness(e).to_dict() | {"size": int(self.arch.edge_sizes[self.arch.edge_index(e)])}
+                             for e in frozen],
+            "frozen_edges_truncated": len(frozen) < len(self.frozen_edges),
+            "factors": [
+                {
+                    "nodes": [str(v) for v in f["nodes"]],
+                    "frozen_edges": [[str(x) for x in e] for e in f["frozen_edges"]],
+                    "n_components": str(f["n_components"]) if f["n_frozen_scalar"] > 60 else f["n_components"],
+                }
+                for f in self.factors
+            ],
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"ConnectivityReport(frozen_edges={len(self.frozen_edges)}, "
+            f"n_components=2**{self.n_frozen_scalar})"
+        )
+
+
+def connectivity(arch: Architecture, c: Any, *, tol: float | None = None) -> ConnectivityReport:
+    """Frozen edges and number of connected components of the fiber H(c).
+
+    Parameters
+    ----------
+    arch : Architecture
+    c : array_like or mapping
+        Balances aligned with ``arch.constrained`` (e.g. ``topo.balance(arch, θ)``)
+        or ``{node: value}``.
+    tol : float, optional
+        A sum ``Σ_S c`` counts as positive only above ``tol``.  Default
+        ``1e-9 * max|c|``.
+
+    Returns
+    -------
+    ConnectivityReport
+
+    Notes
+    -----
+    Decides every edge exactly with the closure criterion: tree-shaped regions of
+    bottlenecks (chains, trees) by a linear-time dynamic programme, regions with
+    merges by one minimum cut per region.  No linear program is solved.
+
+    Examples
+    --------
+    The shallow scalar-output network of the 2024 paper: each hidden neuron with
+    negative balance freezes its output weight.
+
+    >>> import topo
+    >>> arch = topo.Architecture.mlp([2, 3, 1])
+    >>> rep = topo.connectivity(arch, [1.0, -0.5, -2.0])
+    >>> rep.frozen_edges, rep.n_components
+    ([('h1_1', 'y0'), ('h1_2', 'y0')], 4)
+    >>> rep.witness(("h1_2", "y0"))
+    Witness(edge=('h1_2', 'y0'), kind='out', nodes=('h1_2',), total=-2.0)
+
+    A chain where the local rule fails: h5 has negative balance, but {h5, h7}
+    has positive total and h3 -> h5 is its only entering edge.
+
+    >>> chain = topo.Architecture.from_edges(
+    ...     [("x", "h3"), ("x2", "h3"), ("h3", "h5"), ("h5", "h7"), ("h7", "y"), ("h7", "y2")])
+    >>> rep = topo.connectivity(chain, {"h3": 0.0, "h5": -1.0, "h7": 2.0})
+    >>> rep.frozen_edges, rep.witness(("h3", "h5")).nodes
+    ([('h3', 'h5'), ('h5', 'h7')], ('h5', 'h7'))
+    """
+    c = as_balance(arch, c)
+    if tol is None:
+        tol = _default_tol(c)
+    elif not (tol >= 0 and np.isfinite(tol)):
+        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    return ConnectivityReport(arch, c, float(tol), decompose(arch))
+
+
+def _theta_report(arch: Architecture, theta: Any) -> tuple[np.ndarray, np.ndarray, ConnectivityReport]:
+    vec = arch.as_vector(theta)
+    q = edge_norms(arch, vec)
+    c = balance(arch, vec)
+    rep = connectivity(arch, c, tol=_default_tol(c, float(np.max(q, initial=0.0))))
+    return vec, q, rep
+
+
+def component_label(arch: Architecture, theta: Any) -> tuple[int, ...]:
+    """Label of the connected component of H(balance(θ)) holding θ.
+
+    The signs (+1/-1) of θ on the frozen scalar edges, in parameter order.  Two
+    points with the same balances are in the same component iff their labels
+    agree.
+
+    Examples
+    --------
+    >>> import topo
+    >>> arch = topo.Architecture.mlp([2, 1, 1], bias=False)
+    >>> topo.component_label(arch, [1.0, 1.0, -2.0])    # c = -2: the output weight is frozen
+    (-1,)
+    """
+    vec, _, rep = _theta_report(arch, theta)
+    return _label(arch, vec, rep)
+
+
+def _label(arch: Architecture, vec: np.ndarray, rep: ConnectivityReport) -> tuple[int, ...]:
+    idx = rep.frozen_index
+    scalar = idx[arch.edge_sizes[idx] == 1]
+    return tuple(int(s) for s in np.sign(vec[arch.edge_offsets[scalar]]).tolist())
+
+
+def same_component(arch: Architecture, theta0: Any, theta1: Any, *, rtol: float = 1e-9) -> bool:
+    """Whether two parameter points lie in the same component of one fiber.
+
+    Raises :class:`~topo.errors.FiberError` when their balances differ (beyond
+    ``rtol`` relative to the largest squared edge norm): they are then on
+    different fibers, and gradient flow never connects them.
+
+    Examples
+    --------
+    >>> import numpy as np, topo
+    >>> arch = topo.Architecture.mlp([2, 1, 1], bias=False)
+    >>> a = np.array([1.0, 1.0, 2.0])          # c = 1 + 1 - 4 = -2: output weight frozen
+    >>> topo.same_component(arch, a, a * [1, 1, -1])
+    False
+    >>> topo.same_component(arch, a, a * [-1, 1, 1])
+    True
+    """
+    v0, q0, rep = _theta_report(arch, theta0)
+    v1 = arch.as_vector(theta1, name="theta1")
+    _check_same_fiber(arch, v0, v1, rtol)
+    return _label(arch, v0, rep) == _label(arch, v1, rep)
+
+
+def _check_same_fiber(arch: Architecture, v0: np.ndarray, v1: np.ndarray, rtol: float) -> np.ndarray:
+    c0, c1 = balance(arch, v0), balance(arch, v1)
+    scale = max(float(np.max(edge_norms(arch, v0), initial=0.0)),
+                float(np.max(edge_norms(arch, v1), initial=0.0)), 1e-300)
+    diff = np.abs(c0 - c1)
+    if diff.size and float(diff.max()) > rtol * scale:
+        r = int(np.argmax(diff))
+        raise FiberError(
+            f"the two points lie on different fibers: balance of {arch.constrained[r]!r} is "
+            f"{c0[r]:.6g} vs {c1[r]:.6g}"
+        )
+    return c0
