@@ -10,6 +10,7 @@ The main objects:
 * :func:`fiber_path` - a path inside the fiber between two points of one component.
 """
 
+from . import catalog, generators
 from .architecture import Architecture
 from .balance import balance, edge_norms, incidence_matrix
 from .connectivity import ConnectivityReport, Witness, component_label, connectivity, same_component

@@ -694,7 +694,10 @@ class Architecture:
 
         G = nx.DiGraph()
         for i, name in enumerate(self._nodes):
-            G.add_node(name, role=ROLES[self._role[i]], activation=self._activation[i])
+            if self._role[i] in (HIDDEN, OUTPUT):
+                G.add_node(name, role=ROLES[self._role[i]], activation=self._activation[i])
+            else:
+                G.add_node(name, role=ROLES[self._role[i]])
         for (u, v), k, t in zip(self.edges, self._sizes.tolist(), self._trainable.tolist()):
             G.add_edge(u, v, size=k, trainable=t)
         return G

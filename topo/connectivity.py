@@ -94,7 +94,8 @@ class Witness:
     ``nodes`` is a set S of constrained nodes whose only entering (``kind="in"``)
     or only leaving (``kind="out"``) edge is ``edge``; ``total`` is Σ_S c, which is
     ``> tol`` (in) or ``< -tol`` (out).  Any point of the fiber then has
-    ``q_edge >= |total|``.
+    ``q_edge >= |total|``; the reported witness is the strongest one, so that
+    ``|total|`` is the minimum of ``q_edge`` over the fiber (flow duality).
     """
 
     edge: tuple
@@ -136,12 +137,15 @@ class ConnectivityReport:
         d = decomposition
         self._in = RegionClosures(d.in_forest, c)
         self._out = RegionClosures(d.out_forest, -c)
+        # each frozen edge keeps its strongest witness: q_e >= best on the whole fiber
         frozen: dict[int, tuple[str, int]] = {}
+        margin: dict[int, float] = {}
         for forest, closures, kind in ((d.in_forest, self._in, "in"), (d.out_forest, self._out, "out")):
             best = closures.best
             for r, e in forest.edge.items():
-                if best[r] > tol and e not in frozen:
+                if best[r] > tol and best[r] > margin.get(e, 0.0):
                     frozen[e] = (kind, r)
+                    margin[e] = best[r]
         self._frozen = frozen
         self.frozen_index = np.asarray(sorted(frozen), dtype=np.int64)
         edges = arch.edges

@@ -180,6 +180,13 @@ def _graph_spec(data: Mapping, defaults: dict) -> tuple[Architecture, dict | Non
         if "weight" in attrs:
             weights[(u, v)] = attrs.pop("weight")
         edges.append((u, v, attrs))
+    if nodes is not None:  # listed nodes first, then the others in order of appearance
+        listed = set(nodes)
+        for u, v, _ in edges:
+            for x in (u, v):
+                if x not in listed:
+                    listed.add(x)
+                    nodes.append(x)
     if weights and len(weights) != len(edges):
         missing = [(u, v) for u, v, _ in edges if (u, v) not in weights][:3]
         raise SpecError(f"some edges have a 'weight' and others do not, e.g. {missing}")

@@ -1,0 +1,91 @@
+"""balance() and incidence_matrix() against a direct computation, and the
+conservation law checked with a finite-difference gradient."""
+
+import networkx as nx
+import numpy as np
+import pytest
+
+import topo
+from tests.oracles import constrained_nodes, dense_incidence, random_dag
+
+
+def _forward(G, order, theta_of, X):
+    """Plain forward pass of a scalar-edge DAG (test-only, written from scratch)."""
+    act = {
+        "relu": lambda z: np.maximum(z, 0.0),
+        "leaky_relu": lambda z: np.where(z > 0, z, 0.1 * z),
+        "gelu": lambda z: 0.5 * z * (1 + np.tanh(0.7978845608 * (z + 0.044715 * z**3))),
+        "linear": lambda z: z,
+    }
+    vals = {}
+    inputs = [v for v in order if G.in_degree(v) == 0 and G.nodes[v].get("role") != "bias"]
+    for i, v in enumerate(inputs):
+        vals[v] = X[:, i % X.shape[1]]
+    for v in order:
+        if v in vals:
+            continue
+        if G.nodes[v].get("role") == "bias":
+            vals[v] = np.ones(X.shape[0])
+            continue
+        z = sum(theta_of[(u, v)] * vals[u] for u in G.predecessors(v))
+        vals[v] = z if G.out_degree(v) == 0 else act[G.nodes[v].get("activation", "relu")](z)
+    return np.stack([vals[v] for v in order if G.out_degree(v) == 0], axis=1)
+
+
+def test_balance_matches_dense_incidence_on_random_dags():
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        G = random_dag(rng)
+        arch = topo.Architecture.from_networkx(G)
+        theta = arch.init("normal", seed=int(rng.integers(1 << 30)))
+        # squared norms of the groups, computed edge by edge from the mapping
+        mapping = arch.to_mapping(theta)
+        edges = list(G.edges)
+        q = np.array([float(np.sum(np.square(mapping[e]))) for e in edges])
+        nodes = constrained_nodes(G)
+        expected = dense_incidence(G, nodes, edges) @ q
+        got = dict(zip(arch.constrained, topo.balance(arch, theta)))
+        np.testing.assert_allclose([got[v] for v in nodes], expected, rtol=1e-12, atol=1e-12)
+        # the sparse matrix over edges and over parameters agree with it
+        B = topo.incidence_matrix(arch)
+        Bp = topo.incidence_matrix(arch, over="parameters")
+        np.testing.assert_allclose(B @ topo.edge_norms(arch, theta), topo.balance(arch, theta), atol=1e-12)
+        np.testing.assert_allclose(Bp @ theta**2, topo.balance(arch, theta), atol=1e-12)
+
+
+def test_incidence_matrix_rejects_unknown_axis():
+    with pytest.raises(ValueError, match="over"):
+        topo.incidence_matrix(topo.Architecture.mlp([1, 1]), over="nodes")
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_gradient_is_orthogonal_to_rescalings(seed):
+    # d c_v / dt = -2 (sum_in theta*grad - sum_out theta*grad) = 0 for constrained v,
+    # with the gradient of a squared loss taken by central finite differences
+    rng = np.random.default_rng(seed)
+    G = random_dag(rng, p_group=0.0, p_fixed=0.0, p_free=0.25)
+    for v in G.nodes:
+        if G.nodes[v].get("activation") == "relu" and rng.random() < 0.3:
+            G.nodes[v]["activation"] = "leaky_relu"
+    arch = topo.Architecture.from_networkx(G)
+    order = list(nx.topological_sort(G))
+    theta = arch.init("normal", seed=seed)
+    X = rng.standard_normal((16, 3))
+    Y = rng.standard_normal((16, len(arch.outputs)))
+
+    def loss(t):
+        th = dict(zip(arch.edges, t))
+        return float(np.sum((_forward(G, order, th, X) - Y) ** 2))
+
+    h = 1e-6
+    grad = np.array([(loss(theta + h * e) - loss(theta - h * e)) / (2 * h) for e in np.eye(len(theta))])
+    scale = np.abs(theta * grad).max() + 1e-12
+    Bp = topo.incidence_matrix(arch, over="parameters")
+    np.testing.assert_allclose(Bp @ (theta * grad), 0.0, atol=1e-5 * scale)
+    # and a free (GELU) node generally breaks the law: the test can fail
+    free = [v for v in arch.free if G.nodes[v].get("activation") == "gelu"]
+    for v in free:
+        ins = [arch.edge_index(e) for e in G.in_edges(v)]
+        outs = [arch.edge_index(e) for e in G.out_edges(v)]
+        flux = np.sum(theta[ins] * grad[ins]) - np.sum(theta[outs] * grad[outs])
+        assert abs(flux) > 1e-8 * scale or np.allclose(grad[ins + outs], 0)

@@ -1,0 +1,99 @@
+"""The topo command line, run as a subprocess like a user would."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import topo
+
+
+def run(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "topo.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
+
+
+def test_help_is_useful():
+    r = run("--help")
+    assert r.returncode == 0 and "audit" in r.stdout and "examples" in r.stdout
+    r = run("audit", "--help")
+    assert r.returncode == 0 and "--example" in r.stdout and "--mlp" in r.stdout and "--seed" in r.stdout
+
+
+@pytest.mark.parametrize("name", sorted(topo.catalog.EXAMPLES))
+def test_audit_builtin_examples(tmp_path, name):
+    r = run("audit", "--example", name, "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "components" in r.stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["schema"] == "topo-audit" and report["schema_version"] == 1
+    ex = topo.catalog.get(name)
+    theta = ex.theta if ex.theta is not None else ex.architecture.init("kaiming", seed=0)
+    rep = topo.connectivity(ex.architecture, topo.balance(ex.architecture, theta))
+    assert report["connectivity"]["n_components"] == rep.n_components
+    assert (tmp_path / "report.md").read_text().startswith("# topo audit")
+
+
+def test_audit_shallow_example_counts_negative_neurons(tmp_path):
+    r = run("audit", "--example", "shallow", "--out", str(tmp_path))
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["connectivity"]["n_components"] == 2 ** report["balances"]["n_negative"] > 1
+
+
+def test_audit_mlp_and_seed(tmp_path):
+    r1 = run("audit", "--mlp", "2,8,1", "--seed", "3", "--out", str(tmp_path / "a"), "--format", "json")
+    r2 = run("audit", "--mlp", "2,8,1", "--seed", "3", "--out", str(tmp_path / "b"), "--format", "json")
+    assert r1.returncode == r2.returncode == 0
+    a = json.loads((tmp_path / "a" / "report.json").read_text())
+    b = json.loads((tmp_path / "b" / "report.json").read_text())
+    a.pop("network"), b.pop("network")
+    assert a == b
+    assert not (tmp_path / "a" / "report.md").exists()
+
+
+def test_audit_spec_file_uses_its_weights(tmp_path):
+    spec = tmp_path / "chain.yaml"
+    spec.write_text("edges:\n  - [x, h, {weight: 1.0}]\n  - [h, y, {weight: 3.0}]\n")
+    r = run("audit", str(spec), "--out", str(tmp_path / "o"), "-q")
+    assert r.returncode == 0 and r.stdout == ""
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["balances"]["min"] == -8.0
+    assert report["connectivity"]["n_components"] == 2  # c < 0: only h -> y is frozen
+    assert [w["edge"] for w in report["connectivity"]["frozen_edges"]] == [["h", "y"]]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("audit", "--mlp", "2,x,1"), "--mlp expects"),
+        (("audit", "--mlp", "3"), "--mlp expects"),
+        (("audit", "--example", "nope"), "unknown example 'nope'"),
+        (("audit", "missing.yaml"), "cannot read spec file"),
+        (("audit",), "exactly one target"),
+        (("audit", "--mlp", "2,1", "--example", "shallow"), "exactly one target"),
+        (("audit", "--mlp", "2,1", "--format", "pdf"), "unknown --format"),
+        (("audit", "--mlp", "2,1", "--init", "he"), "invalid choice"),
+        (("frobnicate",), "invalid choice"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, message):
+    r = run(*args)
+    assert r.returncode == 2
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_invalid_spec_exits_2(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("edges: [[a, b], [b, a]]\n")
+    r = run("audit", str(spec))
+    assert r.returncode == 2 and "directed cycle" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_examples_lists_every_example():
+    r = run("examples")
+    assert r.returncode == 0
+    for name in topo.catalog.EXAMPLES:
+        assert name in r.stdout

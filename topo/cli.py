@@ -1,0 +1,172 @@
+"""The ``topo`` command line.
+
+Exit codes: 0 success, 2 bad input (one-line message on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .errors import TopoError
+
+__all__ = ["main"]
+
+_EPILOG = """examples:
+  topo audit --example shallow
+  topo audit --mlp 2,8,1 --seed 3 --out audit/
+  topo audit net.yaml --init xavier
+  topo examples
+"""
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(
+        prog="topo",
+        description="Audit the learning space of ReLU networks: conserved balances, bottlenecks, "
+        "frozen edges and the exact number of connected components of the gradient-flow fiber.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"topo {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    audit = sub.add_parser(
+        "audit",
+        help="analyse one network and write a report",
+        description="Analyse one network at one parameter point: balances c = B~q(theta), bottleneck "
+        "nodes and their regions, frozen edges with witnesses, and the number of connected components "
+        "of the fiber {theta' : balances(theta') = c}. Give exactly one target: a spec file, --example "
+        "or --mlp.",
+        epilog="The report schema is documented in docs/report.md.",
+    )
+    target = audit.add_argument_group("target (exactly one)")
+    target.add_argument("spec", nargs="?", help="a JSON or YAML spec file (docs/spec.md)")
+    target.add_argument("--example", metavar="NAME", help="a built-in example (see `topo examples`)")
+    target.add_argument("--mlp", metavar="WIDTHS", help="a fully connected ReLU network, e.g. 2,8,1")
+    audit.add_argument("--no-bias", action="store_true", help="with --mlp: no bias units")
+    params = audit.add_argument_group("parameters")
+    params.add_argument(
+        "--init", default="kaiming", choices=["kaiming", "xavier", "normal", "uniform"],
+        help="random initialisation when the target has no weights (default: kaiming)",
+    )
+    params.add_argument("--seed", type=int, default=0, help="seed of the initialisation (default: 0)")
+    params.add_argument(
+        "--random-weights", action="store_true",
+        help="use a random initialisation even when the target has weights",
+    )
+    output = audit.add_argument_group("output")
+    output.add_argument("--out", metavar="DIR", help="write report.json and report.md into DIR")
+    output.add_argument(
+        "--format", default="json,md", help="comma-separated report formats for --out (json, md; default both)"
+    )
+    output.add_argument("--max-listed", type=int, default=200, help="frozen edges listed in the report (default 200)")
+    output.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+    sub.add_parser("examples", help="list the built-in examples", description="List the built-in examples.")
+    return parser
+
+
+def _parse_widths(text: str) -> list[int]:
+    try:
+        widths = [int(t) for t in text.replace("-", ",").split(",") if t.strip()]
+    except ValueError:
+        raise _UsageError(f"topo audit: --mlp expects comma-separated positive integers like 2,8,1, got {text!r}")
+    if len(widths) < 2 or any(w < 1 for w in widths):
+        raise _UsageError(f"topo audit: --mlp expects at least two positive integers like 2,8,1, got {text!r}")
+    return widths
+
+
+def _load_target(args):
+    from . import catalog
+    from .architecture import Architecture
+    from .spec import read_spec
+
+    given = [x for x in (args.spec, args.example, args.mlp) if x is not None]
+    if len(given) != 1:
+        raise _UsageError("topo audit: give exactly one target: a spec file, --example NAME or --mlp WIDTHS")
+    if args.example is not None:
+        try:
+            ex = catalog.get(args.example)
+        except KeyError as exc:
+            raise _UsageError(f"topo audit: {exc.args[0]}") from None
+        return ex.architecture, ex.theta, ex.name, f"built-in example {ex.name!r}"
+    if args.mlp is not None:
+        widths = _parse_widths(args.mlp)
+        arch = Architecture.mlp(widths, bias=not args.no_bias)
+        return arch, None, "mlp-" + "-".join(map(str, widths)), f"MLP {widths}, bias={not args.no_bias}"
+    spec = read_spec(args.spec)
+    return spec.architecture, spec.theta, spec.name, f"spec file {args.spec}"
+
+
+def _cmd_audit(args) -> int:
+    from .report import audit, render_text, write_report
+
+    arch, theta, name, source = _load_target(args)
+    if theta is None or args.random_weights:
+        theta = arch.init(args.init, seed=args.seed)
+        params = f"random init {args.init!r}, seed {args.seed}"
+    else:
+        params = "weights given by the target"
+    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    bad = [f for f in formats if f not in ("json", "md")]
+    if bad:
+        raise _UsageError(f"topo audit: unknown --format {bad[0]!r}; expected json, md")
+    report = audit(arch, theta, name=name, source=source, parameters=params, max_listed=args.max_listed)
+    if not args.quiet:
+        print(render_text(report))
+    if args.out:
+        try:
+            paths = write_report(report, args.out, formats=formats)
+        except OSError as exc:
+            raise _UsageError(f"topo audit: cannot write to {args.out!r}: {exc.strerror or exc}") from None
+        if not args.quiet:
+            print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _cmd_examples(args) -> int:
+    from . import catalog
+
+    for name in sorted(catalog.EXAMPLES):
+        ex = catalog.get(name)
+        print(f"{name:14s} {ex.description}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``topo`` console script."""
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        if args.command == "audit":
+            return _cmd_audit(args)
+        return _cmd_examples(args)
+    except _UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except TopoError as exc:
+        print(f"topo: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        print("topo: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,258 @@
+"""Audit reports: one dictionary (the JSON schema of ``docs/report.md``) and its
+renderings as a terminal summary and as Markdown.
+
+Only this module knows output formats; the analyses return result objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .architecture import Architecture
+from .balance import balance, edge_norms
+from .connectivity import _default_tol, connectivity
+from .decompose import decompose
+
+__all__ = ["SCHEMA_VERSION", "audit", "render_text", "render_markdown", "write_report"]
+
+SCHEMA_VERSION = 1
+_MAX_LISTED = 200
+
+
+def audit(
+    arch: Architecture,
+    theta: Any,
+    *,
+    name: str = "network",
+    source: str = "",
+    parameters: str = "",
+    max_listed: int = _MAX_LISTED,
+) -> dict:
+    """Run the structural analyses on ``(arch, theta)`` and collect them in a dict.
+
+    Parameters
+    ----------
+    arch, theta
+        The network and a parameter point; the fiber audited is the one through
+        ``theta`` (balances ``c = balance(arch, theta)``).
+    name, source, parameters : str
+        Free-text provenance written into the report.
+    max_listed : int
+        At most this many frozen edges (with witnesses) and balances are listed;
+        counts are always complete.
+
+    Examples
+    --------
+    >>> import topo
+    >>> from topo.report import audit
+    >>> arch = topo.Architecture.mlp([2, 3, 1])
+    >>> rep = audit(arch, arch.init(seed=0))
+    >>> rep["schema_version"], rep["network"]["n_constrained"]
+    (1, 3)
+    """
+    from . import __version__
+
+    vec = arch.as_vector(theta)
+    q = edge_norms(arch, vec)
+    c = balance(arch, vec)
+    tol = _default_tol(c, float(np.max(q, initial=0.0)))
+    conn = connectivity(arch, c, tol=tol)
+    dec = decompose(arch)
+    names = arch.constrained
+    sizes = arch.edge_sizes
+    notes = []
+    if arch.free:
+        notes.append(
+            f"{len(arch.free)} hidden node(s) are free (no conservation law): they are treated like "
+            "inputs/outputs, so the fiber only constrains the other nodes."
+        )
+    acts = {arch.activation(v) for v in names}
+    if "linear" in acts or "identity" in acts:
+        notes.append(
+            "Linear (identity) nodes have further, matrix-valued conserved quantities: the fiber analysed "
+            "here is a superset of what gradient flow can reach."
+        )
+    if np.any(sizes > 1):
+        notes.append(
+            "Group edges (size > 1) never disconnect the fiber when frozen: their direction moves on a "
+            "sphere; only frozen scalar edges double the number of components."
+        )
+    order = np.argsort(-np.abs(c)) if len(c) else np.zeros(0, dtype=np.int64)
+    listed = order[:max_listed]
+    return {
+        "schema": "topo-audit",
+        "schema_version": SCHEMA_VERSION,
+        "topo_version": __version__,
+        "network": {
+            "name": name,
+            "source": source,
+            "n_nodes": arch.n_nodes,
+            "n_edges": arch.n_edges,
+            "n_params": arch.n_params,
+            "n_inputs": len(arch.inputs),
+            "n_biases": len(arch.biases),
+            "n_outputs": len(arch.outputs),
+            "n_hidden": len(arch.hidden),
+            "n_constrained": arch.n_constrained,
+            "n_group_edges": int(np.sum(sizes > 1)),
+            "free_nodes": [{"node": str(v), "reason": r} for v, r in arch.free_reasons.items()],
+        },
+        "parameters": {
+            "source": parameters,
+            "norm": float(np.linalg.norm(vec)),
+        },
+        "balances": {
+            "n": len(c),
+            "min": float(c.min()) if len(c) else None,
+            "max": float(c.max()) if len(c) else None,
+            "mean": float(c.mean()) if len(c) else None,
+            "n_positive": int(np.sum(c > tol)),
+            "n_negative": int(np.sum(c < -tol)),
+            "n_zero": int(np.sum(np.abs(c) <= tol)),
+            "tol": tol,
+            "largest": {str(names[r]): float(c[r]) for r in listed.tolist()},
+            "truncated": len(c) > len(listed),
+        },
+        "decomposition": {
+            "n_in_bottlenecks": len(dec.in_forest.roots),
+            "n_out_bottlenecks": len(dec.out_forest.roots),
+            "n_factors": dec.n_factors,
+            **{k: v[:max_listed] for k, v in dec.to_dict().items() if k != "factors"},
+        },
+        "connectivity": conn.to_dict(max_witnesses=max_listed) | {
+            "factors": [
+                {"n_nodes": len(f["nodes"]), "n_frozen_scalar_edges": f["n_frozen_scalar"],
+                 "n_components": _big(f["n_components"], f["n_frozen_scalar"])}
+                for f in conn.factors if f["frozen_edges"]
+            ],
+        },
+        "notes": notes,
+    }
+
+
+def _big(n: int, log2: int) -> int | str:
+    return str(n) if log2 > 60 else n
+
+
+def _components_text(con: dict) -> str:
+    k = con["log2_n_components"]
+    return f"{con['n_components']} (= 2^{k})" if k <= 60 else f"2^{k}"
+
+
+def render_text(report: dict) -> str:
+    """A readable terminal summary of an audit dict."""
+    net, bal, dec, con = report["network"], report["balances"], report["decomposition"], report["connectivity"]
+    lines = [
+        f"topo audit: {net['name']}",
+        f"  source       {net['source']}; parameters: {report['parameters']['source']}",
+        f"  network      {net['n_nodes']} nodes, {net['n_edges']} edges, {net['n_params']} parameters; "
+        f"{net['n_inputs']} input(s), {net['n_biases']} bias(es), {net['n_outputs']} output(s)",
+        f"  constrained  {net['n_constrained']} of {net['n_hidden']} hidden nodes carry a conserved balance",
+    ]
+    if net["free_nodes"]:
+        shown = ", ".join(f"{f['node']} ({f['reason']})" for f in net["free_nodes"][:5])
+        more = len(net["free_nodes"]) - 5
+        lines.append(f"  free         {shown}" + (f", ... {more} more" if more > 0 else ""))
+    if bal["n"]:
+        lines.append(
+            f"  balances     min {bal['min']:.4g}, max {bal['max']:.4g}; "
+            f"{bal['n_positive']} positive, {bal['n_negative']} negative, {bal['n_zero']} zero"
+        )
+    lines.append(
+        f"  bottlenecks  {dec['n_in_bottlenecks']} in (single incoming edge), "
+        f"{dec['n_out_bottlenecks']} out (single outgoing edge); {dec['n_factors']} independent factor(s)"
+    )
+    lines.append(f"  frozen edges {con['n_frozen_edges']} ({con['n_frozen_scalar_edges']} scalar)")
+    for w in con["frozen_edges"][:10]:
+        nodes = w["nodes"]
+        shown = ", ".join(nodes[:6]) + (f", ... ({len(nodes)} nodes)" if len(nodes) > 6 else "")
+        rel = "only edge into" if w["kind"] == "in" else "only edge out of"
+        lines.append(f"    {w['edge'][0]} -> {w['edge'][1]}: {rel} S = {{{shown}}}, sum c = {w['sum_c']:.4g}")
+    if con["n_frozen_edges"] > 10:
+        lines.append(f"    ... {con['n_frozen_edges'] - 10} more in the report")
+    lines.append(f"  components   {_components_text(con)} connected component(s) of the fiber")
+    for note in report["notes"]:
+        lines.append(f"  note: {note}")
+    return "\n".join(lines)
+
+
+def render_markdown(report: dict) -> str:
+    """The audit dict as a Markdown page."""
+    net, bal, dec, con = report["network"], report["balances"], report["decomposition"], report["connectivity"]
+    out = [
+        f"# topo audit: {net['name']}",
+        "",
+        f"Source: {net['source'] or 'n/a'}. Parameters: {report['parameters']['source'] or 'n/a'}.",
+        "",
+        "## Network",
+        "",
+        "| nodes | edges | parameters | inputs | biases | outputs | hidden | constrained |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {net['n_nodes']} | {net['n_edges']} | {net['n_params']} | {net['n_inputs']} | {net['n_biases']} "
+        f"| {net['n_outputs']} | {net['n_hidden']} | {net['n_constrained']} |",
+        "",
+    ]
+    if net["free_nodes"]:
+        out += ["Free hidden nodes (no conservation law):", ""]
+        out += [f"- `{f['node']}`: {f['reason']}" for f in net["free_nodes"][:_MAX_LISTED]]
+        out.append("")
+    out += ["## Balances", ""]
+    if bal["n"]:
+        out += [
+            f"min {bal['min']:.6g}, max {bal['max']:.6g}, mean {bal['mean']:.6g}; "
+            f"{bal['n_positive']} positive, {bal['n_negative']} negative, {bal['n_zero']} zero (tol {bal['tol']:.3g}).",
+            "",
+        ]
+    else:
+        out += ["No constrained node.", ""]
+    out += [
+        "## Bottlenecks",
+        "",
+        f"{dec['n_in_bottlenecks']} in-bottlenecks, {dec['n_out_bottlenecks']} out-bottlenecks, "
+        f"{dec['n_factors']} independent factors.",
+        "",
+        "## Connectivity",
+        "",
+        f"**{_components_text(con)} connected components**; "
+        f"{con['n_frozen_edges']} frozen edges ({con['n_frozen_scalar_edges']} scalar).",
+        "",
+    ]
+    if con["frozen_edges"]:
+        out += ["| edge | size | kind | witness S | sum of c over S |", "|---|---|---|---|---|"]
+        for w in con["frozen_edges"]:
+            nodes = w["nodes"]
+            shown = ", ".join(nodes[:8]) + (f", ... ({len(nodes)})" if len(nodes) > 8 else "")
+            out.append(f"| {w['edge'][0]} -> {w['edge'][1]} | {w['size']} | {w['kind']} | {shown} | {w['sum_c']:.6g} |")
+        out.append("")
+    if report["notes"]:
+        out += ["## Notes", ""] + [f"- {n}" for n in report["notes"]] + [""]
+    return "\n".join(out)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_report(report: dict, out_dir: str | os.PathLike, *, formats: tuple[str, ...] = ("json", "md")) -> list[Path]:
+    """Write ``report.json`` / ``report.md`` into ``out_dir`` (atomically)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in formats:
+        if fmt == "json":
+            path = out / "report.json"
+            _atomic_write(path, json.dumps(report, indent=2) + "\n")
+        elif fmt == "md":
+            path = out / "report.md"
+            _atomic_write(path, render_markdown(report) + "\n")
+        else:
+            raise ValueError(f"unknown report format {fmt!r}; expected 'json' or 'md'")
+        written.append(path)
+    return written
