@@ -39,7 +39,7 @@ def feasible_flow(
     >>> from topo.flows import feasible_flow
     >>> arch = topo.Architecture.from_edges([("x", "h"), ("h", "y"), ("x2", "h")])
     >>> q = feasible_flow(arch, np.array([1.0]), zero=[0])
-    >>> q[0], q[2] - q[1]
+    >>> float(q[0]), float(q[2] - q[1])
     (0.0, 1.0)
     >>> feasible_flow(arch, np.array([1.0]), zero=[0, 2]) is None
     True
@@ -57,6 +57,8 @@ def feasible_flow(
     if arch.n_constrained == 0:
         return q
     scale = float(np.max(np.abs(c))) or 1.0
+    if len(cols) == 0:  # every edge is forced to zero: feasible only for c = 0
+        return q if not np.any(c) else None
     A = B[:, cols]
     res = linprog(
         np.ones(len(cols)), A_eq=A, b_eq=c / scale, bounds=(0, None), method="highs-ds",
