@@ -16,12 +16,14 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from .architecture import Architecture
+from .errors import ParameterError
 
 __all__ = ["edge_norms", "incidence_matrix", "balance"]
 
@@ -88,13 +90,29 @@ def balance(arch: Architecture, theta: Any) -> np.ndarray:
         ``c[i]`` = (squared norm entering) - (squared norm leaving) of
         ``arch.constrained[i]``.
 
+    A 2-D array of shape ``(n_points, n_params)`` (e.g. a trajectory or a
+    fiber path) gives one row of balances per point.
+
     Examples
     --------
     >>> import topo
     >>> arch = topo.Architecture.mlp([2, 1, 1], bias=False)
     >>> topo.balance(arch, [1.0, 2.0, 3.0])     # 1 + 4 - 9
     array([-4.])
+    >>> topo.balance(arch, [[1.0, 2.0, 3.0], [0.0, 0.0, 1.0]])
+    array([[-4.],
+           [-1.]])
     """
+    if not isinstance(theta, Mapping):
+        arr = np.asarray(theta)
+        if arr.ndim == 2:
+            if arr.shape[1] != arch.n_params:
+                raise ParameterError(
+                    f"theta has shape {arr.shape}; a batch must have shape (n_points, {arch.n_params})"
+                )
+            rows = np.stack([arch.as_vector(r, name=f"theta[{i}]") for i, r in enumerate(arr)]) if not np.all(
+                np.isfinite(arr)) else arr.astype(np.float64)
+            return (incidence_matrix(arch, over="parameters") @ (rows * rows).T).T
     q = edge_norms(arch, theta)
     row_of = arch.node_row
     head = row_of[arch.dst]

@@ -63,7 +63,7 @@ def _skip_dag() -> Example:
     return Example(
         "skip-dag",
         "A small DAG with skip connections (x0 -> h4, h1 -> y0) and bottleneck nodes "
-        "(h5, h7, h8 have a single incoming edge; h8 also a single outgoing edge).",
+        "(h5, h7, h8 have a single incoming edge; h3, h5, h8 a single outgoing edge).",
         Architecture.from_edges(edges, roles={"b": "bias"}),
     )
 
