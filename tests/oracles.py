@@ -6,6 +6,8 @@ nodes are constrained, the incidence matrix, and one linear program per edge.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import networkx as nx
 from scipy.optimize import linprog
@@ -149,3 +151,27 @@ def random_balances(rng: np.random.Generator, nodes: list, *, kind: str = "int")
     if kind == "int":
         return {v: float(rng.integers(-2, 3)) for v in nodes}
     return {v: float(rng.standard_normal()) for v in nodes}
+
+
+def forward_by_hand(G, order, theta_of, X, inputs, outputs):
+    """Plain forward pass of a scalar-edge DAG, node by node (test-only, from scratch).
+
+    ``inputs``/``outputs`` name the nodes matching X's columns and the result's columns.
+    """
+    act = {
+        "relu": lambda z: np.maximum(z, 0.0),
+        "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
+        "gelu": lambda z: np.array([0.5 * t * (1 + math.erf(t / math.sqrt(2))) for t in z]),
+        "linear": lambda z: z,
+        "tanh": np.tanh,
+    }
+    vals = {v: X[:, i] for i, v in enumerate(inputs)}
+    for v in order:
+        if v in vals:
+            continue
+        if G.nodes[v].get("role") == "bias":
+            vals[v] = np.ones(X.shape[0])
+            continue
+        z = sum(theta_of[(u, v)] * vals[u] for u in G.predecessors(v))
+        vals[v] = z if G.out_degree(v) == 0 else act[G.nodes[v].get("activation", "relu")](z)
+    return np.stack([vals[v] for v in outputs], axis=1)

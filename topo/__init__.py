@@ -17,6 +17,16 @@ from .connectivity import ConnectivityReport, Witness, component_label, connecti
 from .decompose import Decomposition, decompose
 from .errors import CycleError, FiberError, GraphError, ParameterError, SpecError, TopoError
 from .fiber_path import fiber_path
+from .dynamics import Trajectory, train
+from .forward import forward
+from .singular import (
+    floating_clusters,
+    has_singularities,
+    jacobian_rank,
+    prunability,
+    prune,
+    singular_strata,
+)
 from .spec import read_spec, write_spec
 
 __version__ = "0.1.0"
@@ -38,8 +48,17 @@ __all__ = [
     "decompose",
     "edge_norms",
     "fiber_path",
+    "forward",
+    "train",
+    "Trajectory",
     "incidence_matrix",
     "read_spec",
+    "floating_clusters",
+    "has_singularities",
+    "jacobian_rank",
+    "prunability",
+    "prune",
+    "singular_strata",
     "same_component",
     "write_spec",
 ]
