@@ -117,10 +117,17 @@ class _TorchNet:
         if len(self.biases):
             H = H.index_copy(1, self.biases, t.ones(n, len(self.biases), dtype=X.dtype))
         for nodes, es, src, col, groups in self.plan:
-            contrib = H[:, src] * theta[es]
-            Z = t.zeros(n, len(nodes), dtype=X.dtype).index_add(1, col, contrib)
+            contrib = None
+            if self.n_nodes * len(nodes) <= 50_000_000:  # dense weight block: one matmul
+                W = t.zeros(self.n_nodes, len(nodes), dtype=X.dtype).index_put((src, col), theta[es])
+                Z = H @ W
+            else:  # very wide level: gather and scatter the edge contributions
+                contrib = H[:, src] * theta[es]
+                Z = t.zeros(n, len(nodes), dtype=X.dtype).index_add(1, col, contrib)
             for a, js in groups.items():
                 if a in ("maxpool", "avgpool"):
+                    if contrib is None:
+                        contrib = H[:, src] * theta[es]
                     reduce = "amax" if a == "maxpool" else "mean"
                     pooled = t.zeros(n, len(nodes), dtype=X.dtype).scatter_reduce(
                         1, col.expand(n, -1), contrib, reduce=reduce, include_self=False)
