@@ -28,6 +28,14 @@ from .singular import (
     singular_strata,
 )
 from .spec import read_spec, write_spec
+from .varieties import (
+    activation_patterns,
+    check_outputs,
+    functional_dimension,
+    output_invariants,
+    pattern_variety,
+    realized_patterns,
+)
 
 __version__ = "0.1.0"
 
@@ -61,4 +69,10 @@ __all__ = [
     "singular_strata",
     "same_component",
     "write_spec",
+    "activation_patterns",
+    "check_outputs",
+    "functional_dimension",
+    "output_invariants",
+    "pattern_variety",
+    "realized_patterns",
 ]

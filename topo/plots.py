@@ -1,0 +1,83 @@
+"""Figures (matplotlib).  Only this module and the report know matplotlib."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .architecture import Architecture
+from .errors import ParameterError
+
+__all__ = ["plot_activation_regions"]
+
+
+def plot_activation_regions(
+    arch: Architecture,
+    theta: Any,
+    X: Any = None,
+    *,
+    extent: tuple[float, float, float, float] | None = None,
+    resolution: int = 300,
+    ax=None,
+):
+    """Draw the activation regions of a network with two inputs, coloured by pattern.
+
+    Parameters
+    ----------
+    arch, theta
+        A neuron-level network with exactly two inputs and its parameters.
+    X : array_like (n_points, 2), optional
+        Data points to overlay (and to set the default extent).
+    extent : (xmin, xmax, ymin, ymax), optional
+    resolution : int
+        Grid points per axis.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    (Axes, numpy.ndarray)
+        The axes and the integer region label of every grid point (one label per
+        distinct activation pattern, numbered in order of first appearance).
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import topo
+    >>> from topo.plots import plot_activation_regions
+    >>> arch = topo.Architecture.mlp([2, 3, 1])
+    >>> ax, labels = plot_activation_regions(arch, arch.init(seed=0), resolution=50)
+    >>> 1 <= int(labels.max()) + 1 <= 7      # three lines cut the plane into at most 7 regions
+    True
+    """
+    import matplotlib.pyplot as plt
+
+    from .varieties import activation_patterns
+
+    if len(arch.inputs) != 2:
+        raise ParameterError(f"activation regions are drawn for networks with 2 inputs, this one has {len(arch.inputs)}")
+    pts = None if X is None else np.asarray(X, dtype=np.float64)
+    if extent is None:
+        if pts is not None and len(pts):
+            lo, hi = pts.min(axis=0), pts.max(axis=0)
+            pad = 0.25 * np.maximum(hi - lo, 1e-9)
+            extent = (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
+        else:
+            extent = (-2.0, 2.0, -2.0, 2.0)
+    xs = np.linspace(extent[0], extent[1], resolution)
+    ys = np.linspace(extent[2], extent[3], resolution)
+    gx, gy = np.meshgrid(xs, ys)
+    grid = np.column_stack([gx.ravel(), gy.ravel()])
+    pats = activation_patterns(arch, theta, grid)
+    _, first, labels = np.unique(np.packbits(pats, axis=1), axis=0, return_index=True, return_inverse=True)
+    rank = np.empty_like(first)
+    rank[np.argsort(first)] = np.arange(len(first))  # number regions by first appearance
+    labels = rank[labels.ravel()].reshape(gx.shape)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.imshow(labels, origin="lower", extent=extent, cmap="tab20", interpolation="nearest", aspect="auto")
+    if pts is not None and len(pts):
+        ax.scatter(pts[:, 0], pts[:, 1], c="k", s=18, zorder=3, label="data")
+        ax.legend(loc="upper right")
+    ax.set(xlabel=str(arch.inputs[0]), ylabel=str(arch.inputs[1]), title=f"{labels.max() + 1} activation regions")
+    return ax, labels
