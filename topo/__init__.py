@@ -27,7 +27,11 @@ from .singular import (
     prune,
     singular_strata,
 )
+from .homology import betti_numbers
+from .persistence import estimate_betti, persistence
+from .sampling import sample_fiber
 from .spec import read_spec, write_spec
+from .verification import verify_topology
 from .varieties import (
     activation_patterns,
     check_outputs,
@@ -69,6 +73,11 @@ __all__ = [
     "singular_strata",
     "same_component",
     "write_spec",
+    "betti_numbers",
+    "estimate_betti",
+    "persistence",
+    "sample_fiber",
+    "verify_topology",
     "activation_patterns",
     "check_outputs",
     "functional_dimension",

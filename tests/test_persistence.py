@@ -1,0 +1,46 @@
+"""Persistent homology: MST H0 against gudhi, Betti estimates on known shapes."""
+
+import gudhi
+import numpy as np
+import pytest
+
+import topo
+from topo.persistence import estimate_betti, mst_h0_deaths, persistence
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_mst_h0_equals_gudhi_rips_h0(seed):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((int(rng.integers(2, 300)), int(rng.integers(1, 6))))
+    st = gudhi.RipsComplex(points=X).create_simplex_tree(max_dimension=1)
+    st.compute_persistence()
+    ref = np.sort([d for b, d in st.persistence_intervals_in_dimension(0) if np.isfinite(d)])
+    np.testing.assert_allclose(mst_h0_deaths(X), ref, rtol=1e-9, atol=1e-12)
+
+
+def test_circle_and_blobs():
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0, 2 * np.pi, 150)
+    circle = np.c_[np.cos(t), np.sin(t)] + rng.normal(0, 0.02, (150, 2))
+    dg = persistence(circle, max_dimension=1)
+    assert estimate_betti(dg).betti == [1, 1]
+    blobs = np.vstack([rng.normal(k * 3, 0.1, (80, 3)) for k in range(4)])
+    assert estimate_betti(persistence(blobs, max_dimension=0)).betti == [4]
+    # two scales of separation: the lowest significant gap counts all five clusters
+    multi = np.vstack([rng.normal(0, 0.05, (60, 2)) + off for off in ([0, 0], [2, 0], [100, 0])])
+    assert estimate_betti(persistence(multi, max_dimension=0)).betti == [3]
+    assert estimate_betti(persistence(multi, max_dimension=0), rule="largest").betti == [2]
+    # a Rips threshold turns the long loop into an essential class, still counted
+    capped = persistence(circle, max_dimension=1, threshold=0.8)
+    assert np.isinf(capped[1][:, 1]).sum() == 1 and estimate_betti(capped).betti == [1, 1]
+    gt = dg.to_gudhi()
+    assert gt[0][0] == 0 and any(k == 1 for k, _ in gt)
+
+
+def test_input_errors():
+    with pytest.raises(ValueError, match="2-D"):
+        mst_h0_deaths(np.zeros(5))
+    with pytest.raises(ValueError, match="non-finite"):
+        mst_h0_deaths([[0.0], [np.nan]])
+    with pytest.raises(ValueError, match="rule"):
+        estimate_betti(persistence(np.random.default_rng(0).random((10, 2)), max_dimension=0), rule="x")
