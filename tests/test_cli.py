@@ -97,3 +97,13 @@ def test_examples_lists_every_example():
     assert r.returncode == 0
     for name in topo.catalog.EXAMPLES:
         assert name in r.stdout
+
+
+def test_audit_with_sampling_adds_the_topology_check(tmp_path):
+    r = run("audit", "--example", "shallow", "--sample", "1500", "--out", str(tmp_path), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    t = json.loads((tmp_path / "report.json").read_text())["topology"]
+    assert t["n_samples"] == 1500 and t["theory_b0"] == 8 and t["ph_betti"][0] == 8 and t["agree"]
+    assert "persistent" in r.stdout
+    r = run("audit", "--example", "shallow", "--sample", "-3")
+    assert r.returncode == 2 and "--sample must be >= 0" in r.stderr

@@ -67,6 +67,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "--random-weights", action="store_true",
         help="use a random initialisation even when the target has weights",
     )
+    audit.add_argument(
+        "--sample", type=int, metavar="N", default=0,
+        help="also sample N points of the fiber and check the number of components with persistent "
+        "homology (bottleneck coordinates; 0 = skip, the default)",
+    )
     output = audit.add_argument_group("output")
     output.add_argument("--out", metavar="DIR", help="write report.json and report.md into DIR")
     output.add_argument(
@@ -124,7 +129,10 @@ def _cmd_audit(args) -> int:
     bad = [f for f in formats if f not in ("json", "md")]
     if bad:
         raise _UsageError(f"topo audit: unknown --format {bad[0]!r}; expected json, md")
-    report = audit(arch, theta, name=name, source=source, parameters=params, max_listed=args.max_listed)
+    if args.sample < 0:
+        raise _UsageError(f"topo audit: --sample must be >= 0, got {args.sample}")
+    report = audit(arch, theta, name=name, source=source, parameters=params, max_listed=args.max_listed,
+                   sample=args.sample, seed=args.seed)
     if not args.quiet:
         print(render_text(report))
     if args.out:

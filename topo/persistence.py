@@ -3,8 +3,10 @@
 The Vietoris–Rips H0 diagram of a point cloud is read off its Euclidean minimum
 spanning tree: every point is born at 0 and the finite deaths are the MST edge
 lengths (Kruskal's algorithm is the union-find of the Rips filtration).  topo
-computes the MST with Prim's algorithm on the complete graph, one vectorised
-distance update per point: O(n²·d) time, O(n·d) memory — no distance matrix.
+computes the MST with Prim's algorithm on the complete graph, one BLAS
+matrix-vector product per point: O(n²·d) time, O(n·d) memory — no distance matrix.
+The lengths reported are recomputed exactly (difference of coordinates) for the
+chosen edges.
 Higher dimensions use gudhi's Rips complex with edge collapse (exact for
 persistence, much smaller complexes).
 
@@ -44,23 +46,33 @@ def mst_h0_deaths(points: Any, *, progress: bool | None = None) -> np.ndarray:
         return np.zeros(0)
     from tqdm.auto import tqdm
 
-    remaining = X[1:].copy()
-    best = np.sum((remaining - X[0]) ** 2, axis=1)
+    # Prim's algorithm; candidate distances by one BLAS product per step
+    # (|x|² + |p|² - 2 x.p on centred data), exact distances recomputed for the chosen edges
+    Xc = X - X.mean(axis=0)
+    remaining = Xc[1:].copy()
+    sq = np.einsum("ij,ij->i", remaining, remaining)
+    idx = np.arange(1, n)
+    best = sq + float(Xc[0] @ Xc[0]) - 2.0 * (remaining @ Xc[0])
+    parent = np.zeros(n - 1, dtype=np.int64)
     deaths = np.empty(n - 1)
     m = n - 1
     bar = tqdm(total=n - 1, desc="H0 (MST)", disable=None if progress is None else not progress,
                leave=False, mininterval=0.5)
     for k in range(n - 1):
         j = int(np.argmin(best[:m]))
-        deaths[k] = best[j]
+        i_new, i_par = int(idx[j]), int(parent[j])
+        diff = X[i_new] - X[i_par]
+        deaths[k] = float(diff @ diff)  # exact length of the chosen edge
         p = remaining[j].copy()
+        psq = float(sq[j])
         m -= 1
         # swap-remove j
-        remaining[j] = remaining[m]
-        best[j] = best[m]
+        remaining[j], sq[j], best[j], parent[j], idx[j] = remaining[m], sq[m], best[m], parent[m], idx[m]
         if m:
-            d = np.sum((remaining[:m] - p) ** 2, axis=1)
-            np.minimum(best[:m], d, out=best[:m])
+            d = sq[:m] + psq - 2.0 * (remaining[:m] @ p)
+            closer = d < best[:m]
+            best[:m][closer] = d[closer]
+            parent[:m][closer] = i_new
         if k % 1024 == 0:
             bar.update(min(1024, n - 1 - k))
     bar.close()
@@ -93,7 +105,7 @@ def persistence(
     *,
     max_dimension: int = 1,
     threshold: float | None = None,
-    collapse: bool = True,
+    collapse: bool | None = None,
     progress: bool | None = None,
 ) -> Diagrams:
     """Vietoris–Rips persistence diagrams of a point cloud.
@@ -106,8 +118,10 @@ def persistence(
     threshold : float, optional
         Largest edge length of the Rips complex for dimensions >= 1 (default: no
         limit).  H0 is always exact and complete.
-    collapse : bool
-        Collapse edges before expanding (gudhi; exact for persistence).
+    collapse : bool, optional
+        Collapse edges before expanding (gudhi; exact for persistence).  Default:
+        only for ``max_dimension >= 2``; for H1 alone plain expansion was faster in
+        ``benchmarks/persistence.py``.
     progress : bool, optional
         Progress bar for H0; shown only on a terminal by default.
 
@@ -130,7 +144,7 @@ def persistence(
         thr = np.inf if threshold is None else float(threshold)
         rips = gudhi.RipsComplex(points=X, max_edge_length=thr)
         st = rips.create_simplex_tree(max_dimension=1)
-        if collapse:
+        if collapse or (collapse is None and max_dimension >= 2):
             st.collapse_edges(-1)
         st.expansion(max_dimension + 1)
         st.compute_persistence(homology_coeff_field=11, persistence_dim_max=True)

@@ -32,6 +32,8 @@ def audit(
     source: str = "",
     parameters: str = "",
     max_listed: int = _MAX_LISTED,
+    sample: int = 0,
+    seed: int | None = 0,
 ) -> dict:
     """Run the structural analyses on ``(arch, theta)`` and collect them in a dict.
 
@@ -45,6 +47,11 @@ def audit(
     max_listed : int
         At most this many frozen edges (with witnesses) and balances are listed;
         counts are always complete.
+    sample : int
+        When > 0, sample that many fiber points (bottleneck coordinates) and add
+        a ``topology`` section comparing persistent β₀ with the exact count.
+    seed : int
+        Seed of the sampling.
 
     Examples
     --------
@@ -82,6 +89,16 @@ def audit(
             "Group edges (size > 1) never disconnect the fiber when frozen: their direction moves on a "
             "sphere; only frozen scalar edges double the number of components."
         )
+    topology = None
+    if sample > 0:
+        from .verification import verify_topology
+
+        topology = verify_topology(arch, c, n_samples=sample, seed=seed, coordinates="bottleneck").to_dict()
+        if not topology["agree"]:
+            notes.append(
+                "The persistent-homology estimate of the number of components differs from the exact count: "
+                "the sample is too sparse to resolve the gap between components (increase --sample)."
+            )
     order = np.argsort(-np.abs(c)) if len(c) else np.zeros(0, dtype=np.int64)
     listed = order[:max_listed]
     return {
@@ -132,7 +149,7 @@ def audit(
             ],
         },
         "notes": notes,
-    }
+    } | ({"topology": topology} if topology is not None else {})
 
 
 def _big(n: int, log2: int) -> int | str:
@@ -176,6 +193,12 @@ def render_text(report: dict) -> str:
     if con["n_frozen_edges"] > 10:
         lines.append(f"    ... {con['n_frozen_edges'] - 10} more in the report")
     lines.append(f"  components   {_components_text(con)} connected component(s) of the fiber")
+    if "topology" in report:
+        t = report["topology"]
+        lines.append(
+            f"  sampled      {t['n_samples']} points ({t['coordinates']} coordinates): persistent "
+            f"β0 = {t['ph_betti'][0]} vs exact {t['theory_b0']} ({'agree' if t['agree'] else 'DISAGREE'})"
+        )
     for note in report["notes"]:
         lines.append(f"  note: {note}")
     return "\n".join(lines)
@@ -229,6 +252,15 @@ def render_markdown(report: dict) -> str:
             shown = ", ".join(nodes[:8]) + (f", ... ({len(nodes)})" if len(nodes) > 8 else "")
             out.append(f"| {w['edge'][0]} -> {w['edge'][1]} | {w['size']} | {w['kind']} | {shown} | {w['sum_c']:.6g} |")
         out.append("")
+    if "topology" in report:
+        t = report["topology"]
+        out += [
+            "## Sampled topology",
+            "",
+            f"{t['n_samples']} fiber samples ({t['coordinates']} coordinates), Rips persistence: "
+            f"β0 = {t['ph_betti'][0]} against the exact {t['theory_b0']} — {'agree' if t['agree'] else 'disagree'}.",
+            "",
+        ]
     if report["notes"]:
         out += ["## Notes", ""] + [f"- {n}" for n in report["notes"]] + [""]
     return "\n".join(out)
