@@ -17,7 +17,7 @@ import numpy as np
 
 from .architecture import BIAS, INPUT, OUTPUT, Architecture
 from .balance import balance
-from .forward import _check_forward_support, _levels
+from .forward import _check_forward_support, _levels, check_inputs
 
 __all__ = ["Trajectory", "train"]
 
@@ -189,10 +189,7 @@ def train(
     torch = _import_torch()
     vec = arch.as_vector(theta)
     net = _TorchNet(arch, torch)
-    Xa = np.asarray(X, dtype=np.float64)
-    n_in = len(arch.inputs)
-    if Xa.ndim != 2 or Xa.shape[1] != n_in:
-        raise ValueError(f"X has shape {Xa.shape} but the network has {n_in} inputs (expected (n_points, {n_in}))")
+    Xa = check_inputs(arch, X)
     ya = np.asarray(y)
     if len(ya) != len(Xa):
         raise ValueError(f"X has {len(Xa)} rows but y has {len(ya)}")

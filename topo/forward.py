@@ -15,7 +15,7 @@ from scipy.special import erf
 from .architecture import BIAS, INPUT, OUTPUT, Architecture
 from .errors import ParameterError
 
-__all__ = ["forward", "ACTIVATIONS", "node_levels"]
+__all__ = ["forward", "check_inputs", "ACTIVATIONS", "node_levels"]
 
 _SQRT2 = np.sqrt(2.0)
 
@@ -82,6 +82,23 @@ def _check_forward_support(arch: Architecture) -> None:
             raise ParameterError(f"forward() cannot evaluate node {v!r} with activation {a!r}")
 
 
+def check_inputs(arch: Architecture, X: Any) -> np.ndarray:
+    """Validate a data batch: float array of shape (n_points, len(arch.inputs)), finite."""
+    try:
+        Xa = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"X cannot be read as a float array: {exc}") from None
+    n_in = len(arch.inputs)
+    if Xa.ndim == 1 and n_in == 1:
+        Xa = Xa[:, None]
+    if Xa.ndim != 2 or Xa.shape[1] != n_in:
+        raise ParameterError(f"X has shape {Xa.shape} but the network has {n_in} inputs (expected (n_points, {n_in}))")
+    if not np.all(np.isfinite(Xa)):
+        i, j = np.argwhere(~np.isfinite(Xa))[0]
+        raise ParameterError(f"X has a non-finite value at row {i}, column {j}")
+    return Xa
+
+
 def forward(arch: Architecture, theta: Any, X: Any, *, return_hidden: bool = False):
     """Outputs of the network on a batch.
 
@@ -113,15 +130,7 @@ def forward(arch: Architecture, theta: Any, X: Any, *, return_hidden: bool = Fal
     """
     vec = arch.as_vector(theta)
     _check_forward_support(arch)
-    Xa = np.asarray(X, dtype=np.float64)
-    n_in = len(arch.inputs)
-    if Xa.ndim == 1 and n_in == 1:
-        Xa = Xa[:, None]
-    if Xa.ndim != 2 or Xa.shape[1] != n_in:
-        raise ParameterError(f"X has shape {Xa.shape} but the network has {n_in} inputs (expected (n_points, {n_in}))")
-    if not np.all(np.isfinite(Xa)):
-        i, j = np.argwhere(~np.isfinite(Xa))[0]
-        raise ParameterError(f"X has a non-finite value at row {i}, column {j}")
+    Xa = check_inputs(arch, X)
     n_pts = Xa.shape[0]
     H = np.zeros((n_pts, arch.n_nodes))
     role_codes = arch._role

@@ -26,6 +26,7 @@ import numpy as np
 
 from .architecture import BIAS, HIDDEN, INPUT, OUTPUT, Architecture
 from .errors import ParameterError
+from .forward import check_inputs
 
 __all__ = [
     "PRIMES",
@@ -101,18 +102,6 @@ def pattern_units(arch: Architecture) -> list:
     return units
 
 
-def _check_X(arch: Architecture, X: Any) -> np.ndarray:
-    Xa = np.asarray(X, dtype=np.float64)
-    n_in = len(arch.inputs)
-    if Xa.ndim == 1 and n_in == 1:
-        Xa = Xa[:, None]
-    if Xa.ndim != 2 or Xa.shape[1] != n_in:
-        raise ParameterError(f"X has shape {Xa.shape} but the network has {n_in} inputs (expected (n_points, {n_in}))")
-    if not np.all(np.isfinite(Xa)):
-        raise ParameterError("X has non-finite values")
-    return Xa
-
-
 def _check_pattern(arch: Architecture, X: np.ndarray, pattern: Any) -> np.ndarray:
     units = pattern_units(arch)
     A = np.asarray(pattern, dtype=bool)
@@ -170,7 +159,7 @@ def activation_patterns(arch: Architecture, theta: Any, X: Any) -> np.ndarray:
            [False,  True]])
     """
     vec = arch.as_vector(theta)
-    Xa = _check_X(arch, X)
+    Xa = check_inputs(arch, X)
     units = pattern_units(arch)
     Z, _ = _batch_values(arch, vec[None, :], Xa)
     idx = [arch.node_index(v) for v in units]
@@ -195,7 +184,7 @@ def realized_patterns(
     >>> len(counts)          # one unit, two points: all four patterns occur
     4
     """
-    Xa = _check_X(arch, X)
+    Xa = check_inputs(arch, X)
     units = pattern_units(arch)
     idx = np.asarray([arch.node_index(v) for v in units], dtype=np.int64)
     rng = np.random.default_rng(seed)
@@ -361,7 +350,7 @@ def pattern_variety(
     >>> V.dimension, V.ambient_dimension, V.expected_dimension, V.is_defective
     (6, 10, 10, True)
     """
-    Xa = _check_X(arch, X)
+    Xa = check_inputs(arch, X)
     units = pattern_units(arch)
     A = _check_pattern(arch, Xa, pattern)
     gates = _gates_full(arch, A, units)
@@ -428,7 +417,7 @@ def functional_dimension(arch: Architecture, theta: Any, X: Any, *, tol: float |
     True
     """
     vec = arch.as_vector(theta)
-    Xa = _check_X(arch, X)
+    Xa = check_inputs(arch, X)
     units = pattern_units(arch)
     A = activation_patterns(arch, vec, Xa)
     gates = _gates_full(arch, A, units)
@@ -532,7 +521,7 @@ def output_invariants(arch: Architecture, X: Any, pattern: Any) -> list[Invarian
     >>> [(inv.kind, inv.bound) for inv in topo.output_invariants(arch, X, np.ones((5, 1), bool))]
     [('affine', 3), ('rank', 1)]
     """
-    Xa = _check_X(arch, X)
+    Xa = check_inputs(arch, X)
     units = pattern_units(arch)
     A = _check_pattern(arch, Xa, pattern)
     n0, nL = len(arch.inputs), len(arch.outputs)
@@ -615,7 +604,7 @@ def check_outputs(arch: Architecture, X: Any, pattern: Any, Y: Any, *, tol: floa
     >>> res.consistent, res.violated.kind
     (False, 'affine')
     """
-    Xa = _check_X(arch, X)
+    Xa = check_inputs(arch, X)
     Ya = np.asarray(Y, dtype=np.float64)
     nL = len(arch.outputs)
     if Ya.ndim == 1 and nL == 1:

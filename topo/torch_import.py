@@ -1,0 +1,346 @@
+"""Import PyTorch models as architectures (neuron or channel level).
+
+:func:`from_torch` traces the model with ``torch.fx`` and walks its graph, keeping
+for every intermediate tensor the list of DAG units (neurons or channels) that
+hold it.  Supported: ``Linear``, ``Conv1d``/``Conv2d`` (channel level: one edge
+per (input channel, output channel) pair carrying the kernel slice; grouped and
+depthwise convolutions), ``ReLU``/``LeakyReLU`` (module and functional forms),
+``MaxPool``/``AvgPool``/``AdaptiveAvgPool`` (positively homogeneous: they keep a
+channel constrained), ``Flatten`` (channel -> neuron edges carrying H·W weights),
+``Dropout``/``Identity``, residual ``+`` (a free sum node per unit, fed by fixed
+identity edges) and ``torch.cat``; eval-mode ``BatchNorm`` is folded into the
+preceding convolution or linear layer.  Any other module or function makes the
+units it produces free (one warning lists them; ``strict=True`` raises).
+"""
+
+from __future__ import annotations
+
+import operator
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .architecture import Architecture
+from .errors import GraphError
+
+__all__ = ["TorchImport", "from_torch", "UnsupportedLayerWarning"]
+
+
+class UnsupportedLayerWarning(UserWarning):
+    """A layer topo cannot model: the units it produces are treated as free."""
+
+
+@dataclass(frozen=True)
+class TorchImport:
+    """Result of :func:`from_torch`.
+
+    Attributes
+    ----------
+    architecture : Architecture
+    theta : numpy.ndarray
+        The model's weights as a flat vector in ``architecture.edges`` order
+        (BatchNorm folded in when asked).
+    edge_source : dict
+        ``{(u, v): (module qualified name, parameter name, index)}`` for every
+        trainable edge: where the weights of the edge live in the model.
+    unsupported : list of (type, qualified name)
+    level : str
+    """
+
+    architecture: Architecture
+    theta: np.ndarray
+    edge_source: dict = field(repr=False)
+    unsupported: list = field(default_factory=list)
+    level: str = "neuron"
+
+
+class _Builder:
+    def __init__(self, level: str):
+        self.level = level
+        self.nodes: list[str] = []
+        self.roles: dict[str, str] = {}
+        self.acts: dict[str, str] = {}
+        self.edges: list[tuple] = []  # (u, v, size, trainable)
+        self.weights: list[np.ndarray] = []
+        self.source: dict = {}
+        self.consumed: set[str] = set()
+
+    def node(self, name: str, role: str | None = None, act: str = "linear") -> str:
+        self.nodes.append(name)
+        if role:
+            self.roles[name] = role
+        self.acts[name] = act
+        return name
+
+    def edge(self, u: str, v: str, w: np.ndarray, src: tuple | None, trainable: bool = True):
+        w = np.asarray(w, dtype=np.float64).reshape(-1)
+        self.edges.append((u, v, w.size, trainable))
+        self.weights.append(w)
+        self.consumed.add(u)
+        if src is not None:
+            self.source[(u, v)] = src
+
+
+@dataclass
+class _Value:
+    units: list  # unit names
+    spatial: int = 1  # weights per unit when flattened into a linear layer (H*W at channel level)
+
+
+def _fold_bn(W: np.ndarray, b: np.ndarray, bn) -> tuple[np.ndarray, np.ndarray]:
+    gamma = bn.weight.detach().double().numpy() if bn.weight is not None else np.ones(bn.num_features)
+    beta = bn.bias.detach().double().numpy() if bn.bias is not None else np.zeros(bn.num_features)
+    mean = bn.running_mean.detach().double().numpy()
+    var = bn.running_var.detach().double().numpy()
+    scale = gamma / np.sqrt(var + bn.eps)
+    shape = (-1,) + (1,) * (W.ndim - 1)
+    return W * scale.reshape(shape), (b - mean) * scale + beta
+
+
+def from_torch(
+    model,
+    example_input=None,
+    *,
+    level: str = "auto",
+    fold_batchnorm: bool = True,
+    strict: bool = False,
+    state_dict: Any = None,
+) -> TorchImport:
+    """Trace a PyTorch model into an :class:`~topo.Architecture` and its weights.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    example_input : torch.Tensor, optional
+        A batch used to propagate shapes; needed for convolutional models.
+    level : {"auto", "neuron", "channel"}
+        ``"channel"``: one unit per convolution channel (edges carry kernel slices);
+        ``"neuron"``: one unit per feature (Linear layers only).  ``"auto"``
+        picks channel level when the model has convolutions.
+    fold_batchnorm : bool
+        Fold eval-mode BatchNorm into the preceding layer (else: error).
+    strict : bool
+        Raise on unsupported layers instead of warning and making their units free.
+    state_dict : mapping or path, optional
+        Weights to load into the model first (a ``state_dict`` or a file saved by
+        ``torch.save``).
+
+    Examples
+    --------
+    >>> import torch, topo
+    >>> from topo.torch_import import from_torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    >>> imp = from_torch(net)
+    >>> imp.architecture.n_params, len(imp.architecture.constrained)
+    (13, 3)
+    >>> imp.edge_source[("0.0", "2.0")]
+    ('2', 'weight', (0, 0))
+    """
+    import torch
+    import torch.fx as fx
+
+    if level not in ("auto", "neuron", "channel"):
+        raise ValueError(f"level must be 'auto', 'neuron' or 'channel', got {level!r}")
+    if state_dict is not None:
+        sd = torch.load(state_dict, map_location="cpu") if isinstance(state_dict, (str, bytes)) or hasattr(
+            state_dict, "__fspath__") else state_dict
+        model.load_state_dict(sd)
+    model = model.eval()
+    has_conv = any(isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d)) for m in model.modules())
+    if level == "auto":
+        level = "channel" if has_conv else "neuron"
+    if level == "neuron" and has_conv:
+        raise GraphError("neuron level is supported for models without convolutions; use level='channel'")
+    try:
+        gm = fx.symbolic_trace(model)
+    except Exception as exc:  # noqa: BLE001 - report any tracing failure clearly
+        raise GraphError(f"torch.fx could not trace {type(model).__name__}: {exc}") from None
+    shapes = {}
+    if example_input is not None:
+        from torch.fx.passes.shape_prop import ShapeProp
+
+        ShapeProp(gm).propagate(example_input)
+        for n in gm.graph.nodes:
+            tm = n.meta.get("tensor_meta")
+            if tm is not None and hasattr(tm, "shape"):
+                shapes[n.name] = tuple(tm.shape)
+    elif has_conv:
+        raise GraphError("convolutional models need example_input to propagate shapes")
+    modules = dict(gm.named_modules())
+    b = _Builder(level)
+    values: dict[str, _Value] = {}
+    unsupported: list[tuple[str, str]] = []
+    nodes = list(gm.graph.nodes)
+    # BatchNorm that directly follows a conv/linear is folded into it
+    fold_into: dict[str, Any] = {}
+    skip_bn: set[str] = set()
+    for n in nodes:
+        if n.op == "call_module" and isinstance(modules[n.target], (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            prev = n.args[0]
+            ok = (prev.op == "call_module" and isinstance(modules[prev.target], (torch.nn.Linear, torch.nn.Conv1d,
+                                                                                  torch.nn.Conv2d))
+                  and len(prev.users) == 1)
+            if not ok or not fold_batchnorm:
+                raise GraphError(f"BatchNorm {n.target!r} must directly follow a linear or convolutional layer "
+                                 "and fold_batchnorm must be True")
+            fold_into[prev.name] = modules[n.target]
+            skip_bn.add(n.name)
+
+    def spatial_of(name: str) -> int:
+        shp = shapes.get(name)
+        if shp is None or len(shp) <= 2:
+            return 1
+        return int(np.prod(shp[2:]))
+
+    def free_units(value: _Value, label: str, qual: str, act: str = "free", spatial: int | None = None) -> _Value:
+        out = []
+        for i, u in enumerate(value.units):
+            v = b.node(f"{qual}.{i}", act=act)
+            b.edge(u, v, np.ones(1), None, trainable=False)
+            out.append(v)
+        return _Value(out, value.spatial if spatial is None else spatial)
+
+    def apply_homogeneous(value: _Value, act: str, qual: str, new_spatial: int) -> _Value:
+        # compose in place when the units are fresh (no other consumer yet)
+        if all(u not in b.consumed and b.roles.get(u) is None for u in value.units):
+            for u in value.units:
+                prev = b.acts[u]
+                if act in ("relu", "leaky_relu"):
+                    b.acts[u] = act if prev in ("linear", "sum", "maxpool", "avgpool") else prev
+                else:  # pooling keeps a relu/leaky activation (their composition is homogeneous)
+                    b.acts[u] = prev if prev in ("relu", "leaky_relu") else act
+            return _Value(value.units, new_spatial)
+        return free_units(value, act, qual, act="free:" + act)
+
+    for n in nodes:
+        if n.op == "placeholder":
+            shp = shapes.get(n.name)
+            if level == "channel":
+                if shp is None:
+                    raise GraphError("channel level needs example_input")
+                units = [b.node(f"{n.name}.c{i}", role="input") for i in range(shp[1])]
+                values[n.name] = _Value(units, spatial_of(n.name))
+            else:
+                first = next((m for m in model.modules() if isinstance(m, torch.nn.Linear)), None)
+                width = shp[-1] if shp is not None else (first.in_features if first is not None else None)
+                if width is None:
+                    raise GraphError("cannot infer the input width: pass example_input")
+                values[n.name] = _Value([b.node(f"{n.name}.{i}", role="input") for i in range(width)])
+            continue
+        if n.op == "output":
+            continue
+        if n.op == "get_attr":
+            raise GraphError(f"parameters used directly in forward ({n.target!r}) are not supported")
+        mod = modules.get(n.target) if n.op == "call_module" else None
+        qual = n.target if n.op == "call_module" else n.name
+        if (n.op == "call_method" and n.target in ("size", "dim")) or (
+                n.op == "call_function" and n.target is getattr):
+            values[n.name] = None  # shape bookkeeping, not a tensor of units
+            continue
+        args = [a for a in n.args if isinstance(a, fx.Node) and values.get(a.name) is not None]
+        if n.name in skip_bn:
+            values[n.name] = values[args[0].name]
+            continue
+        if isinstance(mod, torch.nn.Linear):
+            x = values[args[0].name]
+            W = mod.weight.detach().double().numpy()
+            bias = mod.bias.detach().double().numpy() if mod.bias is not None else None
+            if n.name in fold_into:
+                W, bias = _fold_bn(W, bias if bias is not None else np.zeros(W.shape[0]), fold_into[n.name])
+            k = x.spatial
+            if W.shape[1] != len(x.units) * k:
+                raise GraphError(f"Linear {qual!r} expects {W.shape[1]} features, its input has "
+                                 f"{len(x.units)} units x {k}")
+            outs = [b.node(f"{qual}.{j}") for j in range(W.shape[0])]
+            for j, v in enumerate(outs):
+                for i, u in enumerate(x.units):
+                    idx = (j, i) if k == 1 else (j, f"{i * k}:{(i + 1) * k}")
+                    b.edge(u, v, W[j, i * k:(i + 1) * k], (qual, "weight", idx))
+            if bias is not None:
+                bn = b.node(f"{qual}.bias", role="bias", act="bias")
+                for j, v in enumerate(outs):
+                    b.edge(bn, v, bias[j:j + 1], (qual, "bias", (j,)))
+            values[n.name] = _Value(outs, 1)
+        elif isinstance(mod, (torch.nn.Conv1d, torch.nn.Conv2d)):
+            x = values[args[0].name]
+            W = mod.weight.detach().double().numpy()
+            bias = mod.bias.detach().double().numpy() if mod.bias is not None else None
+            if n.name in fold_into:
+                W, bias = _fold_bn(W, bias if bias is not None else np.zeros(W.shape[0]), fold_into[n.name])
+            g = mod.groups
+            cin, cout = mod.in_channels, mod.out_channels
+            if len(x.units) != cin:
+                raise GraphError(f"{type(mod).__name__} {qual!r} expects {cin} channels, got {len(x.units)}")
+            outs = [b.node(f"{qual}.{o}") for o in range(cout)]
+            per_in, per_out = cin // g, cout // g
+            for o, v in enumerate(outs):
+                grp = o // per_out
+                for ii in range(per_in):
+                    i = grp * per_in + ii
+                    b.edge(x.units[i], v, W[o, ii], (qual, "weight", (o, ii)))
+            if bias is not None:
+                bn = b.node(f"{qual}.bias", role="bias", act="bias")
+                for o, v in enumerate(outs):
+                    b.edge(bn, v, bias[o:o + 1], (qual, "bias", (o,)))
+            values[n.name] = _Value(outs, spatial_of(n.name))
+        elif isinstance(mod, (torch.nn.ReLU, torch.nn.LeakyReLU)) or (
+            n.op in ("call_function", "call_method") and n.target in (torch.relu, torch.nn.functional.relu, "relu",
+                                                                     torch.nn.functional.leaky_relu)):
+            leaky = isinstance(mod, torch.nn.LeakyReLU) or n.target is torch.nn.functional.leaky_relu
+            if leaky and isinstance(mod, torch.nn.LeakyReLU) and abs(mod.negative_slope - 0.01) > 1e-12:
+                warnings.warn(f"LeakyReLU {qual!r} has slope {mod.negative_slope}; topo's forward assumes 0.01",
+                              stacklevel=2)
+            x = values[args[0].name]
+            values[n.name] = apply_homogeneous(x, "leaky_relu" if leaky else "relu", qual, x.spatial)
+        elif isinstance(mod, (torch.nn.MaxPool1d, torch.nn.MaxPool2d, torch.nn.AvgPool1d, torch.nn.AvgPool2d,
+                              torch.nn.AdaptiveAvgPool1d, torch.nn.AdaptiveAvgPool2d, torch.nn.AdaptiveMaxPool2d)):
+            x = values[args[0].name]
+            kind = "maxpool" if "Max" in type(mod).__name__ else "avgpool"
+            values[n.name] = apply_homogeneous(x, kind, qual, spatial_of(n.name))
+        elif isinstance(mod, (torch.nn.Dropout, torch.nn.Identity)):
+            values[n.name] = values[args[0].name]
+        elif isinstance(mod, torch.nn.Flatten) or (n.op == "call_function" and n.target is torch.flatten) or (
+                n.op == "call_method" and n.target in ("flatten", "view", "reshape")):
+            x = values[args[0].name]
+            values[n.name] = _Value(x.units, x.spatial)
+        elif n.op == "call_function" and n.target in (operator.add, torch.add) and len(args) == 2:
+            a, c = values[args[0].name], values[args[1].name]
+            if len(a.units) != len(c.units):
+                raise GraphError(f"residual add {qual!r} of {len(a.units)} and {len(c.units)} units")
+            outs = []
+            for i, (u, w) in enumerate(zip(a.units, c.units)):
+                v = b.node(f"{qual}.{i}", act="sum")
+                b.edge(u, v, np.ones(1), None, trainable=False)
+                b.edge(w, v, np.ones(1), None, trainable=False)
+                outs.append(v)
+            values[n.name] = _Value(outs, a.spatial)
+        elif n.op == "call_function" and n.target is torch.cat:
+            parts = [values[a.name] for a in n.args[0]]
+            dim = n.kwargs.get("dim", n.args[1] if len(n.args) > 1 else 0)
+            if dim not in (1, -1) or len({p.spatial for p in parts}) != 1:
+                raise GraphError(f"torch.cat {qual!r} is supported along the unit dimension only")
+            values[n.name] = _Value([u for p in parts for u in p.units], parts[0].spatial)
+        else:
+            what = type(mod).__name__ if mod is not None else getattr(n.target, "__name__", str(n.target))
+            if strict:
+                raise GraphError(f"unsupported layer {what} ({qual!r})")
+            unsupported.append((what, qual))
+            x = values[args[0].name] if args else None
+            if x is None:
+                raise GraphError(f"unsupported operation {what} ({qual!r}) with no tensor input")
+            values[n.name] = free_units(x, what, qual, act=f"free:{what}",
+                                        spatial=spatial_of(n.name) if n.name in shapes else None)
+    if unsupported:
+        listed = ", ".join(f"{t} ({q})" for t, q in unsupported)
+        warnings.warn(f"units produced by unsupported layers are treated as free: {listed}",
+                      UnsupportedLayerWarning, stacklevel=2)
+    used = {u for e in b.edges for u in e[:2]}
+    arch = Architecture.from_edges(
+        [(u, v, {"size": k, "trainable": t}) for u, v, k, t in b.edges],
+        roles={k: v for k, v in b.roles.items() if k in used},
+        activations={k: v for k, v in b.acts.items() if k in used and b.roles.get(k) not in ("input", "bias")},
+    )
+    theta = np.concatenate(b.weights) if b.weights else np.zeros(0)
+    return TorchImport(arch, theta, b.source, unsupported, level)
