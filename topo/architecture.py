@@ -9,6 +9,7 @@ integer index array; networkx is used only at the boundary (``from_networkx`` an
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
@@ -58,22 +59,26 @@ def _check_activation(node, name) -> str:
 
 
 def _topological_order(n: int, src: np.ndarray, dst: np.ndarray, names: Sequence) -> np.ndarray:
-    """Kahn's algorithm; keeps the given order when it already is topological."""
+    """Kahn's algorithm; keeps the given order when it already is topological, and
+    otherwise the topological order closest to it (smallest given position first)."""
     if len(src) == 0 or bool(np.all(src < dst)):
         return np.arange(n)
     indeg = np.bincount(dst, minlength=n).tolist()
     order_by_src = np.argsort(src, kind="stable")
     starts = np.searchsorted(src[order_by_src], np.arange(n + 1)).tolist()
     succ = dst[order_by_src].tolist()
-    stack = [v for v in range(n - 1, -1, -1) if indeg[v] == 0]
+    # a heap keyed by the given position: the topological order closest to the given one
+    # (so inputs, outputs and every layer keep their relative order)
+    heap = [v for v in range(n) if indeg[v] == 0]
+    heapq.heapify(heap)
     out = []
-    while stack:
-        v = stack.pop()
+    while heap:
+        v = heapq.heappop(heap)
         out.append(v)
         for w in succ[starts[v]:starts[v + 1]]:
             indeg[w] -= 1
             if indeg[w] == 0:
-                stack.append(w)
+                heapq.heappush(heap, w)
     if len(out) < n:
         raise CycleError([names[v] for v in _find_cycle(n, src, dst, set(out))])
     return np.asarray(out, dtype=np.int64)
@@ -251,10 +256,10 @@ class Architecture:
         constrained = []
         for i in np.flatnonzero(role == HIDDEN).tolist():
             a = act[i]
-            if a not in HOMOGENEOUS_ACTIVATIONS:
-                free_reason[names[i]] = f"activation {a!r} is not positively homogeneous"
-            elif touches_fixed[i]:
+            if touches_fixed[i]:
                 free_reason[names[i]] = "touches a non-trainable edge"
+            elif a not in HOMOGENEOUS_ACTIVATIONS:
+                free_reason[names[i]] = f"activation {a!r} is not positively homogeneous"
             else:
                 constrained.append(i)
         self._constrained = np.asarray(constrained, dtype=np.int64)

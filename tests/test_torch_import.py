@@ -1,0 +1,131 @@
+"""from_torch against the models' own weight tensors and outputs (needs torch)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import topo
+
+torch = pytest.importorskip("torch")  # CI installs torch==2.13.0 before the test extra
+
+from topo import zoo  # noqa: E402
+from topo.torch_import import UnsupportedLayerWarning, _fold_bn, from_torch  # noqa: E402
+
+
+def _np(t):
+    return t.detach().double().numpy()
+
+
+def test_mlp_balances_from_weight_tensors_and_outputs():
+    model, x = zoo.mlp((5, 7, 6, 2))
+    imp = from_torch(model)
+    arch = imp.architecture
+    c = dict(zip(arch.constrained, topo.balance(arch, imp.theta)))
+    lin = [m for m in model if isinstance(m, torch.nn.Linear)]
+    for layer in range(2):
+        W, b, W_next = _np(lin[layer].weight), _np(lin[layer].bias), _np(lin[layer + 1].weight)
+        direct = (W**2).sum(1) + b**2 - (W_next**2).sum(0)
+        qual = str(list(model).index(lin[layer]))
+        np.testing.assert_allclose([c[f"{qual}.{j}"] for j in range(len(direct))], direct, rtol=1e-12)
+    np.testing.assert_allclose(topo.forward(arch, imp.theta, _np(x)), _np(model(x)), rtol=1e-6, atol=1e-6)
+
+
+def test_residual_mlp_has_free_sum_nodes_and_same_outputs():
+    model, x = zoo.residual_mlp(width=5, depth=2)
+    imp = from_torch(model)
+    arch = imp.architecture
+    sums = [v for v in arch.free if arch.activation(v) == "sum"]
+    assert len(sums) == 2 * 5  # one sum node per unit and residual add
+    # every free node is free because of a fixed identity edge of the residual stream
+    assert all(r == "touches a non-trainable edge" for r in arch.free_reasons.values())
+    assert {v.split(".")[0] for v in arch.free} == {"inp", "add", "add_1", "blocks"}
+    np.testing.assert_allclose(topo.forward(arch, imp.theta, _np(x)), _np(model(x)), rtol=1e-6, atol=1e-6)
+    # the first layer of each block is constrained: in = fc1 row + bias, out = fc2 column
+    blk = model.blocks[0]
+    W1, b1, W2 = _np(blk.fc1.weight), _np(blk.fc1.bias), _np(blk.fc2.weight)
+    c = dict(zip(arch.constrained, topo.balance(arch, imp.theta)))
+    np.testing.assert_allclose([c[f"blocks.0.fc1.{j}"] for j in range(5)],
+                               (W1**2).sum(1) + b1**2 - (W2**2).sum(0), rtol=1e-12)
+
+
+def test_lenet_channel_level_balances_and_edge_sources():
+    model, x = zoo.lenet()
+    imp = from_torch(model, x)
+    arch = imp.architecture
+    assert imp.level == "channel" and arch.n_params == sum(p.numel() for p in model.parameters())
+    conv1, conv2, fc1 = model[0], model[3], model[7]
+    c = dict(zip(arch.constrained, topo.balance(arch, imp.theta)))
+    direct1 = (_np(conv1.weight) ** 2).sum((1, 2, 3)) + _np(conv1.bias) ** 2 - (_np(conv2.weight) ** 2).sum((0, 2, 3))
+    np.testing.assert_allclose([c[f"0.{o}"] for o in range(6)], direct1, rtol=1e-12)
+    W = _np(fc1.weight).reshape(120, 16, 25)
+    direct2 = (_np(conv2.weight) ** 2).sum((1, 2, 3)) + _np(conv2.bias) ** 2 - (W**2).sum((0, 2))
+    np.testing.assert_allclose([c[f"3.{o}"] for o in range(16)], direct2, rtol=1e-12)
+    # every edge's weights are where edge_source says they are
+    params = dict(model.named_parameters())
+    rng = np.random.default_rng(0)
+    for e in rng.choice(arch.n_edges, size=200, replace=False).tolist():
+        edge = arch.edges[e]
+        qual, name, idx = imp.edge_source[edge]
+        t = _np(params[f"{qual}.{name}"])
+        index = tuple(slice(*map(int, i.split(":"))) if isinstance(i, str) else i for i in idx)
+        np.testing.assert_array_equal(t[index].ravel(), imp.theta[arch.edge_slice(edge)])
+
+
+def test_batchnorm_folding_matches_the_eval_model():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+    bn = torch.nn.BatchNorm2d(4).eval()
+    with torch.no_grad():
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.5, 0.5)
+    W, b = _fold_bn(_np(conv.weight), _np(conv.bias), bn)
+    folded = torch.nn.Conv2d(3, 4, 3, padding=1).double()
+    with torch.no_grad():
+        folded.weight.copy_(torch.from_numpy(W))
+        folded.bias.copy_(torch.from_numpy(b))
+    x = torch.randn(2, 3, 8, 8)
+    np.testing.assert_allclose(_np(folded(x.double())), _np(bn(conv(x))), rtol=1e-5, atol=1e-5)
+
+
+def test_resnet18_shaped_cnn():
+    model, x = zoo.resnet18(width=8)
+    imp = from_torch(model, x)
+    arch = imp.architecture
+    assert imp.level == "channel" and not imp.unsupported
+    # channels of each block's first convolution are constrained; sum nodes are free
+    c = dict(zip(arch.constrained, topo.balance(arch, imp.theta)))
+    blk = model.layers[0]
+    W1, b1 = _fold_bn(_np(blk.conv1.weight), np.zeros(8), blk.bn1)
+    W2, _ = _fold_bn(_np(blk.conv2.weight), np.zeros(8), blk.bn2)
+    direct = (W1**2).sum((1, 2, 3)) + b1**2 - (W2**2).sum((0, 2, 3))
+    np.testing.assert_allclose([c[f"layers.0.conv1.{o}"] for o in range(8)], direct, rtol=1e-10)
+    assert any(arch.activation(v) in ("sum", "relu") and v in arch.free for v in arch.nodes)
+    rep = topo.connectivity(arch, topo.balance(arch, imp.theta))
+    assert rep.n_components >= 1
+
+
+def test_unsupported_layers_warn_or_raise():
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.GELU(), torch.nn.Linear(4, 1))
+    with pytest.warns(UnsupportedLayerWarning, match=r"GELU \(1\)"):
+        imp = from_torch(model)
+    assert imp.unsupported == [("GELU", "1")]
+    assert all(v.startswith(("0.", "1.")) for v in imp.architecture.free)
+    with pytest.raises(topo.GraphError, match=r"unsupported layer GELU \('1'\)"):
+        from_torch(model, strict=True)
+
+
+def test_state_dict_loading_and_errors(tmp_path):
+    model, x = zoo.mlp((3, 4, 1), seed=1)
+    other, _ = zoo.mlp((3, 4, 1), seed=2)
+    path = tmp_path / "w.pt"
+    torch.save(other.state_dict(), path)
+    imp = from_torch(model, state_dict=str(path))
+    np.testing.assert_array_equal(imp.theta[:12], _np(other[0].weight).ravel())
+    cnn, _ = zoo.lenet()
+    with pytest.raises(topo.GraphError, match="example_input"):
+        from_torch(cnn)
+    with pytest.raises(ValueError, match="level"):
+        from_torch(model, level="layer")
