@@ -107,3 +107,58 @@ def test_audit_with_sampling_adds_the_topology_check(tmp_path):
     assert "persistent" in r.stdout
     r = run("audit", "--example", "shallow", "--sample", "-3")
     assert r.returncode == 2 and "--sample must be >= 0" in r.stderr
+
+
+TORCH_FACTORY = '''
+import torch
+
+
+def scalar_out():
+    torch.manual_seed(0)
+    m = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
+    with torch.no_grad():
+        m[2].weight.copy_(torch.tensor([[5.0, -4.0]]))  # large output weights: c < 0 for both units
+    return m, torch.randn(2, 3)
+'''
+
+
+def test_audit_torch_model_names_module_parameters(tmp_path):
+    pytest.importorskip("torch")
+    (tmp_path / "mymods.py").write_text(TORCH_FACTORY)
+    env_cmd = [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); from topo.cli import main; "
+               "sys.exit(main(sys.argv[2:]))", str(tmp_path)]
+    r = subprocess.run(env_cmd + ["audit", "--torch", "mymods:scalar_out", "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert rep["connectivity"]["n_components"] == 4
+    sources = [w["source"] for w in rep["connectivity"]["frozen_edges"]]
+    assert sources == [{"module": "2", "parameter": "weight", "index": ["0", "0"]},
+                       {"module": "2", "parameter": "weight", "index": ["0", "1"]}]
+    assert "[2.weight[0, 0]]" in r.stdout
+    # a state_dict file replaces the weights: zero output weights, nothing frozen
+    import torch
+
+    sd = {"0.weight": torch.ones(2, 3), "0.bias": torch.zeros(2), "2.weight": torch.zeros(1, 2),
+          "2.bias": torch.zeros(1)}
+    torch.save(sd, tmp_path / "w.pt")
+    r = subprocess.run(env_cmd + ["audit", "--torch", "mymods:scalar_out", "--weights", str(tmp_path / "w.pt"),
+                                  "--out", str(tmp_path / "p")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path / "p" / "report.json").read_text())
+    assert rep["connectivity"]["n_components"] == 1 and rep["balances"]["min"] == 3.0
+
+
+def test_audit_torch_zoo_model_and_bad_targets(tmp_path):
+    pytest.importorskip("torch")
+    r = run("audit", "--torch", "topo.zoo:lenet", "--out", str(tmp_path), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["network"]["n_params"] == 61706 and "channel level" in rep["network"]["source"]
+    for args, msg in [(("audit", "--torch", "nocolon"), "MODULE:FACTORY"),
+                      (("audit", "--torch", "no.such.module:f"), "cannot load"),
+                      (("audit", "--torch", "topo.zoo:nothing"), "cannot load"),
+                      (("audit", "--mlp", "2,1", "--weights", "w.pt"), "--weights goes with --torch"),
+                      (("audit", "--torch", "topo.zoo:mlp", "--weights", "/no/such.pt"), "cannot read weights")]:
+        r = run(*args)
+        assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)

@@ -17,6 +17,7 @@ _EPILOG = """examples:
   topo audit --example shallow
   topo audit --mlp 2,8,1 --seed 3 --out audit/
   topo audit net.yaml --init xavier
+  topo audit --torch topo.zoo:resnet18 --out audit/
   topo examples
 """
 
@@ -56,6 +57,14 @@ def _build_parser() -> argparse.ArgumentParser:
     target.add_argument("spec", nargs="?", help="a JSON or YAML spec file (docs/spec.md)")
     target.add_argument("--example", metavar="NAME", help="a built-in example (see `topo examples`)")
     target.add_argument("--mlp", metavar="WIDTHS", help="a fully connected ReLU network, e.g. 2,8,1")
+    target.add_argument(
+        "--torch", metavar="MODULE:FACTORY",
+        help="a PyTorch model: a callable returning a model or (model, example_input), e.g. topo.zoo:lenet "
+        "(needs the torch extra)",
+    )
+    audit.add_argument("--weights", metavar="FILE", help="with --torch: a state_dict saved by torch.save")
+    audit.add_argument("--level", choices=["auto", "neuron", "channel"], default="auto",
+                       help="with --torch: unit granularity (default auto: channels for convolutional models)")
     audit.add_argument("--no-bias", action="store_true", help="with --mlp: no bias units")
     params = audit.add_argument_group("parameters")
     params.add_argument(
@@ -99,9 +108,14 @@ def _load_target(args):
     from .architecture import Architecture
     from .spec import read_spec
 
-    given = [x for x in (args.spec, args.example, args.mlp) if x is not None]
+    given = [x for x in (args.spec, args.example, args.mlp, args.torch) if x is not None]
     if len(given) != 1:
-        raise _UsageError("topo audit: give exactly one target: a spec file, --example NAME or --mlp WIDTHS")
+        raise _UsageError(
+            "topo audit: give exactly one target: a spec file, --example NAME, --mlp WIDTHS or --torch MODULE:FACTORY")
+    if args.weights is not None and args.torch is None:
+        raise _UsageError("topo audit: --weights goes with --torch")
+    if args.torch is not None:
+        return _load_torch(args)
     if args.example is not None:
         try:
             ex = catalog.get(args.example)
@@ -116,11 +130,43 @@ def _load_target(args):
     return spec.architecture, spec.theta, spec.name, f"spec file {args.spec}"
 
 
+def _load_torch(args):
+    import importlib
+
+    spec = args.torch
+    if ":" not in spec:
+        raise _UsageError(f"topo audit: --torch expects MODULE:FACTORY, e.g. topo.zoo:lenet, got {spec!r}")
+    mod_name, fn_name = spec.split(":", 1)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise _UsageError("topo audit: --torch needs PyTorch: pip install 'relu-topo[torch]'") from None
+    try:
+        factory = getattr(importlib.import_module(mod_name), fn_name)
+    except (ImportError, AttributeError) as exc:
+        raise _UsageError(f"topo audit: cannot load {spec!r}: {exc}") from None
+    made = factory()
+    model, example = made if isinstance(made, tuple) else (made, None)
+    if args.weights is not None:
+        import os
+
+        if not os.path.exists(args.weights):
+            raise _UsageError(f"topo audit: cannot read weights file {args.weights!r}")
+    from .torch_import import from_torch
+
+    imp = from_torch(model, example, level=args.level, state_dict=args.weights)
+    args._edge_source = imp.edge_source
+    args._weights_given = True
+    return imp.architecture, imp.theta, fn_name, f"PyTorch model {spec} ({imp.level} level)"
+
+
 def _cmd_audit(args) -> int:
     from .report import audit, render_text, write_report
 
     arch, theta, name, source = _load_target(args)
-    if theta is None or args.random_weights:
+    if getattr(args, "_weights_given", False) and not args.random_weights:
+        params = "weights of the model" + (f" from {args.weights}" if args.weights else "")
+    elif theta is None or args.random_weights:
         theta = arch.init(args.init, seed=args.seed)
         params = f"random init {args.init!r}, seed {args.seed}"
     else:
@@ -132,7 +178,7 @@ def _cmd_audit(args) -> int:
     if args.sample < 0:
         raise _UsageError(f"topo audit: --sample must be >= 0, got {args.sample}")
     report = audit(arch, theta, name=name, source=source, parameters=params, max_listed=args.max_listed,
-                   sample=args.sample, seed=args.seed)
+                   sample=args.sample, seed=args.seed, edge_source=getattr(args, "_edge_source", None))
     if not args.quiet:
         print(render_text(report))
     if args.out:

@@ -34,6 +34,7 @@ def audit(
     max_listed: int = _MAX_LISTED,
     sample: int = 0,
     seed: int | None = 0,
+    edge_source: dict | None = None,
 ) -> dict:
     """Run the structural analyses on ``(arch, theta)`` and collect them in a dict.
 
@@ -52,6 +53,9 @@ def audit(
         a ``topology`` section comparing persistent β₀ with the exact count.
     seed : int
         Seed of the sampling.
+    edge_source : dict, optional
+        ``{edge: (module, parameter, index)}`` (from :func:`topo.torch_import.from_torch`):
+        frozen edges then name where their weights live in the model.
 
     Examples
     --------
@@ -141,7 +145,7 @@ def audit(
             "n_factors": dec.n_factors,
             **{k: v[:max_listed] for k, v in dec.to_dict().items() if k != "factors"},
         },
-        "connectivity": conn.to_dict(max_witnesses=max_listed) | {
+        "connectivity": _with_sources(conn.to_dict(max_witnesses=max_listed), edge_source) | {
             "factors": [
                 {"n_nodes": len(f["nodes"]), "n_frozen_scalar_edges": f["n_frozen_scalar"],
                  "n_components": _big(f["n_components"], f["n_frozen_scalar"])}
@@ -150,6 +154,16 @@ def audit(
         },
         "notes": notes,
     } | ({"topology": topology} if topology is not None else {})
+
+
+def _with_sources(con: dict, edge_source: dict | None) -> dict:
+    if edge_source:
+        by_str = {(str(u), str(v)): src for (u, v), src in edge_source.items()}
+        for w in con["frozen_edges"]:
+            src = by_str.get(tuple(w["edge"]))
+            if src is not None:
+                w["source"] = {"module": src[0], "parameter": src[1], "index": [str(i) for i in src[2]]}
+    return con
 
 
 def _big(n: int, log2: int) -> int | str:
@@ -189,7 +203,11 @@ def render_text(report: dict) -> str:
         nodes = w["nodes"]
         shown = ", ".join(nodes[:6]) + (f", ... ({len(nodes)} nodes)" if len(nodes) > 6 else "")
         rel = "only edge into" if w["kind"] == "in" else "only edge out of"
-        lines.append(f"    {w['edge'][0]} -> {w['edge'][1]}: {rel} S = {{{shown}}}, sum c = {w['sum_c']:.4g}")
+        where = ""
+        if "source" in w:
+            src = w["source"]
+            where = f" [{src['module']}.{src['parameter']}[{', '.join(src['index'])}]]"
+        lines.append(f"    {w['edge'][0]} -> {w['edge'][1]}{where}: {rel} S = {{{shown}}}, sum c = {w['sum_c']:.4g}")
     if con["n_frozen_edges"] > 10:
         lines.append(f"    ... {con['n_frozen_edges'] - 10} more in the report")
     lines.append(f"  components   {_components_text(con)} connected component(s) of the fiber")
