@@ -527,6 +527,12 @@ class Architecture:
         names = self._nodes
         return [(names[u], names[v]) for u, v in zip(self._src.tolist(), self._dst.tolist())]
 
+    def edge_names(self, indices) -> list[tuple]:
+        """``(u, v)`` of the edges at the given positions (without building :attr:`edges`)."""
+        names = self._nodes
+        idx = np.asarray(indices, dtype=np.int64)
+        return [(names[u], names[v]) for u, v in zip(self._src[idx].tolist(), self._dst[idx].tolist())]
+
     @property
     def edge_sizes(self) -> np.ndarray:
         """Number of scalar weights on each edge (read-only array)."""

@@ -148,8 +148,7 @@ class ConnectivityReport:
                     margin[e] = best[r]
         self._frozen = frozen
         self.frozen_index = np.asarray(sorted(frozen), dtype=np.int64)
-        edges = arch.edges
-        self.frozen_edges = [edges[e] for e in self.frozen_index.tolist()]
+        self.frozen_edges = arch.edge_names(self.frozen_index)
         sizes = arch.edge_sizes
         scalar = sizes[self.frozen_index] == 1 if len(self.frozen_index) else np.zeros(0, bool)
         self.n_frozen_scalar = int(scalar.sum())
@@ -168,7 +167,7 @@ class ConnectivityReport:
             k = int(np.sum(sizes[fe] == 1)) if fe else 0
             self.factors.append({
                 "nodes": members[f],
-                "frozen_edges": [edges[e] for e in fe],
+                "frozen_edges": arch.edge_names(fe),
                 "n_frozen_scalar": k,
                 "n_components": 2 ** k,
             })
@@ -189,7 +188,7 @@ class ConnectivityReport:
         rows = sorted(closures.witness(r))
         names = self.arch.constrained
         total = float(np.sum(self.c[rows]))
-        return Witness(edge=self.arch.edges[e], kind=kind, nodes=tuple(names[x] for x in rows), total=total)
+        return Witness(edge=self.arch.edge_names([e])[0], kind=kind, nodes=tuple(names[x] for x in rows), total=total)
 
     def zero_flow(self, edge: tuple) -> np.ndarray:
         """The certificate of a non-frozen edge: ``q >= 0`` with ``B̃ q = c`` and ``q_edge = 0``.

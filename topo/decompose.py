@@ -194,9 +194,7 @@ class Decomposition:
     @property
     def bottleneck_edges(self) -> list[tuple]:
         """Edges that can be frozen for some balance: the single edge of a bottleneck."""
-        ids = sorted(set(self.in_forest.edge.values()) | set(self.out_forest.edge.values()))
-        edges = self.arch.edges
-        return [edges[e] for e in ids]
+        return self.arch.edge_names(self.bottleneck_edge_index)
 
     @property
     def bottleneck_edge_index(self) -> np.ndarray:
@@ -240,21 +238,25 @@ class Decomposition:
             return self.out_forest
         raise ValueError(f"direction must be 'in' or 'out', got {direction!r}")
 
-    def to_dict(self) -> dict:
+    def to_dict(self, *, max_listed: int | None = None) -> dict:
+        """Bottlenecks (with their edge and region size, at most ``max_listed`` of each) and factors."""
         arch = self.arch
         ie, oe = self.in_forest.edge, self.out_forest.edge
         names = arch.constrained
-        edges = arch.edges
+
+        def edge(e):
+            return [str(x) for x in arch.edge_names([e])[0]]
+
         return {
             "in_bottlenecks": [
-                {"node": str(names[r]), "edge": [str(x) for x in edges[ie[r]]],
+                {"node": str(names[r]), "edge": edge(ie[r]),
                  "region_size": len(self.in_forest.region(r))}
-                for r in sorted(ie)
+                for r in sorted(ie)[:max_listed]
             ],
             "out_bottlenecks": [
-                {"node": str(names[r]), "edge": [str(x) for x in edges[oe[r]]],
+                {"node": str(names[r]), "edge": edge(oe[r]),
                  "region_size": len(self.out_forest.region(r))}
-                for r in sorted(oe)
+                for r in sorted(oe)[:max_listed]
             ],
             "factors": [[str(v) for v in f] for f in self.factors],
         }

@@ -143,9 +143,9 @@ def audit(
             "n_in_bottlenecks": len(dec.in_forest.roots),
             "n_out_bottlenecks": len(dec.out_forest.roots),
             "n_factors": dec.n_factors,
-            **{k: v[:max_listed] for k, v in dec.to_dict().items() if k != "factors"},
+            **{k: v for k, v in dec.to_dict(max_listed=max_listed).items() if k != "factors"},
         },
-        "connectivity": _with_sources(conn.to_dict(max_witnesses=max_listed), edge_source) | {
+        "connectivity": _with_sources(conn.to_dict(max_witnesses=max_listed), conn.frozen_edges, edge_source) | {
             "factors": [
                 {"n_nodes": len(f["nodes"]), "n_frozen_scalar_edges": f["n_frozen_scalar"],
                  "n_components": _big(f["n_components"], f["n_frozen_scalar"])}
@@ -156,11 +156,11 @@ def audit(
     } | ({"topology": topology} if topology is not None else {})
 
 
-def _with_sources(con: dict, edge_source: dict | None) -> dict:
+def _with_sources(con: dict, frozen: list, edge_source: dict | None) -> dict:
+    """Attach the model location of each listed frozen edge (entries follow ``frozen``)."""
     if edge_source:
-        by_str = {(str(u), str(v)): src for (u, v), src in edge_source.items()}
-        for w in con["frozen_edges"]:
-            src = by_str.get(tuple(w["edge"]))
+        for w, edge in zip(con["frozen_edges"], frozen):
+            src = edge_source.get(edge)
             if src is not None:
                 w["source"] = {"module": src[0], "parameter": src[1], "index": [str(i) for i in src[2]]}
     return con

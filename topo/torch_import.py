@@ -18,6 +18,7 @@ from __future__ import annotations
 import operator
 import warnings
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -56,31 +57,98 @@ class TorchImport:
     level: str = "neuron"
 
 
+class EdgeSources(Mapping):
+    """Lazy ``{(u, v): (module, parameter, index)}``: one record per layer, so that
+    millions of edges cost no per-edge Python objects."""
+
+    def __init__(self, arch: Architecture, blocks: list):
+        self._arch = arch
+        self._blocks = blocks  # (start, stop, qual, param, n_cols, k) in edge order
+        self._starts = np.asarray([b[0] for b in blocks], dtype=np.int64)
+
+    def _locate(self, e: int):
+        i = int(np.searchsorted(self._starts, e, side="right") - 1)
+        if i < 0:
+            return None
+        start, stop, qual, param, n_cols, k = self._blocks[i]
+        if e >= stop:
+            return None
+        off = e - start
+        if param == "bias":
+            return (qual, "bias", (off,))
+        j, col = divmod(off, n_cols)
+        if k == 1 or param == "conv":
+            return (qual, "weight", (j, col))
+        return (qual, "weight", (j, f"{col * k}:{(col + 1) * k}"))
+
+    def __getitem__(self, edge):
+        try:
+            e = self._arch.edge_index(edge)
+        except GraphError:
+            raise KeyError(edge) from None
+        src = self._locate(e)
+        if src is None:
+            raise KeyError(edge)
+        return src
+
+    def __iter__(self):
+        edges = self._arch.edges
+        for start, stop, *_ in self._blocks:
+            yield from edges[start:stop]
+
+    def __len__(self) -> int:
+        return int(sum(b[1] - b[0] for b in self._blocks))
+
+
 class _Builder:
+    """Accumulates nodes and edges as index arrays, one block per layer."""
+
     def __init__(self, level: str):
         self.level = level
         self.nodes: list[str] = []
+        self.index: dict[str, int] = {}
         self.roles: dict[str, str] = {}
         self.acts: dict[str, str] = {}
-        self.edges: list[tuple] = []  # (u, v, size, trainable)
+        self.src: list[np.ndarray] = []
+        self.dst: list[np.ndarray] = []
+        self.sizes: list[np.ndarray] = []
+        self.trainable: list[np.ndarray] = []
         self.weights: list[np.ndarray] = []
-        self.source: dict = {}
+        self.blocks: list[tuple] = []
+        self.n_edges = 0
         self.consumed: set[str] = set()
 
     def node(self, name: str, role: str | None = None, act: str = "linear") -> str:
+        self.index[name] = len(self.nodes)
         self.nodes.append(name)
         if role:
             self.roles[name] = role
         self.acts[name] = act
         return name
 
-    def edge(self, u: str, v: str, w: np.ndarray, src: tuple | None, trainable: bool = True):
-        w = np.asarray(w, dtype=np.float64).reshape(-1)
-        self.edges.append((u, v, w.size, trainable))
-        self.weights.append(w)
-        self.consumed.add(u)
-        if src is not None:
-            self.source[(u, v)] = src
+    def ids(self, names: list) -> np.ndarray:
+        return np.fromiter((self.index[u] for u in names), dtype=np.int64, count=len(names))
+
+    def edges(self, us, vs, w, *, size: int = 1, trainable: bool = True, source=None):
+        """Edges us[i] -> vs[i] (names or index arrays), each carrying ``size`` weights of the flat ``w``."""
+        u_idx = us if isinstance(us, np.ndarray) else self.ids(us)
+        v_idx = vs if isinstance(vs, np.ndarray) else self.ids(vs)
+        self.consumed.update(self.nodes[i] for i in np.unique(u_idx).tolist())
+        n = len(u_idx)
+        self.src.append(u_idx)
+        self.dst.append(v_idx)
+        self.sizes.append(np.full(n, size, dtype=np.int64))
+        self.trainable.append(np.full(n, trainable, dtype=bool))
+        self.weights.append(np.asarray(w, dtype=np.float64).reshape(-1))
+        if source is not None:
+            self.blocks.append((self.n_edges, self.n_edges + n) + tuple(source))
+        self.n_edges += n
+
+    def dense(self, ins: list, outs: list, W: np.ndarray, k: int, qual: str, param: str = "weight"):
+        """All edges in -> out, out-major (edge (j, i) carries W[j, i*k:(i+1)*k])."""
+        i_idx, o_idx = self.ids(ins), self.ids(outs)
+        self.edges(np.tile(i_idx, len(o_idx)), np.repeat(o_idx, len(i_idx)), W, size=k,
+                   source=(qual, param, len(ins), k))
 
 
 @dataclass
@@ -195,11 +263,8 @@ def from_torch(
         return int(np.prod(shp[2:]))
 
     def free_units(value: _Value, label: str, qual: str, act: str = "free", spatial: int | None = None) -> _Value:
-        out = []
-        for i, u in enumerate(value.units):
-            v = b.node(f"{qual}.{i}", act=act)
-            b.edge(u, v, np.ones(1), None, trainable=False)
-            out.append(v)
+        out = [b.node(f"{qual}.{i}", act=act) for i in range(len(value.units))]
+        b.edges(value.units, out, np.ones(len(out)), trainable=False)
         return _Value(out, value.spatial if spatial is None else spatial)
 
     def apply_homogeneous(value: _Value, act: str, qual: str, new_spatial: int) -> _Value:
@@ -254,14 +319,10 @@ def from_torch(
                 raise GraphError(f"Linear {qual!r} expects {W.shape[1]} features, its input has "
                                  f"{len(x.units)} units x {k}")
             outs = [b.node(f"{qual}.{j}") for j in range(W.shape[0])]
-            for j, v in enumerate(outs):
-                for i, u in enumerate(x.units):
-                    idx = (j, i) if k == 1 else (j, f"{i * k}:{(i + 1) * k}")
-                    b.edge(u, v, W[j, i * k:(i + 1) * k], (qual, "weight", idx))
+            b.dense(x.units, outs, W, k, qual)
             if bias is not None:
                 bn = b.node(f"{qual}.bias", role="bias", act="bias")
-                for j, v in enumerate(outs):
-                    b.edge(bn, v, bias[j:j + 1], (qual, "bias", (j,)))
+                b.edges([bn] * len(outs), outs, bias, source=(qual, "bias", 1, 1))
             values[n.name] = _Value(outs, 1)
         elif isinstance(mod, (torch.nn.Conv1d, torch.nn.Conv2d)):
             x = values[args[0].name]
@@ -275,15 +336,13 @@ def from_torch(
                 raise GraphError(f"{type(mod).__name__} {qual!r} expects {cin} channels, got {len(x.units)}")
             outs = [b.node(f"{qual}.{o}") for o in range(cout)]
             per_in, per_out = cin // g, cout // g
-            for o, v in enumerate(outs):
-                grp = o // per_out
-                for ii in range(per_in):
-                    i = grp * per_in + ii
-                    b.edge(x.units[i], v, W[o, ii], (qual, "weight", (o, ii)))
+            kk = int(np.prod(W.shape[2:]))
+            us = [x.units[(o // per_out) * per_in + ii] for o in range(cout) for ii in range(per_in)]
+            vs = [v for v in outs for _ in range(per_in)]
+            b.edges(us, vs, W, size=kk, source=(qual, "conv", per_in, kk))
             if bias is not None:
                 bn = b.node(f"{qual}.bias", role="bias", act="bias")
-                for o, v in enumerate(outs):
-                    b.edge(bn, v, bias[o:o + 1], (qual, "bias", (o,)))
+                b.edges([bn] * len(outs), outs, bias, source=(qual, "bias", 1, 1))
             values[n.name] = _Value(outs, spatial_of(n.name))
         elif isinstance(mod, (torch.nn.ReLU, torch.nn.LeakyReLU)) or (
             n.op in ("call_function", "call_method") and n.target in (torch.relu, torch.nn.functional.relu, "relu",
@@ -309,12 +368,9 @@ def from_torch(
             a, c = values[args[0].name], values[args[1].name]
             if len(a.units) != len(c.units):
                 raise GraphError(f"residual add {qual!r} of {len(a.units)} and {len(c.units)} units")
-            outs = []
-            for i, (u, w) in enumerate(zip(a.units, c.units)):
-                v = b.node(f"{qual}.{i}", act="sum")
-                b.edge(u, v, np.ones(1), None, trainable=False)
-                b.edge(w, v, np.ones(1), None, trainable=False)
-                outs.append(v)
+            outs = [b.node(f"{qual}.{i}", act="sum") for i in range(len(a.units))]
+            b.edges(a.units, outs, np.ones(len(outs)), trainable=False)
+            b.edges(c.units, outs, np.ones(len(outs)), trainable=False)
             values[n.name] = _Value(outs, a.spatial)
         elif n.op == "call_function" and n.target is torch.cat:
             parts = [values[a.name] for a in n.args[0]]
@@ -336,11 +392,22 @@ def from_torch(
         listed = ", ".join(f"{t} ({q})" for t, q in unsupported)
         warnings.warn(f"units produced by unsupported layers are treated as free: {listed}",
                       UnsupportedLayerWarning, stacklevel=2)
-    used = {u for e in b.edges for u in e[:2]}
-    arch = Architecture.from_edges(
-        [(u, v, {"size": k, "trainable": t}) for u, v, k, t in b.edges],
+    src = np.concatenate(b.src) if b.src else np.zeros(0, dtype=np.int64)
+    dst = np.concatenate(b.dst) if b.dst else np.zeros(0, dtype=np.int64)
+    used_mask = np.zeros(len(b.nodes), dtype=bool)
+    used_mask[src] = True
+    used_mask[dst] = True
+    keep = np.flatnonzero(used_mask)
+    new_idx = np.full(len(b.nodes), -1, dtype=np.int64)
+    new_idx[keep] = np.arange(len(keep))
+    names = [b.nodes[i] for i in keep.tolist()]
+    used = set(names)
+    arch = Architecture.from_arrays(
+        new_idx[src], new_idx[dst], nodes=names,
+        sizes=np.concatenate(b.sizes), trainable=np.concatenate(b.trainable),
         roles={k: v for k, v in b.roles.items() if k in used},
         activations={k: v for k, v in b.acts.items() if k in used and b.roles.get(k) not in ("input", "bias")},
     )
     theta = np.concatenate(b.weights) if b.weights else np.zeros(0)
-    return TorchImport(arch, theta, b.source, unsupported, level)
+    sources = EdgeSources(arch, b.blocks)
+    return TorchImport(arch, theta, sources, unsupported, level)
