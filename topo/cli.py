@@ -217,6 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except TopoError as exc:
         print(f"topo: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `topo audit ... | head`: stop quietly
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:  # pragma: no cover
         print("topo: interrupted", file=sys.stderr)
         return 130
