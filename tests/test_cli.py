@@ -162,3 +162,28 @@ def test_audit_torch_zoo_model_and_bad_targets(tmp_path):
                       (("audit", "--torch", "topo.zoo:mlp", "--weights", "/no/such.pt"), "cannot read weights")]:
         r = run(*args)
         assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
+
+
+def test_html_report_is_self_contained_with_figures(tmp_path):
+    r = run("audit", "--example", "skip-dag", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    html = (tmp_path / "report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and html.count("data:image/png;base64,") == 2
+    assert "http" not in html.split("<body>", 1)[1]  # nothing loaded from elsewhere
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["singular_strata"]["complete"] and rep["singular_strata"]["strata"] == []
+    assert sum(rep["balances"]["histogram"]["counts"]) == rep["network"]["n_constrained"]
+    assert [p["layer"] for p in rep["balances"]["per_layer"]] == ["h"]
+    r = run("audit", "--example", "skip-dag", "--max-strata", "-1")
+    assert r.returncode == 2 and "--max-strata" in r.stderr
+
+
+def test_zero_balance_units_are_reported_as_strata(tmp_path):
+    spec = tmp_path / "z.yaml"
+    spec.write_text("edges:\n  - [x, h, {weight: 1.0}]\n  - [x2, h, {weight: 0.0}]\n  - [h, y, {weight: -1.0}]\n"
+                    "  - [x, g, {weight: 2.0}]\n  - [g, y, {weight: 1.0}]\n")
+    r = run("audit", str(spec), "--out", str(tmp_path / "o"), "--format", "json,md")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert [s["nodes"] for s in rep["singular_strata"]["strata"]] == [["h"]]
+    assert "cut off `h`" in (tmp_path / "o" / "report.md").read_text()

@@ -129,3 +129,41 @@ def test_state_dict_loading_and_errors(tmp_path):
         from_torch(cnn)
     with pytest.raises(ValueError, match="level"):
         from_torch(model, level="layer")
+
+
+class _DataDependent(torch.nn.Module):
+    """fx cannot trace the data-dependent branch; forward hooks can."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.a = torch.nn.Linear(3, 4)
+        self.act = torch.nn.ReLU()
+        self.b = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        if float(x.abs().sum()) >= 0:
+            return self.b(self.act(self.a(x)))
+        return x  # pragma: no cover
+
+
+class _Functional(_DataDependent):
+    def forward(self, x):
+        if float(x.abs().sum()) >= 0:
+            return self.b(torch.relu(self.a(x)) * 2)
+        return x  # pragma: no cover
+
+
+def test_forward_hook_fallback_for_untraceable_models():
+    model = _DataDependent().eval()
+    with pytest.raises(Exception):
+        torch.fx.symbolic_trace(model)
+    x = torch.randn(5, 3)
+    imp = from_torch(model, x)
+    arch = imp.architecture
+    assert len(arch.constrained) == 4 and all(arch.activation(v) == "relu" for v in arch.constrained)
+    np.testing.assert_allclose(topo.forward(arch, imp.theta, _np(x)), _np(model(x)), rtol=1e-6, atol=1e-6)
+    with pytest.raises(topo.GraphError, match="pass example_input"):
+        from_torch(model)
+    with pytest.raises(topo.GraphError, match="functional operations"):
+        from_torch(_Functional().eval(), x)

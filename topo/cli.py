@@ -84,8 +84,11 @@ def _build_parser() -> argparse.ArgumentParser:
     output = audit.add_argument_group("output")
     output.add_argument("--out", metavar="DIR", help="write report.json and report.md into DIR")
     output.add_argument(
-        "--format", default="json,md", help="comma-separated report formats for --out (json, md; default both)"
+        "--format", default="json,md,html",
+        help="comma-separated report formats for --out: json, md, html (default all three)"
     )
+    output.add_argument("--max-strata", type=int, default=20,
+                        help="singular strata (single units cut off) searched and listed (default 20; 0 skips)")
     output.add_argument("--max-listed", type=int, default=200, help="frozen edges listed in the report (default 200)")
     output.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
@@ -172,18 +175,26 @@ def _cmd_audit(args) -> int:
     else:
         params = "weights given by the target"
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
-    bad = [f for f in formats if f not in ("json", "md")]
+    bad = [f for f in formats if f not in ("json", "md", "html")]
     if bad:
-        raise _UsageError(f"topo audit: unknown --format {bad[0]!r}; expected json, md")
+        raise _UsageError(f"topo audit: unknown --format {bad[0]!r}; expected json, md, html")
+    if args.max_strata < 0:
+        raise _UsageError(f"topo audit: --max-strata must be >= 0, got {args.max_strata}")
     if args.sample < 0:
         raise _UsageError(f"topo audit: --sample must be >= 0, got {args.sample}")
     report = audit(arch, theta, name=name, source=source, parameters=params, max_listed=args.max_listed,
-                   sample=args.sample, seed=args.seed, edge_source=getattr(args, "_edge_source", None))
+                   sample=args.sample, seed=args.seed, edge_source=getattr(args, "_edge_source", None),
+                   max_strata=args.max_strata)
     if not args.quiet:
         print(render_text(report))
     if args.out:
         try:
-            paths = write_report(report, args.out, formats=formats)
+            figures = None
+            if "html" in formats:
+                from .plots import report_figures
+
+                figures = report_figures(arch, theta, report)
+            paths = write_report(report, args.out, formats=formats, figures=figures)
         except OSError as exc:
             raise _UsageError(f"topo audit: cannot write to {args.out!r}: {exc.strerror or exc}") from None
         if not args.quiet:

@@ -9,7 +9,7 @@ import numpy as np
 from .architecture import Architecture
 from .errors import ParameterError
 
-__all__ = ["plot_activation_regions", "plot_diagram", "plot_barcode", "plot_fiber"]
+__all__ = ["plot_activation_regions", "plot_diagram", "plot_barcode", "plot_fiber", "plot_dag", "report_figures"]
 
 
 def plot_activation_regions(
@@ -152,3 +152,111 @@ def plot_fiber(points: np.ndarray, *, ax=None, labels=None, title: str = "fiber"
         ax.set_zlabel(axis_labels[2])
     ax.set_title(title)
     return ax
+
+
+def _layer_key(name) -> str:
+    import re
+
+    return re.sub(r"[._]?\d+$", "", str(name)) or str(name)
+
+
+def plot_dag(arch: Architecture, *, frozen_edges=(), bottlenecks=(), max_nodes: int = 150, ax=None):
+    """Layered drawing of the DAG (longest-path levels from left to right).
+
+    Bottleneck nodes are drawn in orange and frozen edges in red.  Networks with
+    more than ``max_nodes`` nodes are collapsed: one box per (level, layer) group,
+    labelled with its number of units, and one line per pair of connected groups.
+    """
+    import matplotlib.pyplot as plt
+
+    from .forward import node_levels
+
+    lv = node_levels(arch)
+    names = arch.nodes
+    bset = {arch.node_index(v) for v in bottlenecks}
+    fset = {arch.edge_index(e) for e in frozen_edges}
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 5))
+    src, dst = arch.src, arch.dst
+    if arch.n_nodes <= max_nodes:
+        ypos = np.zeros(arch.n_nodes)
+        for level in np.unique(lv).tolist():
+            members = np.flatnonzero(lv == level)
+            ypos[members] = np.linspace(-1, 1, len(members)) if len(members) > 1 else 0.0
+        for e in range(arch.n_edges):
+            u, v = int(src[e]), int(dst[e])
+            red = e in fset
+            ax.plot([lv[u], lv[v]], [ypos[u], ypos[v]], color="tab:red" if red else "0.75",
+                    lw=2.0 if red else 0.6, zorder=2 if red else 1)
+        colors = ["tab:orange" if i in bset else ("0.3" if arch.node_row[i] < 0 else "tab:blue")
+                  for i in range(arch.n_nodes)]
+        ax.scatter(lv, ypos, c=colors, s=40, zorder=3)
+        if arch.n_nodes <= 40:
+            for i, name in enumerate(names):
+                ax.annotate(str(name), (lv[i], ypos[i]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    else:
+        from .architecture import BIAS
+
+        shown = arch._role != BIAS  # bias sources would crowd the first column
+        keys = [(int(lv[i]), _layer_key(names[i])) for i in range(arch.n_nodes)]
+        groups = sorted({k for k, ok in zip(keys, shown.tolist()) if ok})
+        gid = {g: k for k, g in enumerate(groups)}
+        node_group = np.asarray([gid.get(k, -1) for k in keys])
+        sizes = np.bincount(node_group[node_group >= 0], minlength=len(groups))
+        has_b = np.zeros(len(groups), dtype=bool)
+        has_b[[node_group[i] for i in bset if node_group[i] >= 0]] = True
+        ypos = np.zeros(len(groups))
+        for level in sorted({g[0] for g in groups}):
+            members = [gid[g] for g in groups if g[0] == level]
+            ypos[members] = np.linspace(-1, 1, len(members)) if len(members) > 1 else 0.0
+        keep = (node_group[src] >= 0) & (node_group[dst] >= 0)
+        pairs = np.unique(np.stack([node_group[src[keep]], node_group[dst[keep]]], axis=1), axis=0)
+        frozen_pairs = {(int(node_group[src[e]]), int(node_group[dst[e]])) for e in fset}
+        for a, b in pairs.tolist():
+            red = (a, b) in frozen_pairs
+            ax.plot([groups[a][0], groups[b][0]], [ypos[a], ypos[b]], color="tab:red" if red else "0.7",
+                    lw=2.0 if red else 0.8, zorder=2 if red else 1)
+        for k, g in enumerate(groups):
+            ax.scatter([g[0]], [ypos[k]], s=60 + 8 * np.sqrt(sizes[k]), zorder=3,
+                       c="tab:orange" if has_b[k] else "tab:blue")
+            if len(groups) <= 40:
+                ax.annotate(f"{g[1]} ({sizes[k]})", (g[0], ypos[k]), fontsize=6, xytext=(3, 3),
+                            textcoords="offset points")
+    ax.set(xlabel="level (longest path from the inputs)", yticks=[],
+           title="network graph: bottleneck units orange, frozen edges red")
+    return ax
+
+
+def report_figures(arch: Architecture, theta, report: dict) -> dict:
+    """PNG images for the HTML report: ``{"dag": bytes, "balances": bytes}``."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from .balance import balance
+    from .decompose import decompose
+
+    out = {}
+    c = balance(arch, theta)
+    fig, ax = plt.subplots(figsize=(5, 3))
+    if len(c):
+        ax.hist(c, bins=min(60, max(5, len(c) // 4)), color="tab:blue")
+        ax.axvline(0, color="k", lw=0.8)
+    ax.set(xlabel="balance c", ylabel="constrained units", title="balances")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    out["balances"] = buf.getvalue()
+    d = decompose(arch)
+    frozen = [tuple(w["edge"]) for w in report["connectivity"]["frozen_edges"]]
+    by_str = {(str(u), str(v)): (u, v) for (u, v) in arch.edge_names(d.bottleneck_edge_index)}
+    frozen = [by_str[e] for e in frozen if e in by_str]
+    fig, ax = plt.subplots(figsize=(9, 5))
+    plot_dag(arch, frozen_edges=frozen, bottlenecks=set(d.in_bottlenecks) | set(d.out_bottlenecks), ax=ax)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    out["dag"] = buf.getvalue()
+    return out

@@ -18,7 +18,7 @@ from .balance import balance, edge_norms
 from .connectivity import _default_tol, connectivity
 from .decompose import decompose
 
-__all__ = ["SCHEMA_VERSION", "audit", "render_text", "render_markdown", "write_report"]
+__all__ = ["SCHEMA_VERSION", "audit", "render_text", "render_markdown", "render_html", "write_report"]
 
 SCHEMA_VERSION = 1
 _MAX_LISTED = 200
@@ -35,6 +35,7 @@ def audit(
     sample: int = 0,
     seed: int | None = 0,
     edge_source: dict | None = None,
+    max_strata: int = 20,
 ) -> dict:
     """Run the structural analyses on ``(arch, theta)`` and collect them in a dict.
 
@@ -56,6 +57,9 @@ def audit(
     edge_source : dict, optional
         ``{edge: (module, parameter, index)}`` (from :func:`topo.torch_import.from_torch`):
         frozen edges then name where their weights live in the model.
+    max_strata : int
+        At most this many singular strata of single units are searched for and listed
+        (0 skips the search).
 
     Examples
     --------
@@ -103,6 +107,16 @@ def audit(
                 "The persistent-homology estimate of the number of components differs from the exact count: "
                 "the sample is too sparse to resolve the gap between components (increase --sample)."
             )
+    strata = None
+    if max_strata > 0 and len(c):
+        from .singular import singular_strata
+
+        found = singular_strata(arch, c, tol=tol, max_size=1, limit=max_strata)
+        strata = {
+            "searched": "clusters of one unit",
+            "complete": found.complete,
+            "strata": [s.to_dict() for s in found],
+        }
     order = np.argsort(-np.abs(c)) if len(c) else np.zeros(0, dtype=np.int64)
     listed = order[:max_listed]
     return {
@@ -138,6 +152,8 @@ def audit(
             "tol": tol,
             "largest": {str(names[r]): float(c[r]) for r in listed.tolist()},
             "truncated": len(c) > len(listed),
+            "histogram": _histogram(c),
+            "per_layer": _per_layer(names, c, tol),
         },
         "decomposition": {
             "n_in_bottlenecks": len(dec.in_forest.roots),
@@ -153,7 +169,30 @@ def audit(
             ],
         },
         "notes": notes,
-    } | ({"topology": topology} if topology is not None else {})
+    } | ({"topology": topology} if topology is not None else {}) | (
+        {"singular_strata": strata} if strata is not None else {})
+
+
+def _histogram(c: np.ndarray, bins: int = 30) -> dict:
+    if not len(c):
+        return {"counts": [], "edges": []}
+    counts, edges = np.histogram(c, bins=bins)
+    return {"counts": counts.tolist(), "edges": edges.tolist()}
+
+
+def _per_layer(names: list, c: np.ndarray, tol: float) -> list[dict]:
+    """Balances grouped by layer: the unit name without its trailing index."""
+    import re
+
+    groups: dict[str, list[int]] = {}
+    for r, v in enumerate(names):
+        groups.setdefault(re.sub(r"[._]?\d+$", "", str(v)) or str(v), []).append(r)
+    out = []
+    for key, rows in groups.items():
+        cv = c[rows]
+        out.append({"layer": key, "n": len(rows), "min": float(cv.min()), "max": float(cv.max()),
+                    "n_negative": int(np.sum(cv < -tol))})
+    return out
 
 
 def _with_sources(con: dict, frozen: list, edge_source: dict | None) -> dict:
@@ -251,6 +290,11 @@ def render_markdown(report: dict) -> str:
         ]
     else:
         out += ["No constrained node.", ""]
+    if bal.get("per_layer"):
+        out += ["| layer | units | min c | max c | negative |", "|---|---|---|---|---|"]
+        out += [f"| {p['layer']} | {p['n']} | {p['min']:.4g} | {p['max']:.4g} | {p['n_negative']} |"
+                for p in bal["per_layer"][:_MAX_LISTED]]
+        out.append("")
     out += [
         "## Bottlenecks",
         "",
@@ -269,6 +313,15 @@ def render_markdown(report: dict) -> str:
             nodes = w["nodes"]
             shown = ", ".join(nodes[:8]) + (f", ... ({len(nodes)})" if len(nodes) > 8 else "")
             out.append(f"| {w['edge'][0]} -> {w['edge'][1]} | {w['size']} | {w['kind']} | {shown} | {w['sum_c']:.6g} |")
+        out.append("")
+    if "singular_strata" in report:
+        st = report["singular_strata"]
+        out += ["## Singular strata", ""]
+        if st["strata"]:
+            out += [f"- cut off `{', '.join(s['nodes'])}` (boundary: {len(s['boundary_edges'])} edges)"
+                    for s in st["strata"]]
+        else:
+            out += [f"None among {st['searched']}: the fiber has no singular point of that kind."]
         out.append("")
     if "topology" in report:
         t = report["topology"]
@@ -290,8 +343,58 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_report(report: dict, out_dir: str | os.PathLike, *, formats: tuple[str, ...] = ("json", "md")) -> list[Path]:
-    """Write ``report.json`` / ``report.md`` into ``out_dir`` (atomically)."""
+def render_html(report: dict, figures: dict | None = None) -> str:
+    """A self-contained HTML page: the Markdown content plus embedded PNG figures."""
+    import base64
+    import html
+
+    md = render_markdown(report)
+    body = []
+    in_table = False
+    for line in md.splitlines():
+        if line.startswith("|"):
+            cells = [html.escape(x.strip()) for x in line.strip("|").split("|")]
+            if set("".join(cells)) <= set("-"):
+                continue
+            if not in_table:
+                body.append("<table>")
+                in_table = True
+                body.append("<tr>" + "".join(f"<th>{x}</th>" for x in cells) + "</tr>")
+            else:
+                body.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
+            continue
+        if in_table:
+            body.append("</table>")
+            in_table = False
+        if line.startswith("# "):
+            body.append(f"<h1>{html.escape(line[2:])}</h1>")
+        elif line.startswith("## "):
+            body.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.startswith("- "):
+            body.append(f"<li>{html.escape(line[2:])}</li>")
+        elif line.strip():
+            body.append(f"<p>{html.escape(line).replace('**', '')}</p>")
+    if in_table:
+        body.append("</table>")
+    for name, png in (figures or {}).items():
+        b64 = base64.b64encode(png).decode("ascii")
+        body.append(f'<h2>Figure: {html.escape(name)}</h2><img alt="{html.escape(name)}" '
+                    f'src="data:image/png;base64,{b64}">')
+    style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}"
+             "img{max-width:100%}")
+    title = html.escape(report["network"]["name"])
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>topo audit: {title}</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
+
+
+def write_report(report: dict, out_dir: str | os.PathLike, *, formats: tuple[str, ...] = ("json", "md"),
+                 figures: dict | None = None) -> list[Path]:
+    """Write ``report.json`` / ``report.md`` / ``report.html`` into ``out_dir`` (atomically).
+
+    ``figures`` (``{name: png bytes}``, see :func:`topo.plots.report_figures`) are
+    embedded in the HTML page.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -302,7 +405,10 @@ def write_report(report: dict, out_dir: str | os.PathLike, *, formats: tuple[str
         elif fmt == "md":
             path = out / "report.md"
             _atomic_write(path, render_markdown(report) + "\n")
+        elif fmt == "html":
+            path = out / "report.html"
+            _atomic_write(path, render_html(report, figures) + "\n")
         else:
-            raise ValueError(f"unknown report format {fmt!r}; expected 'json' or 'md'")
+            raise ValueError(f"unknown report format {fmt!r}; expected 'json', 'md' or 'html'")
         written.append(path)
     return written

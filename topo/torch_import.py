@@ -167,6 +167,50 @@ def _fold_bn(W: np.ndarray, b: np.ndarray, bn) -> tuple[np.ndarray, np.ndarray]:
     return W * scale.reshape(shape), (b - mean) * scale + beta
 
 
+def _hook_trace(model, example_input, fx_error):
+    """Fallback for models torch.fx cannot trace (e.g. data-dependent control flow):
+    run the model once with forward hooks on its leaf modules and rebuild the graph
+    from which module consumed which module's output.  Only models whose tensors
+    flow from module to module (no functional operations in between) can be
+    rebuilt this way."""
+    import torch
+    import torch.fx as fx
+
+    name = type(model).__name__
+    if example_input is None:
+        raise GraphError(f"torch.fx could not trace {name} ({fx_error}); pass example_input to trace it "
+                         "with forward hooks instead")
+    events = []
+    handles = []
+    for qual, mod in model.named_modules():
+        if qual and not any(True for _ in mod.children()):
+            def hook(m, inputs, output, qual=qual):
+                events.append((qual, [id(t) for t in inputs if isinstance(t, torch.Tensor)], id(output), output))
+            handles.append(mod.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            result = model(example_input)
+    finally:
+        for h in handles:
+            h.remove()
+    graph = fx.Graph()
+    values = {id(example_input): graph.placeholder("x")}
+    keep_alive = []
+    for qual, in_ids, out_id, output in events:
+        if len(in_ids) != 1 or in_ids[0] not in values:
+            raise GraphError(
+                f"torch.fx could not trace {name} ({fx_error}), and the forward-hook trace cannot either: "
+                f"the input of {qual!r} is not the output of another module (functional operations in forward)"
+            )
+        values[out_id] = graph.call_module(qual, (values[in_ids[0]],))
+        keep_alive.append(output)  # ids stay unique while the tensors live
+    if id(result) not in values:
+        raise GraphError(f"torch.fx could not trace {name} ({fx_error}), and the forward-hook trace cannot "
+                         "either: the output is not produced by a module")
+    graph.output(values[id(result)])
+    return fx.GraphModule(model, graph)
+
+
 def from_torch(
     model,
     example_input=None,
@@ -177,6 +221,11 @@ def from_torch(
     state_dict: Any = None,
 ) -> TorchImport:
     """Trace a PyTorch model into an :class:`~topo.Architecture` and its weights.
+
+    The model is traced with ``torch.fx``; when that fails (data-dependent control
+    flow, for instance) and ``example_input`` is given, it is run once with forward
+    hooks on its leaf modules instead, which works when tensors flow from module
+    to module.
 
     Parameters
     ----------
@@ -223,8 +272,8 @@ def from_torch(
         raise GraphError("neuron level is supported for models without convolutions; use level='channel'")
     try:
         gm = fx.symbolic_trace(model)
-    except Exception as exc:  # noqa: BLE001 - report any tracing failure clearly
-        raise GraphError(f"torch.fx could not trace {type(model).__name__}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - any tracing failure: try the forward-hook trace
+        gm = _hook_trace(model, example_input, exc)
     shapes = {}
     if example_input is not None:
         from torch.fx.passes.shape_prop import ShapeProp
