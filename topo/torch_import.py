@@ -144,6 +144,12 @@ class _Builder:
             self.blocks.append((self.n_edges, self.n_edges + n) + tuple(source))
         self.n_edges += n
 
+    def bias(self, qual: str, outs: list, bias: np.ndarray | None):
+        """A constant source ``{qual}.bias`` with an edge to every output unit."""
+        if bias is not None:
+            bn = self.node(f"{qual}.bias", role="bias", act="bias")
+            self.edges([bn] * len(outs), outs, bias, source=(qual, "bias", 1, 1))
+
     def dense(self, ins: list, outs: list, W: np.ndarray, k: int, qual: str, param: str = "weight"):
         """All edges in -> out, out-major (edge (j, i) carries W[j, i*k:(i+1)*k])."""
         i_idx, o_idx = self.ids(ins), self.ids(outs)
@@ -165,6 +171,15 @@ def _fold_bn(W: np.ndarray, b: np.ndarray, bn) -> tuple[np.ndarray, np.ndarray]:
     scale = gamma / np.sqrt(var + bn.eps)
     shape = (-1,) + (1,) * (W.ndim - 1)
     return W * scale.reshape(shape), (b - mean) * scale + beta
+
+
+def _layer_params(mod, bn=None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Weight and bias of a Linear/Conv layer as float64, with a following BatchNorm folded in."""
+    W = mod.weight.detach().double().numpy()
+    bias = mod.bias.detach().double().numpy() if mod.bias is not None else None
+    if bn is not None:
+        W, bias = _fold_bn(W, bias if bias is not None else np.zeros(W.shape[0]), bn)
+    return W, bias
 
 
 def _hook_trace(model, example_input, fx_error):
@@ -359,26 +374,18 @@ def from_torch(
             continue
         if isinstance(mod, torch.nn.Linear):
             x = values[args[0].name]
-            W = mod.weight.detach().double().numpy()
-            bias = mod.bias.detach().double().numpy() if mod.bias is not None else None
-            if n.name in fold_into:
-                W, bias = _fold_bn(W, bias if bias is not None else np.zeros(W.shape[0]), fold_into[n.name])
+            W, bias = _layer_params(mod, fold_into.get(n.name))
             k = x.spatial
             if W.shape[1] != len(x.units) * k:
                 raise GraphError(f"Linear {qual!r} expects {W.shape[1]} features, its input has "
                                  f"{len(x.units)} units x {k}")
             outs = [b.node(f"{qual}.{j}") for j in range(W.shape[0])]
             b.dense(x.units, outs, W, k, qual)
-            if bias is not None:
-                bn = b.node(f"{qual}.bias", role="bias", act="bias")
-                b.edges([bn] * len(outs), outs, bias, source=(qual, "bias", 1, 1))
+            b.bias(qual, outs, bias)
             values[n.name] = _Value(outs, 1)
         elif isinstance(mod, (torch.nn.Conv1d, torch.nn.Conv2d)):
             x = values[args[0].name]
-            W = mod.weight.detach().double().numpy()
-            bias = mod.bias.detach().double().numpy() if mod.bias is not None else None
-            if n.name in fold_into:
-                W, bias = _fold_bn(W, bias if bias is not None else np.zeros(W.shape[0]), fold_into[n.name])
+            W, bias = _layer_params(mod, fold_into.get(n.name))
             g = mod.groups
             cin, cout = mod.in_channels, mod.out_channels
             if len(x.units) != cin:
@@ -389,9 +396,7 @@ def from_torch(
             us = [x.units[(o // per_out) * per_in + ii] for o in range(cout) for ii in range(per_in)]
             vs = [v for v in outs for _ in range(per_in)]
             b.edges(us, vs, W, size=kk, source=(qual, "conv", per_in, kk))
-            if bias is not None:
-                bn = b.node(f"{qual}.bias", role="bias", act="bias")
-                b.edges([bn] * len(outs), outs, bias, source=(qual, "bias", 1, 1))
+            b.bias(qual, outs, bias)
             values[n.name] = _Value(outs, spatial_of(n.name))
         elif isinstance(mod, (torch.nn.ReLU, torch.nn.LeakyReLU)) or (
             n.op in ("call_function", "call_method") and n.target in (torch.relu, torch.nn.functional.relu, "relu",
