@@ -187,3 +187,18 @@ def test_zero_balance_units_are_reported_as_strata(tmp_path):
     rep = json.loads((tmp_path / "o" / "report.json").read_text())
     assert [s["nodes"] for s in rep["singular_strata"]["strata"]] == [["h"]]
     assert "cut off `h`" in (tmp_path / "o" / "report.md").read_text()
+
+
+def test_unsupported_layers_are_listed_in_the_report(tmp_path):
+    pytest.importorskip("torch")
+    (tmp_path / "gelu_mods.py").write_text(
+        "import torch\n\ndef net():\n    return torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.GELU(),"
+        " torch.nn.Linear(4, 1))\n")
+    cmd = [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); from topo.cli import main; "
+           "sys.exit(main(sys.argv[2:]))", str(tmp_path), "audit", "--torch", "gelu_mods:net", "--out",
+           str(tmp_path / "o"), "--format", "json"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert rep["network"]["unsupported_layers"] == [{"type": "GELU", "name": "1"}]
+    assert any(n.startswith("Not analysed: GELU (1)") for n in rep["notes"])

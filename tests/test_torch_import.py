@@ -167,3 +167,34 @@ def test_forward_hook_fallback_for_untraceable_models():
         from_torch(model)
     with pytest.raises(topo.GraphError, match="functional operations"):
         from_torch(_Functional().eval(), x)
+
+
+def test_conv1d_grouped_and_depthwise_channels():
+    torch.manual_seed(0)
+    nn = torch.nn
+    model = nn.Sequential(
+        nn.Conv1d(4, 6, 3, groups=2), nn.ReLU(),          # grouped: channels connect within a group
+        nn.Conv1d(6, 6, 3, groups=6), nn.ReLU(),          # depthwise: one edge per channel
+        nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(6, 1),
+    ).eval()
+    x = torch.randn(2, 4, 10)
+    imp = from_torch(model, x)
+    arch = imp.architecture
+    assert imp.level == "channel"
+    trainable = int(arch.edge_sizes[arch.edge_trainable].sum())
+    assert trainable == sum(p.numel() for p in model.parameters())
+    # grouped conv: output channel o sees input channels of its group only, with kernel slices of 3
+    ins = {v: sorted(u for (u, w) in arch.edges if w == v and not u.endswith("bias")) for v in ("0.0", "0.5")}
+    assert ins == {"0.0": ["input_1.c0", "input_1.c1"], "0.5": ["input_1.c2", "input_1.c3"]}
+    assert all(arch.edge_sizes[arch.edge_index((u, "0.0"))] == 3 for u in ins["0.0"])
+    # depthwise: a single incoming weight edge per channel, so its channels are in-bottlenecks
+    d = topo.decompose(arch)
+    assert all(f"2.{o}" in arch.constrained for o in range(6))
+    c = dict(zip(arch.constrained, topo.balance(arch, imp.theta)))
+    W0, b0, W2, b2, W6 = (_np(model[0].weight), _np(model[0].bias), _np(model[2].weight), _np(model[2].bias),
+                          _np(model[6].weight))
+    direct0 = (W0**2).sum((1, 2)) + b0**2 - (W2**2).sum((1, 2))  # depthwise: channel o feeds only 2.o
+    np.testing.assert_allclose([c[f"0.{o}"] for o in range(6)], direct0, rtol=1e-12)
+    direct2 = (W2**2).sum((1, 2)) + b2**2 - W6[0] ** 2
+    np.testing.assert_allclose([c[f"2.{o}"] for o in range(6)], direct2, rtol=1e-12)
+    assert set(d.out_bottlenecks) >= {f"2.{o}" for o in range(6)}

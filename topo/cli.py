@@ -159,6 +159,7 @@ def _load_torch(args):
 
     imp = from_torch(model, example, level=args.level, state_dict=args.weights)
     args._edge_source = imp.edge_source
+    args._unsupported = imp.unsupported
     args._weights_given = True
     return imp.architecture, imp.theta, fn_name, f"PyTorch model {spec} ({imp.level} level)"
 
@@ -184,7 +185,7 @@ def _cmd_audit(args) -> int:
         raise _UsageError(f"topo audit: --sample must be >= 0, got {args.sample}")
     report = audit(arch, theta, name=name, source=source, parameters=params, max_listed=args.max_listed,
                    sample=args.sample, seed=args.seed, edge_source=getattr(args, "_edge_source", None),
-                   max_strata=args.max_strata)
+                   max_strata=args.max_strata, unsupported=getattr(args, "_unsupported", None))
     if not args.quiet:
         print(render_text(report))
     if args.out:

@@ -36,6 +36,7 @@ def audit(
     seed: int | None = 0,
     edge_source: dict | None = None,
     max_strata: int = 20,
+    unsupported: list | None = None,
 ) -> dict:
     """Run the structural analyses on ``(arch, theta)`` and collect them in a dict.
 
@@ -60,6 +61,9 @@ def audit(
     max_strata : int
         At most this many singular strata of single units are searched for and listed
         (0 skips the search).
+    unsupported : list of (type, name), optional
+        Layers that could not be modelled (from the PyTorch import): listed in the
+        report as what could not be analysed.
 
     Examples
     --------
@@ -85,6 +89,11 @@ def audit(
         notes.append(
             f"{len(arch.free)} hidden node(s) are free (no conservation law): they are treated like "
             "inputs/outputs, so the fiber only constrains the other nodes."
+        )
+    if unsupported:
+        notes.append(
+            "Not analysed: " + ", ".join(f"{t} ({q})" for t, q in unsupported)
+            + " - topo cannot model these layers; the units they produce are free."
         )
     acts = {arch.activation(v) for v in names}
     if "linear" in acts or "identity" in acts:
@@ -135,7 +144,9 @@ def audit(
             "n_hidden": len(arch.hidden),
             "n_constrained": arch.n_constrained,
             "n_group_edges": int(np.sum(sizes > 1)),
-            "free_nodes": [{"node": str(v), "reason": r} for v, r in arch.free_reasons.items()],
+            "free_nodes": [{"node": str(v), "reason": r} for v, r in arch.free_reasons.items()][:max_listed],
+            "n_free": len(arch.free),
+            "unsupported_layers": [{"type": t, "name": q} for t, q in (unsupported or [])],
         },
         "parameters": {
             "source": parameters,
@@ -226,7 +237,7 @@ def render_text(report: dict) -> str:
     ]
     if net["free_nodes"]:
         shown = ", ".join(f"{f['node']} ({f['reason']})" for f in net["free_nodes"][:5])
-        more = len(net["free_nodes"]) - 5
+        more = net.get("n_free", len(net["free_nodes"])) - 5
         lines.append(f"  free         {shown}" + (f", ... {more} more" if more > 0 else ""))
     if bal["n"]:
         lines.append(
