@@ -43,6 +43,19 @@ from .varieties import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    """``topo.from_torch`` without importing torch when topo is imported."""
+    if name == "from_torch":
+        from .torch_import import from_torch
+
+        return from_torch
+    if name == "zoo":
+        from . import zoo
+
+        return zoo
+    raise AttributeError(f"module 'topo' has no attribute {name!r}")
+
 __all__ = [
     "Architecture",
     "ConnectivityReport",
@@ -60,6 +73,7 @@ __all__ = [
     "decompose",
     "edge_norms",
     "fiber_path",
+    "from_torch",
     "forward",
     "train",
     "Trajectory",
