@@ -198,3 +198,10 @@ def test_conv1d_grouped_and_depthwise_channels():
     direct2 = (W2**2).sum((1, 2)) + b2**2 - W6[0] ** 2
     np.testing.assert_allclose([c[f"2.{o}"] for o in range(6)], direct2, rtol=1e-12)
     assert set(d.out_bottlenecks) >= {f"2.{o}" for o in range(6)}
+
+
+def test_top_level_lazy_access():
+    assert topo.from_torch is from_torch
+    assert topo.zoo.MODELS["lenet"] is zoo.lenet
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        topo.nothing  # noqa: B018

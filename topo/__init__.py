@@ -51,9 +51,9 @@ def __getattr__(name: str):
 
         return from_torch
     if name == "zoo":
-        from . import zoo
+        import importlib
 
-        return zoo
+        return importlib.import_module(".zoo", __name__)
     raise AttributeError(f"module 'topo' has no attribute {name!r}")
 
 __all__ = [
