@@ -17,7 +17,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 
 import topo  # noqa: E402
 from topo.plots import plot_diagram, plot_fiber  # noqa: E402

@@ -38,6 +38,7 @@ def test_audit_builtin_examples(tmp_path, name):
 
 def test_audit_shallow_example_counts_negative_neurons(tmp_path):
     r = run("audit", "--example", "shallow", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["connectivity"]["n_components"] == 2 ** report["balances"]["n_negative"] > 1
 

@@ -4,7 +4,6 @@ import gudhi
 import numpy as np
 import pytest
 
-import topo
 from topo.persistence import estimate_betti, mst_h0_deaths, persistence
 
 

@@ -1,6 +1,5 @@
 """from_torch against the models' own weight tensors and outputs (needs torch)."""
 
-import warnings
 
 import numpy as np
 import pytest

@@ -57,6 +57,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'topo' has no attribute {name!r}")
 
 __all__ = [
+    "catalog",
+    "generators",
     "Architecture",
     "ConnectivityReport",
     "CycleError",
