@@ -24,6 +24,8 @@ import scipy.sparse as sp
 from scipy.optimize import linprog
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _table import print_table  # noqa: E402
 import topo  # noqa: E402
 from topo import generators  # noqa: E402
 
@@ -114,10 +116,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     rows = part_a(args.quick) + part_b(args.quick) + part_c(args.quick)
-    print(f"{'case':26s} | {'size':70s} | {'time':60s} | target")
-    print("-" * 175)
-    for r in rows:
-        print(f"{r[0]:26s} | {r[1]:70s} | {r[2]:60s} | {r[3]}")
+    print_table(rows, ("case", "size", "time", "target"))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import gudhi
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _table import print_table  # noqa: E402
 from topo.persistence import mst_h0_deaths, persistence  # noqa: E402
 
 
@@ -63,10 +65,7 @@ def part2():
 
 def main():
     rows = [part1(), part2()]
-    print(f"{'case':26s} | {'result':62s} | {'time':64s} | target")
-    print("-" * 170)
-    for r in rows:
-        print(f"{r[0]:26s} | {r[1]:62s} | {r[2]:64s} | {r[3]}")
+    print_table(rows, ("case", "result", "time", "target"))
 
 
 if __name__ == "__main__":

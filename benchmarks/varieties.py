@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _table import print_table  # noqa: E402
 import topo  # noqa: E402
 from topo.varieties import PRIMES, modular_rank, pattern_units  # noqa: E402
 
@@ -70,10 +72,7 @@ def part2():
 
 def main():
     rows = part1() + part2()
-    print(f"{'case':24s} | {'result':100s} | {'time':60s} | target")
-    print("-" * 175)
-    for r in rows:
-        print(f"{r[0]:24s} | {r[1]:100s} | {r[2]:60s} | {r[3]}")
+    print_table(rows, ("case", "result", "time", "target"))
 
 
 if __name__ == "__main__":
