@@ -204,3 +204,32 @@ def test_top_level_lazy_access():
     assert topo.zoo.MODELS["lenet"] is zoo.lenet
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         topo.nothing  # noqa: B018
+
+
+class _TwoBranches(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(1)
+        self.a = torch.nn.Linear(3, 2)
+        self.b = torch.nn.Linear(3, 3)
+        self.out = torch.nn.Linear(5, 1)
+
+    def forward(self, x):
+        return self.out(torch.cat([torch.relu(self.a(x)), torch.nn.functional.relu(self.b(x))], dim=1))
+
+
+def test_concatenated_branches():
+    model = _TwoBranches().eval()
+    x = torch.randn(6, 3)
+    imp = from_torch(model)
+    arch = imp.architecture
+    assert len(arch.constrained) == 5 and not arch.free
+    np.testing.assert_allclose(topo.forward(arch, imp.theta, _np(x)), _np(model(x)), rtol=1e-6, atol=1e-6)
+    c = dict(zip(arch.constrained, topo.balance(arch, imp.theta)))
+    Wo = _np(model.out.weight)
+    for name, lin, offset in (("a", model.a, 0), ("b", model.b, 2)):
+        W, bias = _np(lin.weight), _np(lin.bias)
+        direct = (W**2).sum(1) + bias**2 - Wo[0, offset:offset + len(bias)] ** 2
+        np.testing.assert_allclose([c[f"{name}.{j}"] for j in range(len(bias))], direct, rtol=1e-12)
+    # each branch unit reaches the output through one edge: out-bottlenecks
+    assert set(topo.decompose(arch).out_bottlenecks) == set(arch.constrained)
