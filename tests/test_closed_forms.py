@@ -167,3 +167,21 @@ def test_factors_multiply():
     rep = topo.connectivity(arch, [-1.0, 2.0, -3.0])
     assert len(rep.factors) == 3
     assert np.prod([f["n_components"] for f in rep.factors]) == rep.n_components == 4
+
+
+def test_huge_component_counts_are_exact_and_serialisable():
+    import json
+
+    from topo.connectivity import count_repr
+    from topo.report import audit
+
+    arch = topo.generators.bottleneck_chain(5000)
+    c = np.ones(arch.n_constrained)
+    c[::2] = -1.0  # alternating signs: the edge into every positive node is frozen
+    rep = topo.connectivity(arch, c)
+    assert rep.n_components == 2**rep.n_frozen_scalar and rep.n_frozen_scalar == 2500
+    assert rep.to_dict(max_witnesses=3)["n_components"] == f"2^{rep.n_frozen_scalar}"
+    assert count_repr(2**60) == 2**60 and count_repr(2**61) == "2^61" and count_repr(3 * 2**61) == str(3 * 2**61)
+    theta = np.sqrt(np.abs(np.concatenate([[1.0], np.cumsum(c)]) + 1.0))  # any point; the audit just runs
+    report = audit(arch, theta, max_listed=5)
+    json.dumps(report)

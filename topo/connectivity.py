@@ -83,6 +83,15 @@ def as_balance(arch: Architecture, c: Any) -> np.ndarray:
     return vec
 
 
+def count_repr(n: int) -> int | str:
+    """A component count for JSON: the integer up to 2^60, else the string ``"2^k"``
+    (the decimal expansion of 2^100000 has 30,000 digits)."""
+    if n <= 2**60:
+        return n
+    k = n.bit_length() - 1
+    return f"2^{k}" if n == 1 << k else str(n)
+
+
 def _default_tol(c: np.ndarray, scale: float = 0.0) -> float:
     return 1e-9 * max(float(np.max(np.abs(c), initial=0.0)), scale)
 
@@ -217,7 +226,7 @@ class ConnectivityReport:
         return {
             "n_frozen_edges": len(self.frozen_edges),
             "n_frozen_scalar_edges": self.n_frozen_scalar,
-            "n_components": str(self.n_components) if self.n_frozen_scalar > 60 else self.n_components,
+            "n_components": count_repr(self.n_components),
             "log2_n_components": self.n_frozen_scalar,
             "tol": self.tol,
             "frozen_edges": [self.witness(e).to_dict() | {"size": int(self.arch.edge_sizes[self.arch.edge_index(e)])}
@@ -227,7 +236,7 @@ class ConnectivityReport:
                 {
                     "nodes": [str(v) for v in f["nodes"]],
                     "frozen_edges": [[str(x) for x in e] for e in f["frozen_edges"]],
-                    "n_components": str(f["n_components"]) if f["n_frozen_scalar"] > 60 else f["n_components"],
+                    "n_components": count_repr(f["n_components"]),
                 }
                 for f in self.factors
             ],

@@ -15,7 +15,7 @@ import numpy as np
 
 from .architecture import Architecture
 from .balance import balance, edge_norms
-from .connectivity import _default_tol, connectivity
+from .connectivity import _default_tol, connectivity, count_repr
 from .decompose import decompose
 
 __all__ = ["SCHEMA_VERSION", "audit", "render_text", "render_markdown", "render_html", "write_report"]
@@ -175,7 +175,7 @@ def audit(
         "connectivity": _with_sources(conn.to_dict(max_witnesses=max_listed), conn.frozen_edges, edge_source) | {
             "factors": [
                 {"n_nodes": len(f["nodes"]), "n_frozen_scalar_edges": f["n_frozen_scalar"],
-                 "n_components": _big(f["n_components"], f["n_frozen_scalar"])}
+                 "n_components": count_repr(f["n_components"])}
                 for f in conn.factors if f["frozen_edges"]
             ],
         },
@@ -214,10 +214,6 @@ def _with_sources(con: dict, frozen: list, edge_source: dict | None) -> dict:
             if src is not None:
                 w["source"] = {"module": src[0], "parameter": src[1], "index": [str(i) for i in src[2]]}
     return con
-
-
-def _big(n: int, log2: int) -> int | str:
-    return str(n) if log2 > 60 else n
 
 
 def _components_text(con: dict) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .architecture import Architecture
-from .connectivity import as_balance, connectivity
+from .connectivity import as_balance, connectivity, count_repr
 from .decompose import decompose
 from .errors import TopoError
 from .flows import feasible_flow
@@ -81,7 +81,7 @@ class TopologyCheck:
         return {
             "n_samples": self.n_samples,
             "coordinates": self.coordinates,
-            "theory_b0": str(self.theory_b0) if self.theory_b0 > 2**60 else self.theory_b0,
+            "theory_b0": count_repr(self.theory_b0),
             "exact_betti": self.exact_betti,
             "ph_betti": self.estimate.betti,
             "ph_gap": [g if np.isfinite(g) else None for g in self.estimate.gap],
