@@ -77,17 +77,14 @@ def _interior_point(B, c, R2):
 
 def _lift(arch: Architecture, Q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Parameters with squared group norms Q (n, E), random signs / directions."""
-    sizes = arch.edge_sizes
     n = len(Q)
-    out = np.empty((n, arch.n_params))
-    pe = arch.param_edge
-    if np.all(sizes == 1):
+    if np.all(arch.edge_sizes == 1):
         signs = rng.choice([-1.0, 1.0], size=(n, arch.n_edges))
         return signs * np.sqrt(Q)
+    pe = arch.param_edge
     g = rng.standard_normal((n, arch.n_params))
     norms = np.sqrt(np.stack([np.bincount(pe, weights=row * row, minlength=arch.n_edges) for row in g]))
-    out = g / norms[:, pe] * np.sqrt(Q)[:, pe]
-    return out
+    return g / norms[:, pe] * np.sqrt(Q)[:, pe]
 
 
 def _slice_on_chord(q, d, lo, hi, rng, delta):
