@@ -177,15 +177,17 @@ class StrataSearch:
         return self.strata[i]
 
 
-def _constrained_adjacency(arch: Architecture) -> list[list[int]]:
-    row = arch.node_row
-    hr, tr = row[arch.dst], row[arch.src]
-    both = (hr >= 0) & (tr >= 0)
-    adj: list[set] = [set() for _ in range(arch.n_constrained)]
-    for a, b in zip(tr[both].tolist(), hr[both].tolist()):
-        adj[a].add(b)
-        adj[b].add(a)
-    return [sorted(s) for s in adj]
+def _adjacency(arch: Architecture, pool: np.ndarray) -> list[list[int]]:
+    """Undirected adjacency among the nodes ``pool`` (by position in ``pool``)."""
+    pos = np.full(arch.n_nodes, -1, dtype=np.int64)
+    pos[pool] = np.arange(len(pool))
+    a, b = pos[arch.src], pos[arch.dst]
+    both = (a >= 0) & (b >= 0)
+    adj: list[set] = [set() for _ in range(len(pool))]
+    for x, y in zip(a[both].tolist(), b[both].tolist()):
+        adj[x].add(y)
+        adj[y].add(x)
+    return [sorted(t) for t in adj]
 
 
 def _connected_sets(adj: list[list[int]], max_size: int) -> Iterator[tuple[int, ...]]:
@@ -251,7 +253,7 @@ def singular_strata(
         tol = 1e-9 * max(1.0, float(np.max(np.abs(cv), initial=0.0)))
     m = arch.n_constrained
     max_size = m if max_size is None else int(max_size)
-    adj = _constrained_adjacency(arch)
+    adj = _adjacency(arch, arch.constrained_index)  # positions = balance rows
     B = incidence_matrix(arch)
     cons = arch.constrained_index
     names = arch.constrained
@@ -335,14 +337,8 @@ def prunability(arch: Architecture, theta: Any, *, max_size: int = 1, hidden: st
         d = np.sqrt(into[pool] + out[pool])
         order = np.argsort(d, kind="stable")
         return [Prunability((names[pool[i]],), float(d[i])) for i in order.tolist()]
-    pos = {int(v): i for i, v in enumerate(pool.tolist())}
-    adj: list[set] = [set() for _ in pool]
-    for u, v in zip(arch.src.tolist(), arch.dst.tolist()):
-        if u in pos and v in pos:
-            adj[pos[u]].add(pos[v])
-            adj[pos[v]].add(pos[u])
     res = []
-    for S in _connected_sets([sorted(a) for a in adj], max_size):
+    for S in _connected_sets(_adjacency(arch, pool), max_size):
         mask = np.zeros(arch.n_nodes, dtype=bool)
         mask[pool[list(S)]] = True
         d = float(np.sqrt(q[_boundary(arch, mask)].sum()))
