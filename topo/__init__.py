@@ -7,11 +7,17 @@ The main objects:
 * :func:`decompose` - bottleneck nodes, their regions, independent factors;
 * :func:`connectivity` - frozen edges and the exact number of connected
   components of the fiber ``{θ : balances = c}``, with certificates;
-* :func:`fiber_path` - a path inside the fiber between two points of one component.
+* :func:`fiber_path` - a path inside the fiber between two points of one component;
+* :func:`audit` - all of the above on one network (an Architecture, widths, a spec
+  file or a PyTorch module), as an :class:`Audit` that renders and saves a report.
+
+``topo.report`` (renderings), ``topo.plots`` (figures), ``topo.zoo`` and
+:func:`from_torch` are imported on first use.
 """
 
 from . import catalog, generators
 from .architecture import Architecture
+from .auditing import Audit, audit
 from .balance import balance, edge_norms, incidence_matrix
 from .connectivity import ConnectivityReport, Witness, component_label, connectivity, same_component
 from .decompose import Decomposition, decompose
@@ -45,19 +51,22 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    """``topo.from_torch`` without importing torch when topo is imported."""
+    """``topo.from_torch``, ``topo.zoo``, ``topo.report``, ``topo.plots`` on first use
+    (torch and matplotlib are not imported with topo)."""
     if name == "from_torch":
         from .torch_import import from_torch
 
         return from_torch
-    if name == "zoo":
+    if name in ("zoo", "report", "plots"):
         import importlib
 
-        return importlib.import_module(".zoo", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'topo' has no attribute {name!r}")
 
 __all__ = [
     "catalog",
+    "Audit",
+    "audit",
     "generators",
     "Architecture",
     "ConnectivityReport",

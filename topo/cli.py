@@ -49,8 +49,8 @@ def _build_parser() -> argparse.ArgumentParser:
         help="analyse one network and write a report",
         description="Analyse one network at one parameter point: balances c = B~q(theta), bottleneck "
         "nodes and their regions, frozen edges with witnesses, and the number of connected components "
-        "of the fiber {theta' : balances(theta') = c}. Give exactly one target: a spec file, --example "
-        "or --mlp.",
+        "of the fiber {theta' : balances(theta') = c}. Give exactly one target: a spec file, --example, "
+        "--mlp or --torch. A status line per stage goes to stderr (-q silences it).",
         epilog="The report schema is documented in docs/report.md.",
     )
     target = audit.add_argument_group("target (exactly one)")
@@ -82,15 +82,16 @@ def _build_parser() -> argparse.ArgumentParser:
         "homology (bottleneck coordinates; 0 = skip, the default)",
     )
     output = audit.add_argument_group("output")
-    output.add_argument("--out", metavar="DIR", help="write report.json and report.md into DIR")
+    output.add_argument("--out", metavar="DIR", help="write the report files into DIR (see --format)")
     output.add_argument(
         "--format", default="json,md,html",
         help="comma-separated report formats for --out: json, md, html (default all three)"
     )
     output.add_argument("--max-strata", type=int, default=20,
                         help="singular strata (single units cut off) searched and listed (default 20; 0 skips)")
-    output.add_argument("--max-listed", type=int, default=200, help="frozen edges listed in the report (default 200)")
-    output.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    output.add_argument("--max-listed", type=int, default=200, help="frozen edges, balances and free units listed in the report; counts are always complete "
+                        "(default 200)")
+    output.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors (no summary, no status lines)")
 
     sub.add_parser("examples", help="list the built-in examples", description="List the built-in examples.")
     return parser
@@ -140,10 +141,14 @@ def _load_torch(args):
     if ":" not in spec:
         raise _UsageError(f"topo audit: --torch expects MODULE:FACTORY, e.g. topo.zoo:lenet, got {spec!r}")
     mod_name, fn_name = spec.split(":", 1)
+    status = getattr(args, "_status", lambda stage: None)
+    status("importing")
     try:
         import torch  # noqa: F401
     except ImportError:
-        raise _UsageError("topo audit: --torch needs PyTorch: pip install 'relu-topo[torch]'") from None
+        raise _UsageError(
+            "topo audit: --torch needs PyTorch: pip install torch, or pip install '.[torch]' from a topo checkout"
+        ) from None
     try:
         factory = getattr(importlib.import_module(mod_name), fn_name)
     except (ImportError, AttributeError) as exc:
@@ -157,16 +162,63 @@ def _load_torch(args):
             raise _UsageError(f"topo audit: cannot read weights file {args.weights!r}")
     from .torch_import import from_torch
 
-    imp = from_torch(model, example, level=args.level, state_dict=args.weights)
+    status("tracing")
+    try:
+        imp = from_torch(model, example, level=args.level, state_dict=args.weights)
+    except TopoError as exc:
+        if "level=" not in str(exc):
+            raise
+        # speak CLI: --level channel, not the Python keyword level='channel'
+        raise _UsageError("topo audit: " + str(exc).replace("level='channel'", "--level channel")
+                          .replace("level='neuron'", "--level neuron")) from None
     args._edge_source = imp.edge_source
     args._unsupported = imp.unsupported
     args._weights_given = True
     return imp.architecture, imp.theta, fn_name, f"PyTorch model {spec} ({imp.level} level)"
 
 
-def _cmd_audit(args) -> int:
-    from .report import audit, render_text, write_report
+class _Status:
+    """One line per stage on stderr with the elapsed time (silenced by ``-q``)."""
 
+    _TEXT = {
+        "importing": "importing {target}",
+        "tracing": "tracing the model into a graph",
+        "connectivity": "connectivity (balances, bottlenecks, frozen edges, components)",
+        "strata": "singular strata",
+        "sampling": "sampling {sample} fiber points (persistent homology)",
+        "writing": "writing the report to {out}",
+    }
+
+    def __init__(self, args):
+        import time
+
+        self.quiet = args.quiet
+        self.clock = time.perf_counter
+        self.start = self.clock()
+        self.fields = {"target": args.torch, "sample": args.sample, "out": args.out}
+
+    def __call__(self, stage: str) -> None:
+        if not self.quiet:
+            text = self._TEXT.get(stage, stage).format(**self.fields)
+            print(f"topo: {self.clock() - self.start:5.1f} s  {text}", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if not self.quiet:
+            print(f"topo: {self.clock() - self.start:5.1f} s  done", file=sys.stderr, flush=True)
+
+
+def _cmd_audit(args) -> int:
+    from .auditing import audit
+
+    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    bad = [f for f in formats if f not in ("json", "md", "html")]
+    if bad:
+        raise _UsageError(f"topo audit: unknown --format {bad[0]!r}; expected json, md, html")
+    for flag in ("max_strata", "sample", "max_listed"):
+        if getattr(args, flag) < 0:
+            raise _UsageError(f"topo audit: --{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}")
+    status = _Status(args)
+    args._status = status
     arch, theta, name, source = _load_target(args)
     if getattr(args, "_weights_given", False) and not args.random_weights:
         params = "weights of the model" + (f" from {args.weights}" if args.weights else "")
@@ -175,31 +227,20 @@ def _cmd_audit(args) -> int:
         params = f"random init {args.init!r}, seed {args.seed}"
     else:
         params = "weights given by the target"
-    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
-    bad = [f for f in formats if f not in ("json", "md", "html")]
-    if bad:
-        raise _UsageError(f"topo audit: unknown --format {bad[0]!r}; expected json, md, html")
-    if args.max_strata < 0:
-        raise _UsageError(f"topo audit: --max-strata must be >= 0, got {args.max_strata}")
-    if args.sample < 0:
-        raise _UsageError(f"topo audit: --sample must be >= 0, got {args.sample}")
-    report = audit(arch, theta, name=name, source=source, parameters=params, max_listed=args.max_listed,
+    result = audit(arch, theta, name=name, source=source, parameters=params, max_listed=args.max_listed,
                    sample=args.sample, seed=args.seed, edge_source=getattr(args, "_edge_source", None),
-                   max_strata=args.max_strata, unsupported=getattr(args, "_unsupported", None))
+                   max_strata=args.max_strata, unsupported=getattr(args, "_unsupported", None), progress=status)
     if not args.quiet:
-        print(render_text(report))
+        print(result.summary(), flush=True)
     if args.out:
+        status("writing")
         try:
-            figures = None
-            if "html" in formats:
-                from .plots import report_figures
-
-                figures = report_figures(arch, theta, report)
-            paths = write_report(report, args.out, formats=formats, figures=figures)
+            paths = result.save(args.out, formats=formats)
         except OSError as exc:
             raise _UsageError(f"topo audit: cannot write to {args.out!r}: {exc.strerror or exc}") from None
         if not args.quiet:
             print("wrote " + ", ".join(str(p) for p in paths))
+    status.done()
     return 0
 
 

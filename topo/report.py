@@ -1,5 +1,6 @@
-"""Audit reports: one dictionary (the JSON schema of ``docs/report.md``) and its
-renderings as a terminal summary and as Markdown.
+"""Renderings of an audit report (the dictionary of ``docs/report.md``, built by
+:func:`topo.audit`): a terminal summary, a Markdown page, a self-contained HTML page,
+and the files of a report folder.
 
 Only this module knows output formats; the analyses return result objects.
 """
@@ -9,211 +10,22 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-
-from .architecture import Architecture
-from .balance import balance, edge_norms
-from .connectivity import _default_tol, connectivity, count_repr
-from .decompose import decompose
-
-__all__ = ["SCHEMA_VERSION", "audit", "render_text", "render_markdown", "render_html", "write_report"]
-
-SCHEMA_VERSION = 1
-_MAX_LISTED = 200
 
 
-def audit(
-    arch: Architecture,
-    theta: Any,
-    *,
-    name: str = "network",
-    source: str = "",
-    parameters: str = "",
-    max_listed: int = _MAX_LISTED,
-    sample: int = 0,
-    seed: int | None = 0,
-    edge_source: dict | None = None,
-    max_strata: int = 20,
-    unsupported: list | None = None,
-) -> dict:
-    """Run the structural analyses on ``(arch, theta)`` and collect them in a dict.
+from .auditing import _MAX_LISTED, SCHEMA_VERSION
 
-    Parameters
-    ----------
-    arch, theta
-        The network and a parameter point; the fiber audited is the one through
-        ``theta`` (balances ``c = balance(arch, theta)``).
-    name, source, parameters : str
-        Free-text provenance written into the report.
-    max_listed : int
-        At most this many frozen edges (with witnesses) and balances are listed;
-        counts are always complete.
-    sample : int
-        When > 0, sample that many fiber points (bottleneck coordinates) and add
-        a ``topology`` section comparing persistent β₀ with the exact count.
-    seed : int
-        Seed of the sampling.
-    edge_source : dict, optional
-        ``{edge: (module, parameter, index)}`` (from :func:`topo.torch_import.from_torch`):
-        frozen edges then name where their weights live in the model.
-    max_strata : int
-        At most this many singular strata of single units are searched for and listed
-        (0 skips the search).
-    unsupported : list of (type, name), optional
-        Layers that could not be modelled (from the PyTorch import): listed in the
-        report as what could not be analysed.
-
-    Examples
-    --------
-    >>> import topo
-    >>> from topo.report import audit
-    >>> arch = topo.Architecture.mlp([2, 3, 1])
-    >>> rep = audit(arch, arch.init(seed=0))
-    >>> rep["schema_version"], rep["network"]["n_constrained"]
-    (1, 3)
-    """
-    from . import __version__
-
-    vec = arch.as_vector(theta)
-    q = edge_norms(arch, vec)
-    c = balance(arch, vec)
-    tol = _default_tol(c, float(np.max(q, initial=0.0)))
-    conn = connectivity(arch, c, tol=tol)
-    dec = decompose(arch)
-    names = arch.constrained
-    sizes = arch.edge_sizes
-    notes = []
-    if arch.free:
-        notes.append(
-            f"{len(arch.free)} hidden node(s) are free (no conservation law): they are treated like "
-            "inputs/outputs, so the fiber only constrains the other nodes."
-        )
-    if unsupported:
-        notes.append(
-            "Not analysed: " + ", ".join(f"{t} ({q})" for t, q in unsupported)
-            + " - topo cannot model these layers; the units they produce are free."
-        )
-    acts = {arch.activation(v) for v in names}
-    if "linear" in acts or "identity" in acts:
-        notes.append(
-            "Linear (identity) nodes have further, matrix-valued conserved quantities: the fiber analysed "
-            "here is a superset of what gradient flow can reach."
-        )
-    if np.any(sizes > 1):
-        notes.append(
-            "Group edges (size > 1) never disconnect the fiber when frozen: their direction moves on a "
-            "sphere; only frozen scalar edges double the number of components."
-        )
-    topology = None
-    if sample > 0:
-        from .verification import verify_topology
-
-        topology = verify_topology(arch, c, n_samples=sample, seed=seed, coordinates="bottleneck").to_dict()
-        if not topology["agree"]:
-            notes.append(
-                "The persistent-homology estimate of the number of components differs from the exact count: "
-                "the sample is too sparse to resolve the gap between components (increase --sample)."
-            )
-    strata = None
-    if max_strata > 0 and len(c):
-        from .singular import singular_strata
-
-        found = singular_strata(arch, c, tol=tol, max_size=1, limit=max_strata)
-        strata = {
-            "searched": "clusters of one unit",
-            "complete": found.complete,
-            "strata": [s.to_dict() for s in found],
-        }
-    order = np.argsort(-np.abs(c)) if len(c) else np.zeros(0, dtype=np.int64)
-    listed = order[:max_listed]
-    return {
-        "schema": "topo-audit",
-        "schema_version": SCHEMA_VERSION,
-        "topo_version": __version__,
-        "network": {
-            "name": name,
-            "source": source,
-            "n_nodes": arch.n_nodes,
-            "n_edges": arch.n_edges,
-            "n_params": arch.n_params,
-            "n_inputs": len(arch.inputs),
-            "n_biases": len(arch.biases),
-            "n_outputs": len(arch.outputs),
-            "n_hidden": len(arch.hidden),
-            "n_constrained": arch.n_constrained,
-            "n_group_edges": int(np.sum(sizes > 1)),
-            "free_nodes": [{"node": str(v), "reason": r} for v, r in arch.free_reasons.items()][:max_listed],
-            "n_free": len(arch.free),
-            "unsupported_layers": [{"type": t, "name": q} for t, q in (unsupported or [])],
-        },
-        "parameters": {
-            "source": parameters,
-            "norm": float(np.linalg.norm(vec)),
-        },
-        "balances": {
-            "n": len(c),
-            "min": float(c.min()) if len(c) else None,
-            "max": float(c.max()) if len(c) else None,
-            "mean": float(c.mean()) if len(c) else None,
-            "n_positive": int(np.sum(c > tol)),
-            "n_negative": int(np.sum(c < -tol)),
-            "n_zero": int(np.sum(np.abs(c) <= tol)),
-            "tol": tol,
-            "largest": {str(names[r]): float(c[r]) for r in listed.tolist()},
-            "truncated": len(c) > len(listed),
-            "histogram": _histogram(c),
-            "per_layer": _per_layer(names, c, tol),
-        },
-        "decomposition": {
-            "n_in_bottlenecks": len(dec.in_forest.roots),
-            "n_out_bottlenecks": len(dec.out_forest.roots),
-            "n_factors": dec.n_factors,
-            **{k: v for k, v in dec.to_dict(max_listed=max_listed).items() if k != "factors"},
-        },
-        "connectivity": _with_sources(conn.to_dict(max_witnesses=max_listed), conn.frozen_edges, edge_source) | {
-            "factors": [
-                {"n_nodes": len(f["nodes"]), "n_frozen_scalar_edges": f["n_frozen_scalar"],
-                 "n_components": count_repr(f["n_components"])}
-                for f in conn.factors if f["frozen_edges"]
-            ],
-        },
-        "notes": notes,
-    } | ({"topology": topology} if topology is not None else {}) | (
-        {"singular_strata": strata} if strata is not None else {})
+__all__ = ["SCHEMA_VERSION", "render_text", "render_markdown", "render_html", "render_html_fragment",
+           "write_report"]
 
 
-def _histogram(c: np.ndarray, bins: int = 30) -> dict:
-    if not len(c):
-        return {"counts": [], "edges": []}
-    counts, edges = np.histogram(c, bins=bins)
-    return {"counts": counts.tolist(), "edges": edges.tolist()}
+def __getattr__(name: str):
+    """``topo.report.audit``: the report dictionary, kept for code written before
+    :func:`topo.audit` existed (it is :func:`topo.auditing.audit_report`)."""
+    if name == "audit":
+        from .auditing import audit_report
 
-
-def _per_layer(names: list, c: np.ndarray, tol: float) -> list[dict]:
-    """Balances grouped by layer: the unit name without its trailing index."""
-    import re
-
-    groups: dict[str, list[int]] = {}
-    for r, v in enumerate(names):
-        groups.setdefault(re.sub(r"[._]?\d+$", "", str(v)) or str(v), []).append(r)
-    out = []
-    for key, rows in groups.items():
-        cv = c[rows]
-        out.append({"layer": key, "n": len(rows), "min": float(cv.min()), "max": float(cv.max()),
-                    "n_negative": int(np.sum(cv < -tol))})
-    return out
-
-
-def _with_sources(con: dict, frozen: list, edge_source: dict | None) -> dict:
-    """Attach the model location of each listed frozen edge (entries follow ``frozen``)."""
-    if edge_source:
-        for w, edge in zip(con["frozen_edges"], frozen):
-            src = edge_source.get(edge)
-            if src is not None:
-                w["source"] = {"module": src[0], "parameter": src[1], "index": [str(i) for i in src[2]]}
-    return con
+        return audit_report
+    raise AttributeError(f"module 'topo.report' has no attribute {name!r}")
 
 
 def _components_text(con: dict) -> str:
@@ -350,8 +162,9 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def render_html(report: dict, figures: dict | None = None) -> str:
-    """A self-contained HTML page: the Markdown content plus embedded PNG figures."""
+def render_html_fragment(report: dict, figures: dict | None = None) -> str:
+    """The report as an HTML ``<div>`` (styles scoped to it): the body of
+    :func:`render_html`, and what Jupyter shows for an :class:`~topo.Audit`."""
     import base64
     import html
 
@@ -387,12 +200,19 @@ def render_html(report: dict, figures: dict | None = None) -> str:
         b64 = base64.b64encode(png).decode("ascii")
         body.append(f'<h2>Figure: {html.escape(name)}</h2><img alt="{html.escape(name)}" '
                     f'src="data:image/png;base64,{b64}">')
-    style = ("body{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px}"
-             "img{max-width:100%}")
+    style = (".topo-audit{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
+             ".topo-audit table{border-collapse:collapse;margin:1em 0}"
+             ".topo-audit td,.topo-audit th{border:1px solid #ccc;padding:3px 8px}.topo-audit img{max-width:100%}")
+    return f"<div class='topo-audit'><style>{style}</style>{''.join(body)}</div>"
+
+
+def render_html(report: dict, figures: dict | None = None) -> str:
+    """A self-contained HTML page: the report plus its figures, nothing loaded from elsewhere."""
+    import html
+
     title = html.escape(report["network"]["name"])
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>topo audit: {title}</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
+            f"</head><body>{render_html_fragment(report, figures)}</body></html>")
 
 
 def write_report(report: dict, out_dir: str | os.PathLike, *, formats: tuple[str, ...] = ("json", "md"),
