@@ -169,7 +169,7 @@ def test_html_report_is_self_contained_with_figures(tmp_path):
     r = run("audit", "--example", "skip-dag", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr
     html = (tmp_path / "report.html").read_text()
-    assert html.startswith("<!DOCTYPE html>") and html.count("data:image/png;base64,") == 2
+    assert html.startswith("<!DOCTYPE html>") and html.count("data:image/svg+xml;base64,") == 2
     assert "http" not in html.split("<body>", 1)[1]  # nothing loaded from elsewhere
     rep = json.loads((tmp_path / "report.json").read_text())
     assert rep["singular_strata"]["complete"] and rep["singular_strata"]["strata"] == []

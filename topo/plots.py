@@ -155,108 +155,249 @@ def plot_fiber(points: np.ndarray, *, ax=None, labels=None, title: str = "fiber"
 
 
 def _layer_key(name) -> str:
-    import re
+    from .auditing import layer_key
 
-    return re.sub(r"[._]?\d+$", "", str(name)) or str(name)
+    return layer_key(name)
 
 
-def plot_dag(arch: Architecture, *, frozen_edges=(), bottlenecks=(), max_nodes: int = 150, ax=None):
-    """Layered drawing of the DAG (longest-path levels from left to right).
+_KIND_STYLE = {  # node kind -> (face colour, edge colour, legend label)
+    "constrained": ("tab:blue", "tab:blue", "constrained unit (conserved balance)"),
+    "bottleneck": ("tab:orange", "tab:orange", "bottleneck unit (one edge in or out)"),
+    "free": ("white", "0.45", "free unit (no conservation law)"),
+    "io": ("0.35", "0.35", "input, bias or output"),
+}
 
-    Bottleneck nodes are drawn in orange and frozen edges in red.  Networks with
-    more than ``max_nodes`` nodes are collapsed: one box per (level, layer) group,
-    labelled with its number of units, and one line per pair of connected groups.
+
+def _node_kinds(arch: Architecture, bottlenecks) -> np.ndarray:
+    """One of the keys of ``_KIND_STYLE`` per node."""
+    from .architecture import HIDDEN
+
+    kinds = np.where(arch.node_row >= 0, "constrained", np.where(arch._role == HIDDEN, "free", "io")).astype(object)
+    for v in bottlenecks:
+        kinds[arch.node_index(v)] = "bottleneck"
+    return kinds
+
+
+def _legend(ax, kinds_present, frozen: bool) -> None:
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], ls="", marker="o", ms=8, mfc=_KIND_STYLE[k][0], mec=_KIND_STYLE[k][1],
+                      label=_KIND_STYLE[k][2]) for k in _KIND_STYLE if k in kinds_present]
+    handles.append(Line2D([], [], color="0.7", lw=1, label="edge (weights)"))
+    if frozen:
+        handles.append(Line2D([], [], color="tab:red", lw=2.2, label="frozen edge (never zero on the fiber)"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False,
+              borderaxespad=0.0)
+
+
+def plot_dag(arch: Architecture, *, frozen_edges=(), bottlenecks=(), max_nodes: int = 150, ax=None,
+             legend: bool = True):
+    """Layered drawing of the DAG, with a legend.
+
+    Networks with at most ``max_nodes`` nodes are drawn unit by unit, levels
+    (longest path from the inputs) from left to right.  Larger networks are
+    collapsed to one marker per (level, layer) group labelled with its number of
+    units, levels from top to bottom so that every label has a row of its own;
+    edges that skip levels are drawn as arcs.  Bottleneck units are orange, free
+    units hollow, frozen edges red; ``legend=True`` explains the colours beside the axes.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import topo
+    >>> from topo.plots import plot_dag
+    >>> ax = plot_dag(topo.Architecture.mlp([2, 3, 1]))
+    >>> ax.get_xlabel()
+    'level (longest path from the inputs)'
     """
     import matplotlib.pyplot as plt
 
     from .forward import node_levels
 
     lv = node_levels(arch)
-    names = arch.nodes
-    bset = {arch.node_index(v) for v in bottlenecks}
-    fset = {arch.edge_index(e) for e in frozen_edges}
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 5))
-    src, dst = arch.src, arch.dst
+    kinds = _node_kinds(arch, bottlenecks)
+    fset = np.asarray(sorted({arch.edge_index(e) for e in frozen_edges}), dtype=np.int64)
     if arch.n_nodes <= max_nodes:
-        ypos = np.zeros(arch.n_nodes)
-        for level in np.unique(lv).tolist():
-            members = np.flatnonzero(lv == level)
-            ypos[members] = np.linspace(-1, 1, len(members)) if len(members) > 1 else 0.0
-        for e in range(arch.n_edges):
-            u, v = int(src[e]), int(dst[e])
-            red = e in fset
-            ax.plot([lv[u], lv[v]], [ypos[u], ypos[v]], color="tab:red" if red else "0.75",
-                    lw=2.0 if red else 0.6, zorder=2 if red else 1)
-        colors = ["tab:orange" if i in bset else ("0.3" if arch.node_row[i] < 0 else "tab:blue")
-                  for i in range(arch.n_nodes)]
-        ax.scatter(lv, ypos, c=colors, s=40, zorder=3)
-        if arch.n_nodes <= 40:
-            for i, name in enumerate(names):
-                ax.annotate(str(name), (lv[i], ypos[i]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        if ax is None:
+            _, ax = plt.subplots(figsize=_expanded_size(lv))
+        _draw_expanded(ax, arch, lv, kinds, fset)
     else:
-        from .architecture import BIAS
-
-        shown = arch._role != BIAS  # bias sources would crowd the first column
-        keys = [(int(lv[i]), _layer_key(names[i])) for i in range(arch.n_nodes)]
-        groups = sorted({k for k, ok in zip(keys, shown.tolist()) if ok})
-        gid = {g: k for k, g in enumerate(groups)}
-        node_group = np.asarray([gid.get(k, -1) for k in keys])
-        sizes = np.bincount(node_group[node_group >= 0], minlength=len(groups))
-        has_b = np.zeros(len(groups), dtype=bool)
-        has_b[[node_group[i] for i in bset if node_group[i] >= 0]] = True
-        ypos = np.zeros(len(groups))
-        for level in sorted({g[0] for g in groups}):
-            members = [gid[g] for g in groups if g[0] == level]
-            ypos[members] = np.linspace(-1, 1, len(members)) if len(members) > 1 else 0.0
-        keep = (node_group[src] >= 0) & (node_group[dst] >= 0)
-        pairs = np.unique(np.stack([node_group[src[keep]], node_group[dst[keep]]], axis=1), axis=0)
-        frozen_pairs = {(int(node_group[src[e]]), int(node_group[dst[e]])) for e in fset}
-        for a, b in pairs.tolist():
-            red = (a, b) in frozen_pairs
-            ax.plot([groups[a][0], groups[b][0]], [ypos[a], ypos[b]], color="tab:red" if red else "0.7",
-                    lw=2.0 if red else 0.8, zorder=2 if red else 1)
-        for k, g in enumerate(groups):
-            ax.scatter([g[0]], [ypos[k]], s=60 + 8 * np.sqrt(sizes[k]), zorder=3,
-                       c="tab:orange" if has_b[k] else "tab:blue")
-            if len(groups) <= 40:
-                ax.annotate(f"{g[1]} ({sizes[k]})", (g[0], ypos[k]), fontsize=6, xytext=(3, 3),
-                            textcoords="offset points")
-    ax.set(xlabel="level (longest path from the inputs)", yticks=[],
-           title="network graph: bottleneck units orange, frozen edges red")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(9, 6))
+        _draw_collapsed(ax, arch, lv, kinds, fset)
+    if legend:
+        _legend(ax, set(kinds.tolist()), len(fset) > 0)
     return ax
 
 
-def report_figures(arch: Architecture, theta, report: dict) -> dict:
-    """PNG images for the HTML report: ``{"dag": bytes, "balances": bytes}``."""
+def _expanded_size(lv: np.ndarray) -> tuple[float, float]:
+    width = int(np.max(np.bincount(lv))) if len(lv) else 1
+    return (min(16.0, max(6.0, 1.6 * (int(lv.max(initial=0)) + 1) + 1.5)), min(10.0, max(3.5, 0.45 * width + 1.2)))
+
+
+def _draw_expanded(ax, arch: Architecture, lv: np.ndarray, kinds: np.ndarray, fset: np.ndarray) -> None:
+    from matplotlib.collections import LineCollection
+    from matplotlib.ticker import MaxNLocator
+
+    ypos = np.zeros(arch.n_nodes)
+    for level in np.unique(lv).tolist():
+        members = np.flatnonzero(lv == level)
+        ypos[members] = np.linspace(1, -1, len(members)) if len(members) > 1 else 0.0
+    src, dst = arch.src, arch.dst
+    segs = np.stack([np.column_stack([lv[src], ypos[src]]), np.column_stack([lv[dst], ypos[dst]])], axis=1)
+    red = np.zeros(arch.n_edges, dtype=bool)
+    red[fset] = True
+    ax.add_collection(LineCollection(segs[~red], colors="0.7", linewidths=0.8, zorder=1))
+    if red.any():
+        ax.add_collection(LineCollection(segs[red], colors="tab:red", linewidths=2.2, zorder=2))
+    for kind, (face, edge, _) in _KIND_STYLE.items():
+        m = kinds == kind
+        if m.any():
+            ax.scatter(lv[m], ypos[m], s=70, c=face, edgecolors=edge, linewidths=1.2, zorder=3)
+    if arch.n_nodes <= 40:
+        for i, name in enumerate(arch.nodes):
+            ax.annotate(str(name), (lv[i], ypos[i]), fontsize=9, xytext=(5, 5), textcoords="offset points", zorder=4)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlim(-0.4, lv.max(initial=0) + 0.8)
+    ax.set_ylim(-1.25, 1.25)
+    ax.set(xlabel="level (longest path from the inputs)", ylabel="units of one level", yticks=[],
+           title=f"network graph: {arch.n_nodes} units, {arch.n_edges} edges")
+
+
+def _groups(arch: Architecture, lv: np.ndarray, kinds: np.ndarray):
+    """Collapsed groups (level, layer) of non-bias nodes: keys, node -> group, sizes, kind of each group."""
+    from .architecture import BIAS
+
+    names = arch.nodes
+    shown = arch._role != BIAS  # bias sources would crowd the first level
+    keys = [(int(lv[i]), _layer_key(names[i])) for i in range(arch.n_nodes)]
+    groups = sorted({k for k, ok in zip(keys, shown.tolist()) if ok})
+    gid = {g: k for k, g in enumerate(groups)}
+    node_group = np.asarray([gid.get(k, -1) for k in keys], dtype=np.int64)
+    ok = node_group >= 0
+    sizes = np.bincount(node_group[ok], minlength=len(groups))
+    gkind = []
+    for k in range(len(groups)):
+        present = set(kinds[node_group == k].tolist())
+        gkind.append(next(x for x in ("bottleneck", "constrained", "io", "free") if x in present))
+    return groups, node_group, sizes, gkind
+
+
+def _draw_collapsed(ax, arch: Architecture, lv: np.ndarray, kinds: np.ndarray, fset: np.ndarray) -> None:
+    from matplotlib.path import Path
+    from matplotlib.patches import PathPatch
+    from matplotlib.ticker import MaxNLocator
+
+    groups, node_group, sizes, gkind = _groups(arch, lv, kinds)
+    G = len(groups)
+    xpos, ypos = np.zeros(G), np.asarray([g[0] for g in groups], dtype=float)
+    per_level: dict[int, int] = {}
+    for k, g in enumerate(groups):  # groups are sorted by (level, layer): columns left to right
+        xpos[k] = per_level.get(g[0], 0)
+        per_level[g[0]] = int(xpos[k]) + 1
+    src, dst = node_group[arch.src], node_group[arch.dst]
+    keep = (src >= 0) & (dst >= 0)
+    code = np.unique(src[keep] * G + dst[keep])
+    frozen_code = set((node_group[arch.src[fset]] * G + node_group[arch.dst[fset]]).tolist())
+    for a, b in zip((code // G).tolist(), (code % G).tolist()):
+        red = a * G + b in frozen_code
+        (x0, y0), (x1, y1) = (xpos[a], ypos[a]), (xpos[b], ypos[b])
+        if y1 - y0 > 1 and x0 == x1:  # skips levels in one column: an arc to the left
+            bend = 0.35 + 0.08 * (y1 - y0)
+            verts, codes = [(x0, y0), (x0 - bend, (y0 + y1) / 2), (x1, y1)], [Path.MOVETO, Path.CURVE3, Path.CURVE3]
+        else:
+            verts, codes = [(x0, y0), (x1, y1)], [Path.MOVETO, Path.LINETO]
+        ax.add_patch(PathPatch(Path(verts, codes), fill=False, edgecolor="tab:red" if red else "0.65",
+                               lw=2.2 if red else 0.9, zorder=2 if red else 1))
+    for k in range(G):
+        face, edge, _ = _KIND_STYLE[gkind[k]]
+        ax.scatter([xpos[k]], [ypos[k]], s=40 + 6 * np.sqrt(sizes[k]), c=face, edgecolors=edge, linewidths=1.2,
+                   zorder=3)
+        ax.annotate(f"{groups[k][1]} ({sizes[k]})", (xpos[k], ypos[k]), fontsize=8, xytext=(8, -3),
+                    textcoords="offset points", zorder=4)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    top = float(ypos.max(initial=0.0))
+    ax.set_ylim(top + 0.7, -0.7)  # inputs at the top
+    ax.set_xlim(-0.9, max(per_level.values(), default=1) - 0.2)
+    ax.set(ylabel="level (longest path from the inputs)", xlabel="layers at the same level", xticks=[],
+           title=f"network graph, one marker per layer: {arch.n_nodes} units, {arch.n_edges} edges")
+
+
+def _dag_size(arch: Architecture, max_nodes: int) -> tuple[float, float]:
+    """Figure size (inches) that keeps the labels of :func:`plot_dag` apart."""
+    from .architecture import BIAS
+    from .forward import node_levels
+
+    lv = node_levels(arch)
+    if arch.n_nodes <= max_nodes:
+        return _expanded_size(lv)
+    names = arch.nodes
+    groups = {(int(lv[i]), _layer_key(names[i])) for i in np.flatnonzero(arch._role != BIAS).tolist()}
+    per_level = np.bincount([g[0] for g in groups]) if groups else np.ones(1, dtype=np.int64)
+    return (min(20.0, 2.4 * int(per_level.max()) + 1.5), max(4.0, 0.3 * (int(lv.max(initial=0)) + 1) + 1.5))
+
+
+def _figure_bytes(fig, fmt: str) -> bytes:
     import io
 
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=90, bbox_inches="tight", metadata={"Date": None} if fmt == "svg" else None)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def report_figures(arch: Architecture, theta, report: dict, *, fmt: str = "svg", max_nodes: int = 150) -> dict:
+    """Figures of the HTML report, ``{"balances": bytes, "dag": bytes}`` (SVG by default, or ``fmt="png"``).
+
+    ``balances`` is a histogram of the balances (negative ones red: their units
+    can freeze their outgoing edge); ``dag`` is :func:`plot_dag` with the report's
+    bottlenecks and (listed) frozen edges.
+
+    Examples
+    --------
+    >>> import topo
+    >>> from topo.plots import report_figures
+    >>> a = topo.audit("shallow")
+    >>> figs = report_figures(a.architecture, a.theta, a.report)
+    >>> sorted(figs), figs["dag"][:4]
+    (['balances', 'dag'], b'<svg')
+    """
     import matplotlib.pyplot as plt
 
     from .balance import balance
     from .decompose import decompose
 
-    out = {}
     c = balance(arch, theta)
-    fig, ax = plt.subplots(figsize=(5, 3))
-    if len(c):
-        ax.hist(c, bins=min(60, max(5, len(c) // 4)), color="tab:blue")
-        ax.axvline(0, color="k", lw=0.8)
-    ax.set(xlabel="balance c", ylabel="constrained units", title="balances")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    out["balances"] = buf.getvalue()
+    tol = report["balances"]["tol"]
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    _balance_histogram(ax, c, tol)
+    out = {"balances": _figure_bytes(fig, fmt)}
     d = decompose(arch)
     frozen = [tuple(w["edge"]) for w in report["connectivity"]["frozen_edges"]]
     by_str = {(str(u), str(v)): (u, v) for (u, v) in arch.edge_names(d.bottleneck_edge_index)}
     frozen = [by_str[e] for e in frozen if e in by_str]
-    fig, ax = plt.subplots(figsize=(9, 5))
-    plot_dag(arch, frozen_edges=frozen, bottlenecks=set(d.in_bottlenecks) | set(d.out_bottlenecks), ax=ax)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    out["dag"] = buf.getvalue()
+    fig, ax = plt.subplots(figsize=_dag_size(arch, max_nodes))
+    plot_dag(arch, frozen_edges=frozen, bottlenecks=set(d.in_bottlenecks) | set(d.out_bottlenecks), ax=ax,
+             max_nodes=max_nodes, legend=False)  # the HTML page has the legend
+    out["dag"] = _figure_bytes(fig, fmt)
+    if fmt == "svg":  # drop the XML prologue: the SVG can be inlined or embedded as is
+        out = {k: v[v.index(b"<svg"):] for k, v in out.items()}
     return out
+
+
+def _balance_histogram(ax, c: np.ndarray, tol: float) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    if len(c):
+        bins = np.histogram_bin_edges(c, bins=min(60, max(8, len(c) // 4)))
+        ax.hist(c[c < -tol], bins=bins, color="tab:red", label="c < 0")
+        ax.hist(c[c >= -tol], bins=bins, color="tab:blue", label="c ≥ 0")
+        ax.axvline(0, color="k", lw=0.8)
+        ax.legend(fontsize=8, frameon=False)
+    else:
+        ax.text(0.5, 0.5, "no constrained unit", ha="center", va="center", transform=ax.transAxes)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel="balance c (squared norm in − squared norm out)", ylabel="constrained units",
+           title=f"balances of the {len(c)} constrained units")

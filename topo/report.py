@@ -11,8 +11,8 @@ import json
 import os
 from pathlib import Path
 
-
 from .auditing import _MAX_LISTED, SCHEMA_VERSION
+from .report_html import render_html, render_html_fragment
 
 __all__ = ["SCHEMA_VERSION", "render_text", "render_markdown", "render_html", "render_html_fragment",
            "write_report"]
@@ -26,6 +26,28 @@ def __getattr__(name: str):
 
         return audit_report
     raise AttributeError(f"module 'topo.report' has no attribute {name!r}")
+
+
+def _free_by_reason(net: dict) -> dict:
+    """``{reason: [{layer, n, nodes}, ...]}``: the free units grouped by reason, then layer."""
+    groups = net.get("free_groups")
+    if groups is None:  # a report written before free_groups existed
+        from .auditing import layer_key
+
+        acc: dict = {}
+        for f in net["free_nodes"]:
+            acc.setdefault((f["reason"], layer_key(f["node"])), []).append(f["node"])
+        groups = [{"reason": r, "layer": layer, "n": len(v), "nodes": v} for (r, layer), v in acc.items()]
+    out: dict = {}
+    for g in groups:
+        out.setdefault(g["reason"], []).append(g)
+    return out
+
+
+def _names_text(names: list, n: int, k: int) -> str:
+    """The first ``k`` names, then "… N more" (``n`` is the full count)."""
+    shown = ", ".join(str(x) for x in names[:k])
+    return shown + (f", … {n - min(k, len(names))} more" if n > min(k, len(names)) else "")
 
 
 def _components_text(con: dict) -> str:
@@ -43,10 +65,11 @@ def render_text(report: dict) -> str:
         f"{net['n_inputs']} input(s), {net['n_biases']} bias(es), {net['n_outputs']} output(s)",
         f"  constrained  {net['n_constrained']} of {net['n_hidden']} hidden nodes carry a conserved balance",
     ]
-    if net["free_nodes"]:
-        shown = ", ".join(f"{f['node']} ({f['reason']})" for f in net["free_nodes"][:5])
-        more = net.get("n_free", len(net["free_nodes"])) - 5
-        lines.append(f"  free         {shown}" + (f", ... {more} more" if more > 0 else ""))
+    for reason, groups in _free_by_reason(net).items():
+        n = sum(g["n"] for g in groups)
+        layers = ", ".join(f"{g['layer']} ({g['n']})" for g in groups[:4])
+        more = f", … {len(groups) - 4} more layers" if len(groups) > 4 else ""
+        lines.append(f"  free         {n} unit(s): {reason}; in {layers}{more}")
     if bal["n"]:
         lines.append(
             f"  balances     min {bal['min']:.4g}, max {bal['max']:.4g}; "
@@ -57,17 +80,20 @@ def render_text(report: dict) -> str:
         f"{dec['n_out_bottlenecks']} out (single outgoing edge); {dec['n_factors']} independent factor(s)"
     )
     lines.append(f"  frozen edges {con['n_frozen_edges']} ({con['n_frozen_scalar_edges']} scalar)")
-    for w in con["frozen_edges"][:10]:
+    shown_edges = con["frozen_edges"][:10]
+    for w in shown_edges:
         nodes = w["nodes"]
-        shown = ", ".join(nodes[:6]) + (f", ... ({len(nodes)} nodes)" if len(nodes) > 6 else "")
+        shown = ", ".join(nodes[:6]) + (f", … {len(nodes) - 6} more" if len(nodes) > 6 else "")
         rel = "only edge into" if w["kind"] == "in" else "only edge out of"
         where = ""
         if "source" in w:
             src = w["source"]
             where = f" [{src['module']}.{src['parameter']}[{', '.join(src['index'])}]]"
         lines.append(f"    {w['edge'][0]} -> {w['edge'][1]}{where}: {rel} S = {{{shown}}}, sum c = {w['sum_c']:.4g}")
-    if con["n_frozen_edges"] > 10:
-        lines.append(f"    ... {con['n_frozen_edges'] - 10} more in the report")
+    if con["n_frozen_edges"] > len(shown_edges):
+        more = con["n_frozen_edges"] - len(shown_edges)
+        where = "in the report" if len(con["frozen_edges"]) > len(shown_edges) else "(raise --max-listed)"
+        lines.append(f"    … {more} more {where}")
     lines.append(f"  components   {_components_text(con)} connected component(s) of the fiber")
     if "topology" in report:
         t = report["topology"]
@@ -96,9 +122,12 @@ def render_markdown(report: dict) -> str:
         f"| {net['n_outputs']} | {net['n_hidden']} | {net['n_constrained']} |",
         "",
     ]
-    if net["free_nodes"]:
-        out += ["Free hidden nodes (no conservation law):", ""]
-        out += [f"- `{f['node']}`: {f['reason']}" for f in net["free_nodes"][:_MAX_LISTED]]
+    free = _free_by_reason(net)
+    if free:
+        out += [f"Free hidden nodes (no conservation law): {net.get('n_free', len(net['free_nodes']))}.", ""]
+        for reason, groups in free.items():
+            out.append(f"- {reason}: {sum(g['n'] for g in groups)} unit(s)")
+            out += [f"    - layer `{g['layer']}`: {g['n']} ({_names_text(g['nodes'], g['n'], 6)})" for g in groups]
         out.append("")
     out += ["## Balances", ""]
     if bal["n"]:
@@ -130,8 +159,10 @@ def render_markdown(report: dict) -> str:
         out += ["| edge | size | kind | witness S | sum of c over S |", "|---|---|---|---|---|"]
         for w in con["frozen_edges"]:
             nodes = w["nodes"]
-            shown = ", ".join(nodes[:8]) + (f", ... ({len(nodes)})" if len(nodes) > 8 else "")
+            shown = _names_text(nodes, len(nodes), 8)
             out.append(f"| {w['edge'][0]} -> {w['edge'][1]} | {w['size']} | {w['kind']} | {shown} | {w['sum_c']:.6g} |")
+        if con["n_frozen_edges"] > len(con["frozen_edges"]):
+            out.append(f"\n… {con['n_frozen_edges'] - len(con['frozen_edges'])} more frozen edges (raise --max-listed)")
         out.append("")
     if "singular_strata" in report:
         st = report["singular_strata"]
@@ -160,59 +191,6 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
-
-
-def render_html_fragment(report: dict, figures: dict | None = None) -> str:
-    """The report as an HTML ``<div>`` (styles scoped to it): the body of
-    :func:`render_html`, and what Jupyter shows for an :class:`~topo.Audit`."""
-    import base64
-    import html
-
-    md = render_markdown(report)
-    body = []
-    in_table = False
-    for line in md.splitlines():
-        if line.startswith("|"):
-            cells = [html.escape(x.strip()) for x in line.strip("|").split("|")]
-            if set("".join(cells)) <= set("-"):
-                continue
-            if not in_table:
-                body.append("<table>")
-                in_table = True
-                body.append("<tr>" + "".join(f"<th>{x}</th>" for x in cells) + "</tr>")
-            else:
-                body.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
-            continue
-        if in_table:
-            body.append("</table>")
-            in_table = False
-        if line.startswith("# "):
-            body.append(f"<h1>{html.escape(line[2:])}</h1>")
-        elif line.startswith("## "):
-            body.append(f"<h2>{html.escape(line[3:])}</h2>")
-        elif line.startswith("- "):
-            body.append(f"<li>{html.escape(line[2:])}</li>")
-        elif line.strip():
-            body.append(f"<p>{html.escape(line).replace('**', '')}</p>")
-    if in_table:
-        body.append("</table>")
-    for name, png in (figures or {}).items():
-        b64 = base64.b64encode(png).decode("ascii")
-        body.append(f'<h2>Figure: {html.escape(name)}</h2><img alt="{html.escape(name)}" '
-                    f'src="data:image/png;base64,{b64}">')
-    style = (".topo-audit{font-family:sans-serif;max-width:1000px;margin:2em auto;color:#222}"
-             ".topo-audit table{border-collapse:collapse;margin:1em 0}"
-             ".topo-audit td,.topo-audit th{border:1px solid #ccc;padding:3px 8px}.topo-audit img{max-width:100%}")
-    return f"<div class='topo-audit'><style>{style}</style>{''.join(body)}</div>"
-
-
-def render_html(report: dict, figures: dict | None = None) -> str:
-    """A self-contained HTML page: the report plus its figures, nothing loaded from elsewhere."""
-    import html
-
-    title = html.escape(report["network"]["name"])
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>topo audit: {title}</title>"
-            f"</head><body>{render_html_fragment(report, figures)}</body></html>")
 
 
 def write_report(report: dict, out_dir: str | os.PathLike, *, formats: tuple[str, ...] = ("json", "md"),
