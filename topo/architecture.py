@@ -828,14 +828,19 @@ class Architecture:
             values[(u, v)] = d[attr]
         return self.as_vector(values, name=f"edge attribute {attr!r}")
 
-    def init(self, scheme: str = "kaiming", *, seed: int | np.random.Generator | None = None) -> np.ndarray:
+    def init(
+        self, scheme: str = "kaiming", *, seed: int | np.random.Generator | None = None, bias: str | None = None,
+    ) -> np.ndarray:
         """Random parameters.
 
         ``"kaiming"``: N(0, 2/fan_in); ``"xavier"``: N(0, 2/(fan_in+fan_out));
-        ``"normal"``: N(0, 1); ``"uniform"``: U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
-        PyTorch's default for Linear layers.  ``fan_in`` of a node counts the
-        scalar weights entering it, bias edges included; bias edges are drawn like
-        any other input edge (a bias is an input edge of the theory).
+        ``"kaiming_uniform"``, ``"xavier_uniform"``: the uniform laws of the same
+        variance; ``"normal"``: N(0, 1); ``"uniform"``: U(-1/sqrt(fan_in), 1/sqrt(fan_in));
+        ``"pytorch"``: the default of ``torch.nn.Linear`` (U(±1/sqrt(fan_in)) for
+        weights and biases, fan_in counting weights only).  ``bias`` chooses the bias
+        rule (:mod:`topo.initializers`): ``"input"`` (default except for
+        ``"pytorch"``: a bias is an input edge, counted in ``fan_in`` and drawn
+        like the other input weights), ``"pytorch"`` or ``"zeros"``.
 
         Examples
         --------
@@ -844,19 +849,9 @@ class Architecture:
         >>> theta = arch.init("kaiming", seed=0)
         >>> theta.shape, bool((arch.init(seed=0) == theta).all())
         ((13,), True)
+        >>> arch.init("kaiming", bias="zeros", seed=0)[6:9].tolist()    # the hidden biases
+        [0.0, 0.0, 0.0]
         """
-        rng = np.random.default_rng(seed)
-        fan_in = np.bincount(self._dst, weights=self._sizes, minlength=self.n_nodes)
-        fan_out = np.bincount(self._src, weights=self._sizes, minlength=self.n_nodes)
-        per_param_in = np.repeat(fan_in[self._dst], self._sizes)
-        if scheme == "kaiming":
-            return rng.standard_normal(self.n_params) * np.sqrt(2.0 / per_param_in)
-        if scheme == "xavier":
-            per_param_out = np.repeat(fan_out[self._src], self._sizes)
-            return rng.standard_normal(self.n_params) * np.sqrt(2.0 / (per_param_in + per_param_out))
-        if scheme == "normal":
-            return rng.standard_normal(self.n_params)
-        if scheme == "uniform":
-            bound = 1.0 / np.sqrt(per_param_in)
-            return rng.uniform(-1.0, 1.0, self.n_params) * bound
-        raise ValueError(f"unknown init scheme {scheme!r}; expected 'kaiming', 'xavier', 'normal' or 'uniform'")
+        from .initializers import draw_parameters
+
+        return draw_parameters(self, scheme, bias=bias, seed=seed)

@@ -1,0 +1,24 @@
+"""The papers' experiments as one-call sweeps, serial or on a Dask cluster.
+
+* :func:`obstruction_probability`, :func:`obstruction_table` — probability that a
+  random initialisation has pathological units (exact F-tail or Monte Carlo);
+* :func:`run_tasks`, :func:`task_seeds`, :func:`tidy` — the shared runner: seeded
+  tasks, run in-process or on ``dask.distributed`` with identical results.
+
+See ``docs/experiments.md``.
+"""
+
+from .obstruction import ObstructionProbability, obstruction_probability, obstruction_table, units_below_output
+from .runner import ExperimentError, Task, run_tasks, task_seeds, tidy
+
+__all__ = [
+    "ExperimentError",
+    "ObstructionProbability",
+    "Task",
+    "obstruction_probability",
+    "obstruction_table",
+    "run_tasks",
+    "task_seeds",
+    "tidy",
+    "units_below_output",
+]
