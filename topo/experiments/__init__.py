@@ -8,15 +8,23 @@
 See ``docs/experiments.md``.
 """
 
+from .config import read_config, run_config
 from .obstruction import ObstructionProbability, obstruction_probability, obstruction_table, units_below_output
+from .pathological import PathologicalSweep, init_with_balance_signs, linear_fit, pathological_sweep
 from .runner import ExperimentError, Task, run_tasks, task_seeds, tidy
 
 __all__ = [
     "ExperimentError",
     "ObstructionProbability",
+    "PathologicalSweep",
     "Task",
+    "init_with_balance_signs",
+    "linear_fit",
+    "pathological_sweep",
     "obstruction_probability",
     "obstruction_table",
+    "read_config",
+    "run_config",
     "run_tasks",
     "task_seeds",
     "tidy",
