@@ -10,4 +10,4 @@ try:
 except ImportError:  # the core install: torch paths are exercised in CI
     collect_ignore = ["topo/torch_import.py", "topo/zoo.py", "topo/dynamics.py", "docs/torch.md",
                       "topo/experiments/pathological.py", "topo/experiments/regularizers.py",
-                      "docs/experiments.md"]
+                      "docs/experiments.md", "tests/oracles_torch.py"]

@@ -36,7 +36,7 @@ NON_HOMOGENEOUS_ACTIVATIONS = frozenset(
     {
         "gelu", "tanh", "sigmoid", "silu", "swish", "softplus", "elu", "selu", "celu",
         "mish", "hardtanh", "hardswish", "hardsigmoid", "softsign", "sin", "square",
-        "exp", "sum", "free",
+        "exp", "sum", "free", "relu6",
     }
 )
 #: Node roles.  ``bias`` is a constant source (value 1); ``input`` a data source.
@@ -45,11 +45,26 @@ _ROLE_CODE = {name: i for i, name in enumerate(ROLES)}
 INPUT, BIAS, HIDDEN, OUTPUT = range(4)
 
 
+def _leaky_slope(key: str) -> float | None:
+    """Slope of ``"leaky_relu(<slope>)"`` (a leaky ReLU of any slope), else None."""
+    if key.startswith("leaky_relu(") and key.endswith(")"):
+        try:
+            return float(key[len("leaky_relu("):-1])
+        except ValueError:
+            return None
+    return None
+
+
+def is_homogeneous(activation: str) -> bool:
+    """Whether an activation name is positively homogeneous (``leaky_relu(<slope>)`` included)."""
+    return activation in HOMOGENEOUS_ACTIVATIONS or _leaky_slope(activation) is not None
+
+
 def _check_activation(node, name) -> str:
     if not isinstance(name, str):
         raise GraphError(f"activation of node {node!r} must be a string, got {name!r}")
     key = name.lower()
-    if key in HOMOGENEOUS_ACTIVATIONS or key in NON_HOMOGENEOUS_ACTIVATIONS or key.startswith("free:"):
+    if is_homogeneous(key) or key in NON_HOMOGENEOUS_ACTIVATIONS or key.startswith("free:"):
         return key
     known = ", ".join(sorted(HOMOGENEOUS_ACTIVATIONS | NON_HOMOGENEOUS_ACTIVATIONS))
     raise GraphError(
@@ -258,7 +273,7 @@ class Architecture:
             a = act[i]
             if touches_fixed[i]:
                 free_reason[names[i]] = "touches a non-trainable edge"
-            elif a not in HOMOGENEOUS_ACTIVATIONS:
+            elif not is_homogeneous(a):
                 free_reason[names[i]] = f"activation {a!r} is not positively homogeneous"
             else:
                 constrained.append(i)

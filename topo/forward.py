@@ -41,7 +41,24 @@ ACTIVATIONS = {
     "exp": np.exp,
     "softsign": lambda z: z / (1.0 + np.abs(z)),
     "hardtanh": lambda z: np.clip(z, -1.0, 1.0),
+    "relu6": lambda z: np.clip(z, 0.0, 6.0),
+    "hardsigmoid": lambda z: np.clip(z / 6.0 + 0.5, 0.0, 1.0),
+    "hardswish": lambda z: z * np.clip(z / 6.0 + 0.5, 0.0, 1.0),
+    "mish": lambda z: z * np.tanh(np.logaddexp(0.0, z)),
 }
+
+
+def _activation_fn(name: str):
+    """The elementwise function of an activation name (``leaky_relu(<slope>)`` of any slope)."""
+    if name in ACTIVATIONS:
+        return ACTIVATIONS[name]
+    if name.startswith("leaky_relu(") and name.endswith(")"):
+        try:
+            slope = float(name[len("leaky_relu("):-1])
+        except ValueError:
+            return None
+        return lambda z: np.where(z > 0, z, slope * z)
+    return None
 
 
 def node_levels(arch: Architecture) -> np.ndarray:
@@ -78,7 +95,7 @@ def _check_forward_support(arch: Architecture) -> None:
         )
     for v in arch.hidden + arch.outputs:
         a = arch.activation(v)
-        if a not in ACTIVATIONS and a not in ("maxpool", "avgpool"):
+        if _activation_fn(a) is None and a not in ("maxpool", "avgpool"):
             raise ParameterError(f"forward() cannot evaluate node {v!r} with activation {a!r}")
 
 
@@ -154,7 +171,7 @@ def forward(arch: Architecture, theta: Any, X: Any, *, return_hidden: bool = Fal
                     terms = H[:, src[e_in]] * vec[e_in]
                     Z[:, j] = terms.max(axis=1) if a == "maxpool" else terms.mean(axis=1)
             else:
-                Z[:, sel] = ACTIVATIONS[a](Z[:, sel])
+                Z[:, sel] = _activation_fn(a)(Z[:, sel])
         H[:, nodes] = Z
     out = H[:, np.flatnonzero(role_codes == OUTPUT)]
     return (out, H) if return_hidden else out

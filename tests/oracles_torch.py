@@ -1,0 +1,117 @@
+"""Independent oracles for the PyTorch import (need torch).
+
+The rescaling symmetry of a constrained unit v (in-edges x α, out-edges x 1/α)
+leaves the model's function unchanged, so by Euler's identity, for any loss L of
+the outputs,
+
+    Σ_{e into v} ⟨θ_e, ∂L/∂θ_e⟩ − Σ_{e out of v} ⟨θ_e, ∂L/∂θ_e⟩ = 0.
+
+The gradients come from torch autograd on the model itself (on a copy in which
+every eval-mode BatchNorm is rewritten, by the formulas below and not by topo, so
+that its parameters are the imported edge weights).  The identity fails for a unit
+that is grouped wrongly (an edge missing, an extra edge, an edge assigned to the
+wrong parameter) or that is not homogeneous, so it checks the imported graph and
+``edge_source`` together.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+
+
+def _index(idx):
+    return tuple(slice(*map(int, i.split(":"))) if isinstance(i, str) else i for i in idx)
+
+
+def rewritten_copy(model, imp):
+    """A float64 copy of ``model`` whose parameters hold the imported edge weights.
+
+    A BatchNorm with edges of its own (``edge_source`` names its weight) becomes the
+    affine map ``s x + t`` with ``s = γ/√(var+ε)``, ``t = β − mean·s``; a BatchNorm
+    folded into the layer before it moves its scale into that layer's weight and
+    the whole bias ``(b − mean)·s + β`` into its own bias (the layer's bias is zeroed).
+    """
+    m = copy.deepcopy(model).double().eval()
+    named = [(e, imp.edge_source[e]) for e in imp.architecture.edges if e in imp.edge_source]
+    own_weight = {q for _, (q, p, _) in named if p == "weight"}
+    gm = torch.fx.symbolic_trace(m)
+    mods = dict(m.named_modules())
+    producer = {}
+    for n in gm.graph.nodes:
+        if n.op == "call_module" and isinstance(mods[n.target], torch.nn.modules.batchnorm._BatchNorm):
+            prev = n.args[0]
+            if getattr(prev, "op", None) == "call_module":
+                producer[n.target] = mods[prev.target]
+    with torch.no_grad():
+        for qual, bn in mods.items():
+            if not isinstance(bn, torch.nn.modules.batchnorm._BatchNorm):
+                continue
+            s = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            t = bn.bias - bn.running_mean * s
+            if qual in own_weight:
+                bn.weight.copy_(s)
+                bn.bias.copy_(t)
+            else:
+                layer = producer[qual]
+                layer.weight.mul_(s.reshape((-1,) + (1,) * (layer.weight.dim() - 1)))
+                if layer.bias is not None:
+                    t = t + layer.bias * s
+                    layer.bias.zero_()
+                bn.weight.fill_(1.0)
+                bn.bias.copy_(t)
+            bn.running_mean.zero_()
+            bn.running_var.fill_(1.0 - bn.eps)
+    return m
+
+
+def edge_terms(model, imp, x, *, seed: int = 0):
+    """``⟨θ_e, ∂L/∂θ_e⟩`` for every edge with a source (L a random quadratic loss of the outputs),
+    after checking that each source holds exactly the edge's imported weights."""
+    m = rewritten_copy(model, imp)
+    arch = imp.architecture
+    xd = x.double()
+    ref = copy.deepcopy(model).double().eval()(xd)
+    np.testing.assert_allclose(m(xd).detach().numpy(), ref.detach().numpy(), rtol=1e-9, atol=1e-9)
+    out = m(xd)
+    g = torch.Generator().manual_seed(seed)
+    target = torch.randn(out.shape, generator=g, dtype=torch.float64)
+    loss = ((out - target) ** 2).sum() + (out ** 3).sum() * 0.1
+    params = dict(m.named_parameters())
+    names = list(params)
+    grads = dict(zip(names, torch.autograd.grad(loss, [params[k] for k in names], allow_unused=True)))
+    terms = np.full(arch.n_edges, np.nan)
+    for e, edge in enumerate(arch.edges):
+        if not arch.edge_trainable[e]:
+            continue
+        qual, pname, idx = imp.edge_source[edge]
+        full = f"{qual}.{pname}"
+        assert full in params, f"edge {edge} names {full!r}, which is not a parameter of the model"
+        p, gr = params[full].detach()[_index(idx)], grads[full][_index(idx)]
+        np.testing.assert_array_equal(p.reshape(-1).numpy(), imp.theta[arch.edge_slice(edge)],
+                                      err_msg=f"edge {edge}: {full}{list(idx)}")
+        terms[e] = float((p * gr).sum())
+    return terms
+
+
+def euler_residuals(model, imp, x, *, units=None, seed: int = 0, drop_fixed: bool = False) -> dict:
+    """Relative Euler residual of the rescaling symmetry for each unit (default: every constrained unit).
+
+    ``drop_fixed`` ignores the fixed edges (as a graph that lost them would): for negative controls.
+    """
+    arch = imp.architecture
+    terms = edge_terms(model, imp, x, seed=seed)
+    if drop_fixed:
+        terms[~arch.edge_trainable] = 0.0
+    units = arch.constrained if units is None else units
+    out = {}
+    for v in units:
+        i = arch.node_index(v)
+        e_in, e_out = np.flatnonzero(arch.dst == i), np.flatnonzero(arch.src == i)
+        both = np.concatenate([terms[e_in], terms[e_out]])
+        assert not np.isnan(both).any(), f"unit {v} touches an edge without a source"
+        scale = np.abs(both).sum()
+        out[v] = abs(terms[e_in].sum() - terms[e_out].sum()) / max(scale, 1e-300)
+    return out
