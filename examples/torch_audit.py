@@ -18,8 +18,6 @@ import numpy as np
 import torch
 
 import topo
-from topo.plots import report_figures
-from topo.report import audit, render_text, write_report
 
 
 def rescale_unit(model_in, model_out, j, alpha):
@@ -51,21 +49,18 @@ def main(out: Path):
     for j in (2, 5):  # make two of them pathological by a rescaling (same function)
         rescale_unit(model[2], model[4], j, 0.2)
     np.testing.assert_allclose(model(x).detach().numpy(), y_before.detach().numpy(), rtol=1e-5, atol=1e-6)
-    imp = topo.from_torch(model)
-    arch = imp.architecture
-    rep = audit(arch, imp.theta, name="mlp-4-8-8-1", source="torch.nn.Sequential, two units rescaled",
-                parameters="weights of the model", edge_source=imp.edge_source)
-    print(render_text(rep))
-    c = topo.balance(arch, imp.theta)
+    audit = topo.audit(model, name="mlp-4-8-8-1", source="torch.nn.Sequential, two units rescaled")
+    print(audit.summary())
+    arch, c = audit.architecture, audit.c
     negative = [v for v in arch.constrained if v.startswith("2.") and c[arch.constrained_row(v)] < 0]
-    assert rep["connectivity"]["n_components"] == 2 ** len(negative) >= 4
-    assert all(w["source"]["module"] == "4" for w in rep["connectivity"]["frozen_edges"])
-    out.mkdir(parents=True, exist_ok=True)
-    paths = write_report(rep, out, formats=("json", "html"), figures=report_figures(arch, imp.theta, rep))
+    assert audit.n_components == 2 ** len(negative) >= 4
+    frozen = audit.frozen_edges(records=True)  # a DataFrame without records=True when pandas is installed
+    assert all(row["module"] == "4" for row in frozen)
+    paths = audit.save(out, formats=("json", "html"))
     print("wrote", ", ".join(map(str, paths)))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path("audit-lenet"))
+    parser.add_argument("--out", type=Path, default=Path("audit-torch-mlp"))
     main(parser.parse_args().out)

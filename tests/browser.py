@@ -30,6 +30,15 @@ def find_chromium() -> str | None:
     return None
 
 
+def _high(fd: int) -> int:
+    """A close-on-exec copy of ``fd`` numbered 10 or more (the original is closed)."""
+    import fcntl
+
+    new = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return new
+
+
 class Browser:
     """``with Browser(exe) as b: page = b.open(path)``; messages in ``b.errors``."""
 
@@ -41,18 +50,19 @@ class Browser:
 
     def __enter__(self) -> "Browser":
         self._profile = tempfile.mkdtemp(prefix="topo-chromium-")
-        to_chrome_r, self._w = os.pipe()
-        self._r, from_chrome_w = os.pipe()
+        # the protocol pipe is the child's fds 3 (commands in) and 4 (replies out); our ends and the
+        # child's ends are first moved above 10 so that the dup2 onto 3 and 4 cannot clobber them
+        to_chrome_r, self._w = (_high(fd) for fd in os.pipe())
+        self._r, from_chrome_w = (_high(fd) for fd in os.pipe())
 
-        def fds():  # the protocol pipe is fds 3 (commands in) and 4 (replies out)
+        def fds():
             os.dup2(to_chrome_r, 3)
             os.dup2(from_chrome_w, 4)
 
         self.proc = subprocess.Popen(
             [self.exe, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
              "--hide-scrollbars", "--no-first-run", f"--user-data-dir={self._profile}", "about:blank"],
-            pass_fds=(3, 4), preexec_fn=fds,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            preexec_fn=fds, close_fds=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(to_chrome_r)
         os.close(from_chrome_w)
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]

@@ -21,12 +21,15 @@ def test_there_are_examples():
     assert len(EXAMPLES) >= 1
 
 
-def test_readme_python_block_runs():
+def test_readme_python_block_prints_what_the_readme_says(capsys):
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     block = text.split("```python\n", 1)[1].split("```", 1)[0]
+    printed = text.split("```python\n", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
     namespace: dict = {}
     exec(compile(block, "README.md", "exec"), namespace)
-    assert namespace["report"].n_components >= 1 and namespace["path"].shape[1] == namespace["arch"].n_params
+    assert capsys.readouterr().out == printed
+    assert "frozen: only edge out of S" in printed and "4 connected components" in printed
+    assert namespace["path"].shape[1] == namespace["arch"].n_params
 
 
 def test_readme_starts_with_the_two_commands():

@@ -57,7 +57,9 @@ def _import_torch():
     try:
         import torch
     except ImportError:  # pragma: no cover - CI installs torch
-        raise ImportError("topo.train needs PyTorch: pip install 'relu-topo[torch]'") from None
+        raise ImportError(
+            "topo.train needs PyTorch: pip install torch, or pip install '.[torch]' from a topo checkout"
+        ) from None
     return torch
 
 

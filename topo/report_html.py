@@ -279,8 +279,8 @@ def render_html_fragment(report: dict, figures: dict | None = None) -> str:
     True
     """
     figures = figures or {}
-    parts = (_header(report) + _cards(report) + _network(report) + _balances(report, figures)
-             + _connectivity(report) + _graph(report, figures) + _strata(report) + _topology(report)
+    parts = (_header(report) + _cards(report) + _connectivity(report) + _graph(report, figures)
+             + _balances(report, figures) + _network(report) + _strata(report) + _topology(report)
              + _extra_sections(report) + _notes(report))
     return f"<div class='topo-audit'><style>{_STYLE}</style>{''.join(parts)}</div>"
 

@@ -12,7 +12,9 @@ def _torch():
     try:
         import torch
     except ImportError:  # pragma: no cover
-        raise ImportError("topo.zoo needs PyTorch: pip install 'relu-topo[torch]'") from None
+        raise ImportError(
+            "topo.zoo needs PyTorch: pip install torch, or pip install '.[torch]' from a topo checkout"
+        ) from None
     return torch
 
 
