@@ -6,6 +6,7 @@ Exit codes: 0 success, 2 bad input (one-line message on stderr, no traceback).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -60,10 +61,14 @@ def _build_parser() -> argparse.ArgumentParser:
     target.add_argument("--mlp", metavar="WIDTHS", help="a fully connected ReLU network, e.g. 2,8,1")
     target.add_argument(
         "--torch", metavar="MODULE:FACTORY",
-        help="a PyTorch model: a callable returning a model or (model, example_input), e.g. topo.zoo:lenet "
-        "(needs the torch extra)",
+        help="a PyTorch model: a callable returning a model or (model, example_input), e.g. topo.zoo:lenet; "
+        "MODULE may be a .py file's name in the current folder (needs the torch extra)",
     )
-    audit.add_argument("--weights", metavar="FILE", help="with --torch: a state_dict saved by torch.save")
+    audit.add_argument("--weights", metavar="FILE",
+                       help="with --torch: a state_dict saved by torch.save (read with weights_only=True)")
+    audit.add_argument("--input-shape", metavar="SHAPE",
+                       help="with --torch: shape of the example batch, e.g. 1,3,224,224 (overrides the "
+                       "factory's example input)")
     audit.add_argument("--level", choices=["auto", "neuron", "channel"], default="auto",
                        help="with --torch: unit granularity (default auto: channels for convolutional models)")
     audit.add_argument("--no-bias", action="store_true", help="with --mlp: no bias units")
@@ -120,6 +125,8 @@ def _load_target(args):
             "topo audit: give exactly one target: a spec file, --example NAME, --mlp WIDTHS or --torch MODULE:FACTORY")
     if args.weights is not None and args.torch is None:
         raise _UsageError("topo audit: --weights goes with --torch")
+    if args.input_shape is not None and args.torch is None:
+        raise _UsageError("topo audit: --input-shape goes with --torch")
     if args.torch is not None:
         return _load_torch(args)
     if args.example is not None:
@@ -137,46 +144,95 @@ def _load_target(args):
 
 
 def _load_torch(args):
-    import importlib
-
     spec = args.torch
     if ":" not in spec:
         raise _UsageError(f"topo audit: --torch expects MODULE:FACTORY, e.g. topo.zoo:lenet, got {spec!r}")
-    mod_name, fn_name = spec.split(":", 1)
     status = getattr(args, "_status", lambda stage: None)
     status("importing")
     try:
-        import torch  # noqa: F401
+        import torch
     except ImportError:
         raise _UsageError(
             "topo audit: --torch needs PyTorch: pip install torch, or pip install '.[torch]' from a topo checkout"
         ) from None
-    try:
-        factory = getattr(importlib.import_module(mod_name), fn_name)
-    except (ImportError, AttributeError) as exc:
-        raise _UsageError(f"topo audit: cannot load {spec!r}: {exc}") from None
-    made = factory()
-    model, example = made if isinstance(made, tuple) else (made, None)
-    if args.weights is not None:
-        import os
-
-        if not os.path.exists(args.weights):
-            raise _UsageError(f"topo audit: cannot read weights file {args.weights!r}")
+    shape = _parse_shape(args.input_shape) if args.input_shape is not None else None
+    if args.weights is not None and not os.path.isfile(args.weights):
+        raise _UsageError(f"topo audit: cannot read weights file {args.weights!r}: no such file")
+    model, example = _call_factory(_resolve_factory(spec), spec)
+    if shape is not None:
+        dtype = next((p.dtype for p in model.parameters()), torch.float32)
+        example = torch.randn(shape, generator=torch.Generator().manual_seed(args.seed), dtype=dtype)
     from .torch_import import from_torch
 
     status("tracing")
     try:
         imp = from_torch(model, example, level=args.level, state_dict=args.weights)
     except TopoError as exc:
-        if "level=" not in str(exc):
-            raise
         # speak CLI: --level channel, not the Python keyword level='channel'
-        raise _UsageError("topo audit: " + str(exc).replace("level='channel'", "--level channel")
-                          .replace("level='neuron'", "--level neuron")) from None
+        text = str(exc).replace("level='channel'", "--level channel").replace("level='neuron'", "--level neuron")
+        text = text.replace("pass example_input", "give --input-shape").replace(
+            "need example_input", "need --input-shape")
+        raise _UsageError("topo audit: " + _one_line(text)) from None
+    except Exception as exc:  # noqa: BLE001 - anything torch raises: one line, exit 2
+        raise _UsageError(f"topo audit: importing {spec!r} failed: {type(exc).__name__}: {_one_line(exc)}") from None
     args._edge_source = imp.edge_source
     args._unsupported = imp.unsupported
     args._weights_given = True
-    return imp.architecture, imp.theta, fn_name, f"PyTorch model {spec} ({imp.level} level)"
+    return imp.architecture, imp.theta, spec.split(":", 1)[1], f"PyTorch model {spec} ({imp.level} level)"
+
+
+def _one_line(exc) -> str:
+    lines = [t.strip() for t in str(exc).strip().splitlines() if t.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _parse_shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(t) for t in text.replace("x", ",").split(",") if t.strip())
+    except ValueError:
+        shape = ()
+    if len(shape) < 2 or any(d < 1 for d in shape):
+        raise _UsageError(f"topo audit: --input-shape expects positive integers (batch first) like 1,3,224,224, "
+                          f"got {text!r}")
+    return shape
+
+
+def _resolve_factory(spec: str):
+    """``MODULE:FACTORY`` -> the callable; MODULE is looked up in the current folder too."""
+    import importlib
+
+    mod_name, fn_name = spec.split(":", 1)
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(mod_name)
+    except Exception as exc:  # noqa: BLE001 - ImportError, or the module itself raising
+        raise _UsageError(f"topo audit: cannot load {spec!r}: {type(exc).__name__}: {_one_line(exc)}") from None
+    try:
+        factory = getattr(module, fn_name)
+    except AttributeError:
+        raise _UsageError(f"topo audit: cannot load {spec!r}: module {mod_name!r} has no attribute {fn_name!r}") \
+            from None
+    if not callable(factory):
+        raise _UsageError(f"topo audit: {spec!r} is a {type(factory).__name__}, not a callable returning a model")
+    return factory
+
+
+def _call_factory(factory, spec: str):
+    import torch
+
+    try:
+        made = factory()
+    except Exception as exc:  # noqa: BLE001 - the user's factory failed
+        raise _UsageError(f"topo audit: {spec}() raised {type(exc).__name__}: {_one_line(exc)}") from None
+    model, example = made if isinstance(made, tuple) and len(made) == 2 else (made, None)
+    if not isinstance(model, torch.nn.Module):
+        raise _UsageError(f"topo audit: {spec}() returned a {type(model).__name__}, not a torch.nn.Module "
+                          "(or a pair (model, example_input))")
+    if example is not None and not isinstance(example, torch.Tensor):
+        raise _UsageError(f"topo audit: {spec}() returned an example input of type {type(example).__name__}, "
+                          "not a torch.Tensor")
+    return model, example
 
 
 class _Status:
