@@ -10,6 +10,7 @@ network towards the pruned strata of :mod:`topo.singular`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,13 +153,14 @@ def train(
     steps: int = 1000,
     weight_decay: float = 0.0,
     l1: float = 0.0,
+    penalty: Callable | None = None,
     batch_size: int = 32,
     seed: int | None = 0,
     record_every: int = 10,
 ) -> Trajectory:
     """Train with PyTorch autograd and record the trajectory.
 
-    Minimises ``loss(f(X), y) + weight_decay/2 · ||θ||² + l1 · ||θ||₁``.
+    Minimises ``loss(f(X), y) + weight_decay/2 · ||θ||² + l1 · ||θ||₁ + penalty(θ)``.
 
     Parameters
     ----------
@@ -176,6 +178,9 @@ def train(
     lr, steps : float, int
     weight_decay, l1 : float
         Penalties (``weight_decay`` is the ``λ`` of ``c(t) = exp(-2λt) c(0)``).
+    penalty : callable, optional
+        Any other penalty: a function of the flat parameter tensor (torch, float64)
+        returning a scalar tensor, e.g. from :func:`topo.experiments.penalty`.
     record_every : int
         Record every this many steps (the first and last step are always kept).
 
@@ -251,6 +256,8 @@ def train(
             obj = obj + 0.5 * weight_decay * torch.sum(param * param)
         if l1:
             obj = obj + l1 * torch.sum(torch.abs(param))
+        if penalty is not None:
+            obj = obj + penalty(param)
         obj.backward()
         opt.step()
         if step % record_every == 0 or step == steps:

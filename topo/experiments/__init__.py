@@ -11,16 +11,22 @@ See ``docs/experiments.md``.
 from .config import read_config, run_config
 from .obstruction import ObstructionProbability, obstruction_probability, obstruction_table, units_below_output
 from .pathological import PathologicalSweep, init_with_balance_signs, linear_fit, pathological_sweep
+from .regularizers import PENALTIES, Penalty, RegularizerSweep, penalty, regularizer_sweep
 from .runner import ExperimentError, Task, run_tasks, task_seeds, tidy
 
 __all__ = [
     "ExperimentError",
     "ObstructionProbability",
+    "PENALTIES",
     "PathologicalSweep",
+    "Penalty",
+    "RegularizerSweep",
     "Task",
     "init_with_balance_signs",
     "linear_fit",
     "pathological_sweep",
+    "penalty",
+    "regularizer_sweep",
     "obstruction_probability",
     "obstruction_table",
     "read_config",
