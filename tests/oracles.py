@@ -6,6 +6,7 @@ nodes are constrained, the incidence matrix, and one linear program per edge.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -175,3 +176,108 @@ def forward_by_hand(G, order, theta_of, X, inputs, outputs):
         z = sum(theta_of[(u, v)] * vals[u] for u in G.predecessors(v))
         vals[v] = z if G.out_degree(v) == 0 else act[G.nodes[v].get("activation", "relu")](z)
     return np.stack([vals[v] for v in outputs], axis=1)
+
+
+def random_symmetric_dag(rng: np.random.Generator) -> nx.DiGraph:
+    """A small random DAG built from replicated motifs (twins, identical branches),
+    with occasional asymmetric extra edges, non-trainable edges and group edges."""
+    G = nx.DiGraph()
+    inputs = [f"x{i}" for i in range(int(rng.integers(1, 3)))]
+    for x in inputs:
+        G.add_node(x, role="input")
+    if rng.random() < 0.4:
+        G.add_node("b", role="bias")
+        inputs.append("b")
+    outputs = [f"y{i}" for i in range(int(rng.integers(1, 3)))]
+    for y in outputs:
+        G.add_node(y, role="output")
+    built = []  # earlier hidden nodes (any replica)
+    for m in range(int(rng.integers(1, 3))):
+        length = int(rng.integers(1, 3))
+        reps = int(rng.integers(2, 4)) if rng.random() < 0.85 else 1
+        pool = inputs + built
+        k = int(rng.integers(1, min(2, len(pool)) + 1))
+        srcs = [pool[i] for i in rng.choice(len(pool), size=k, replace=False)]
+        dst = outputs[int(rng.integers(len(outputs)))]
+        attrs = [{"size": 2 if rng.random() < 0.04 else 1, "trainable": bool(rng.random() > 0.05)}
+                 for _ in range(length + k)]
+        act = "relu" if rng.random() < 0.9 else "gelu"
+        for r in range(reps):
+            chain = [f"m{m}r{r}n{j}" for j in range(length)]
+            for v in chain:
+                G.add_node(v, activation=act)
+            for i, s in enumerate(srcs):
+                G.add_edge(s, chain[0], **attrs[i])
+            for j in range(length - 1):
+                G.add_edge(chain[j], chain[j + 1], **attrs[k + j])
+            G.add_edge(chain[-1], dst, **attrs[-1])
+            built.extend(chain)
+    if rng.random() < 0.25 and len(built) >= 2:  # break some symmetry
+        u = built[int(rng.integers(len(built)))]
+        y = outputs[int(rng.integers(len(outputs)))]
+        if not G.has_edge(u, y):
+            G.add_edge(u, y)
+    for y in outputs:
+        if G.in_degree(y) == 0:
+            G.add_edge(inputs[0], y)
+    return G
+
+
+def brute_force_automorphisms(G: nx.DiGraph) -> list[dict]:
+    """Every permutation of the hidden nodes (inputs, biases, outputs fixed) mapping edges to
+    edges with equal size and trainability and preserving activations, by enumeration."""
+    sources = [v for v in G if G.in_degree(v) == 0]
+    sinks = [v for v in G if G.out_degree(v) == 0]
+    hidden = [v for v in G if v not in sources and v not in sinks]
+    classes: dict = {}
+    for v in hidden:
+        key = (G.nodes[v].get("activation", "relu"), G.in_degree(v), G.out_degree(v))
+        classes.setdefault(key, []).append(v)
+    blocks = list(classes.values())
+    out = []
+    for choice in itertools.product(*[itertools.permutations(b) for b in blocks]):
+        pi = {v: v for v in sources + sinks}
+        for b, img in zip(blocks, choice):
+            pi.update(zip(b, img))
+        ok = True
+        for u, v, d in G.edges(data=True):
+            a, b = pi[u], pi[v]
+            if not G.has_edge(a, b):
+                ok = False
+                break
+            e = G.edges[a, b]
+            if e.get("size", 1) != d.get("size", 1) or e.get("trainable", True) != d.get("trainable", True):
+                ok = False
+                break
+        if ok:
+            out.append(pi)
+    return out
+
+
+def brute_force_symmetry_classes(G: nx.DiGraph, frozen: list, autos: list[dict]) -> dict:
+    """Classes of the labels {±1}^frozen under the linking rule of THEORY.md §3b, by union-find
+    over every automorphism × every label × every compatible image label.
+    Returns {label: class root}."""
+    pos = {e: i for i, e in enumerate(frozen)}
+    labels = list(itertools.product([1, -1], repeat=len(frozen)))
+    parent = {L: L for L in labels}
+
+    def find(L):
+        while parent[L] != L:
+            parent[L] = parent[parent[L]]
+            L = parent[L]
+        return L
+
+    for pi in autos:
+        inv = {b: a for a, b in pi.items()}
+        pre = [pos.get((inv[u], inv[v])) for (u, v) in frozen]  # position of g^-1 f in F, or None
+        free = [i for i, p in enumerate(pre) if p is None]
+        for A in labels:
+            for fill in itertools.product([1, -1], repeat=len(free)):
+                B = [A[p] if p is not None else 0 for p in pre]
+                for i, s in zip(free, fill):
+                    B[i] = s
+                ra, rb = find(A), find(tuple(B))
+                if ra != rb:
+                    parent[rb] = ra
+    return {L: find(L) for L in labels}

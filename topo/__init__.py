@@ -8,6 +8,7 @@ The main objects:
 * :func:`connectivity` - frozen edges and the exact number of connected
   components of the fiber ``{θ : balances = c}``, with certificates;
 * :func:`fiber_path` - a path inside the fiber between two points of one component;
+* :func:`components_up_to_symmetry` - components identified by the network's symmetries.
 * :func:`audit` - all of the above on one network (an Architecture, widths, a spec
   file or a PyTorch module), as an :class:`Audit` that renders and saves a report.
 
@@ -37,6 +38,8 @@ from .homology import betti_numbers
 from .persistence import estimate_betti, persistence
 from .sampling import sample_fiber
 from .spec import read_spec, write_spec
+from .automorphisms import AutomorphismGroup, automorphism_group
+from .symmetry import SymmetryClasses, components_up_to_symmetry
 from .verification import verify_topology
 from .varieties import (
     activation_patterns,
@@ -109,4 +112,8 @@ __all__ = [
     "output_invariants",
     "pattern_variety",
     "realized_patterns",
+    "AutomorphismGroup",
+    "automorphism_group",
+    "SymmetryClasses",
+    "components_up_to_symmetry",
 ]
