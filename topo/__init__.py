@@ -8,7 +8,7 @@ The main objects:
 * :func:`connectivity` - frozen edges and the exact number of connected
   components of the fiber ``{θ : balances = c}``, with certificates;
 * :func:`fiber_path` - a path inside the fiber between two points of one component;
-* :func:`components_up_to_symmetry` - components identified by the network's symmetries.
+* :func:`components_up_to_symmetry` - components identified by the network's symmetries;
 * :func:`audit` - all of the above on one network (an Architecture, widths, a spec
   file or a PyTorch module), as an :class:`Audit` that renders and saves a report.
 

@@ -95,7 +95,7 @@ def audit(
         At most this many singular strata of single units are searched (0 skips).
     progress : callable, optional
         Called with the name of each stage as it starts (``"importing"``,
-        ``"tracing"``, ``"connectivity"``, ``"strata"``, ``"sampling"``); the CLI
+        ``"tracing"``, ``"connectivity"``, ``"symmetry"``, ``"strata"``, ``"sampling"``); the CLI
         prints these on stderr.
     source, parameters : str, optional
         Provenance of the network and of its parameters, written into the report
@@ -132,8 +132,10 @@ def audit(
     2
     >>> [(r["source"], r["target"], r["kind"], r["witness"], r["sum_c"]) for r in a.frozen_edges(records=True)]
     [('h', 'y', 'out', ('h',), -8.0)]
-    >>> print(a.summary().splitlines()[-1])
+    >>> for line in a.summary().splitlines()[-2:]:
+    ...     print(line)
       components   2 (= 2^1) connected component(s) of the fiber
+      symmetry     2 components, 2 up to symmetry (no symmetry)
 
     An Architecture with explicit parameters (``theta``), saved as JSON and HTML:
 
@@ -450,6 +452,8 @@ def audit_report(
     c = balance(arch, vec)
     tol = _default_tol(c, float(np.max(q, initial=0.0)))
     conn = connectivity(arch, c, tol=tol)
+    notify("symmetry")
+    symmetry = symmetry_section(arch, conn, max_listed)
     dec = decompose(arch)
     names = arch.constrained
     sizes = arch.edge_sizes
@@ -513,10 +517,35 @@ def audit_report(
                  "n_components": count_repr(f["n_components"])}
                 for f in conn.factors if f["frozen_edges"]
             ],
+            "symmetry": symmetry,
         },
         "notes": notes,
     } | ({"topology": topology} if topology is not None else {}) | (
         {"singular_strata": strata} if strata is not None else {})
+
+
+#: The audit searches quotient graphs (twin classes collapsed) up to this size with bliss;
+#: beyond, only twin symmetries are used and the class count is an upper bound.
+SYMMETRY_MAX_QUOTIENT = 3000
+
+
+def symmetry_section(arch: Architecture, conn: ConnectivityReport, max_listed: int) -> dict:
+    """The ``connectivity.symmetry`` part of the report: components up to symmetry.
+
+    Cheap when it can be: a connected fiber (no frozen scalar edge) has one class and
+    no group is computed; otherwise the automorphism search is bounded by
+    :data:`SYMMETRY_MAX_QUOTIENT` (the reason is reported when the bound is hit).
+    """
+    from .automorphisms import automorphism_group
+    from .symmetry import components_up_to_symmetry
+
+    if conn.n_frozen_scalar == 0:
+        return {"computed": True, "exact": True, "n_components": 1, "n_classes": 1,
+                "summary": "1 component, 1 up to symmetry", "group": None,
+                "reason": "the fiber is connected: the symmetry group was not needed"}
+    group = automorphism_group(arch, max_vertices=SYMMETRY_MAX_QUOTIENT)
+    sym = components_up_to_symmetry(arch, conn.c, tol=conn.tol, max_representatives=max_listed, group=group)
+    return {"computed": sym.n_classes is not None, "summary": sym.summary()} | sym.to_dict(max_listed=max_listed)
 
 
 def _network_section(arch: Architecture, name: str, source: str, max_listed: int, unsupported) -> dict:

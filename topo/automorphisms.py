@@ -14,8 +14,11 @@ The group is computed in two steps:
 2. **The quotient graph** (one vertex per twin class, coloured by its activation
    and size; edges with attributes other than the most common ones subdivided by
    a coloured vertex) goes to a graph-automorphism library: igraph's interface to
-   bliss when igraph is installed, otherwise networkx's VF2 matcher enumerating at
-   most ``max_enumerated`` automorphisms.
+   bliss (generators and exact order of groups of any size), or networkx's VF2
+   matcher, which enumerates every automorphism: used for quotients of at most
+   64 vertices with at most 256 automorphisms (most networks: it avoids importing
+   igraph), and as the fallback, up to ``max_enumerated`` automorphisms, where
+   igraph is not installed.
 
 The quotient of a layered network is tiny (one vertex per layer for a dense
 network or a convolutional network at channel level), so the library call is
@@ -159,7 +162,9 @@ def _quotient(arch, cls, ncol, ecol):
     rep = np.zeros(k, dtype=np.int64)
     rep[cls[::-1]] = np.arange(len(cls))[::-1]
     vkey = ncol[rep] * (int(size.max(initial=1)) + 1) + size
-    qa = np.unique(np.stack([cls[arch.src], cls[arch.dst], ecol], axis=1), axis=0)
+    nc = int(ecol.max(initial=0)) + 1
+    key = np.unique((cls[arch.src] * k + cls[arch.dst]) * nc + ecol)  # 1-d sort: fast
+    qa = np.stack([key // nc // k, key // nc % k, key % nc], axis=1)
     major = int(np.bincount(qa[:, 2]).argmax()) if len(qa) else 0
     plain = qa[qa[:, 2] == major]
     coloured = qa[qa[:, 2] != major]
@@ -202,11 +207,13 @@ def _vf2(n_vertices, colours, arcs, cap):
     return gens, count, "networkx VF2"
 
 
-def _lift(qperm: np.ndarray, members: list[np.ndarray], n: int) -> np.ndarray:
-    """Node permutation carrying the i-th member of class U to the i-th member of qperm[U]."""
+def _lift(qperm: np.ndarray, members: list[np.ndarray], rep: np.ndarray, big: np.ndarray, n: int) -> np.ndarray:
+    """Node permutation carrying the i-th member of class U to the i-th member of qperm[U]
+    (``rep``: first member of each class; ``big``: classes with two or more members)."""
     perm = np.arange(n, dtype=np.int64)
-    for U, mem in enumerate(members):
-        perm[mem] = members[int(qperm[U])]
+    perm[rep] = rep[qperm]
+    for U in big.tolist():
+        perm[members[U]] = members[int(qperm[U])]
     return perm
 
 
@@ -287,8 +294,10 @@ def _compute(arch, backend, max_vertices, max_enumerated) -> AutomorphismGroup:
     twin_order = math.prod(math.factorial(len(m)) for m in classes)
     k, colours, arcs = _quotient(arch, cls, ncol, ecol)
     qgens, qorder, used, reason = _quotient_group(len(colours), colours, arcs, backend, max_vertices, max_enumerated)
+    rep = np.asarray([m[0] for m in members], dtype=np.int64)
+    big = np.flatnonzero(np.asarray([len(m) for m in members]) >= 2)
     for qp in qgens or []:
-        perm = _lift(qp[:k], members, n)
+        perm = _lift(qp[:k], members, rep, big, n)
         if not np.array_equal(perm, np.arange(n)):
             gens.append(perm)
             kinds.append("quotient")
@@ -301,11 +310,21 @@ def _compute(arch, backend, max_vertices, max_enumerated) -> AutomorphismGroup:
     )
 
 
+#: "auto" enumerates quotients up to this size with VF2 first (no igraph import, which
+#: takes seconds), switching to bliss when VF2 finds more than SMALL_QUOTIENT_CAP automorphisms.
+SMALL_QUOTIENT = 64
+SMALL_QUOTIENT_CAP = 256
+
+
 def _quotient_group(n_vertices, colours, arcs, backend, max_vertices, cap):
     if n_vertices > max_vertices:
         return None, 1, "none", (
             f"the quotient graph has {n_vertices} vertices (> max_vertices={max_vertices}); "
             "only twin symmetries are listed")
+    if backend == "auto" and n_vertices <= SMALL_QUOTIENT:
+        gens, order, used = _vf2(n_vertices, colours, arcs, SMALL_QUOTIENT_CAP)
+        if gens is not None:
+            return gens, order, used, ""
     if backend in ("auto", "bliss"):
         try:
             gens, order, used = _bliss(n_vertices, colours, arcs)

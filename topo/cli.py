@@ -242,6 +242,7 @@ class _Status:
         "importing": "importing {target}",
         "tracing": "tracing the model into a graph",
         "connectivity": "connectivity (balances, bottlenecks, frozen edges, components)",
+        "symmetry": "components up to symmetry (automorphism group)",
         "strata": "singular strata",
         "sampling": "sampling {sample} fiber points (persistent homology)",
         "writing": "writing the report to {out}",

@@ -215,6 +215,21 @@ class ConnectivityReport:
                 raise FiberError(f"no point of P(c) with q_{edge} = 0 was found; increase tol")
         return q
 
+    def up_to_symmetry(self, **kwargs):
+        """These components up to the network's symmetries: see
+        :func:`topo.components_up_to_symmetry` (keyword arguments are passed on).
+
+        Examples
+        --------
+        >>> import topo
+        >>> arch = topo.Architecture.mlp([2, 3, 1])
+        >>> topo.connectivity(arch, [-1.0, -0.5, -2.0]).up_to_symmetry().summary()
+        '8 components, 4 up to symmetry'
+        """
+        from .symmetry import components_up_to_symmetry
+
+        return components_up_to_symmetry(self.arch, self.c, tol=self.tol, **kwargs)
+
     def _snap(self) -> np.ndarray:
         """c with entries within tol of zero set to zero (used only for near-ties)."""
         c = self.c.copy()

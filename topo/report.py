@@ -55,6 +55,20 @@ def _components_text(con: dict) -> str:
     return f"{con['n_components']} (= 2^{k})" if k <= 60 else f"2^{k}"
 
 
+def _symmetry_text(sym: dict) -> str:
+    """``"4 components, 3 up to symmetry (group of order 2)"`` or why it was not computed."""
+    text = sym["summary"]
+    group = sym.get("group")
+    if group and group["order"] == "1":
+        text += " (no symmetry)"
+    elif group:
+        order = group["order"] if group["order"] is not None else f"10^{group['log10_order']:.1f}"
+        text += f" (automorphism group of order {order}, {group['n_generators']} generator(s))"
+    if sym.get("reason"):
+        text += f"; {sym['reason']}"
+    return text
+
+
 def render_text(report: dict) -> str:
     """A readable terminal summary of an audit dict."""
     net, bal, dec, con = report["network"], report["balances"], report["decomposition"], report["connectivity"]
@@ -95,6 +109,8 @@ def render_text(report: dict) -> str:
         where = "in the report" if len(con["frozen_edges"]) > len(shown_edges) else "(raise --max-listed)"
         lines.append(f"    … {more} more {where}")
     lines.append(f"  components   {_components_text(con)} connected component(s) of the fiber")
+    if "symmetry" in con:
+        lines.append(f"  symmetry     {_symmetry_text(con['symmetry'])}")
     if "topology" in report:
         t = report["topology"]
         lines.append(
@@ -154,7 +170,8 @@ def render_markdown(report: dict) -> str:
         f"**{_components_text(con)} connected components**; "
         f"{con['n_frozen_edges']} frozen edges ({con['n_frozen_scalar_edges']} scalar).",
         "",
-    ]
+    ] + ([f"Up to the symmetries of the network: {_symmetry_text(con['symmetry'])}.", ""]
+         if "symmetry" in con else [])
     if con["frozen_edges"]:
         out += ["| edge | size | kind | witness S | sum of c over S |", "|---|---|---|---|---|"]
         for w in con["frozen_edges"]:

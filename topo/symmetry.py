@@ -440,6 +440,7 @@ class SymmetryClasses:
         return {
             "n_components": count_repr(self.n_components),
             "n_classes": None if self.n_classes is None else count_repr(self.n_classes),
+            "exact": self.exact,
             "reason": self.reason,
             "group": self.group.to_dict(),
             "n_invariant_frozen_edges": len(self.invariant_index),
@@ -449,12 +450,20 @@ class SymmetryClasses:
             "representatives_truncated": reps is not None and (self.representatives_truncated or len(reps) > max_listed),
         }
 
+    @property
+    def exact(self) -> bool:
+        """False when only part of the group was searched: ``n_classes`` is then an upper bound."""
+        return self.group.computed and self.n_classes is not None
+
     def summary(self) -> str:
-        """``"N components, K up to symmetry"``."""
+        """``"N components, K up to symmetry"`` (``"at most K"`` when only twin symmetries
+        were searched; ``"not computed"`` with the reason when the count was not done)."""
         n = count_repr(self.n_components)
+        comps = f"{n} component{'s' if self.n_components != 1 else ''}"
         if self.n_classes is None:
-            return f"{n} components, classes up to symmetry not computed ({self.reason})"
-        return f"{n} component{'s' if self.n_components != 1 else ''}, {count_repr(self.n_classes)} up to symmetry"
+            return f"{comps}, classes up to symmetry not computed"
+        bound = "" if self.group.computed else "at most "
+        return f"{comps}, {bound}{count_repr(self.n_classes)} up to symmetry"
 
     def same_class(self, theta1: Any, theta2: Any, *, rtol: float = 1e-9) -> SymmetryCertificate:
         """Whether a symmetry carries ``theta1``'s component to ``theta2``'s, with a certificate.
@@ -529,7 +538,7 @@ def components_up_to_symmetry(
     n_classes = None if any(n is None for n in counts) else math.prod(counts)
     reason = "" if n_classes is not None else "a part of the frozen edges has too large a symmetry group for Burnside"
     if not G.computed:
-        reason = (reason + "; " if reason else "") + "lower bound on the symmetry: " + G.reason
+        reason = (reason + "; " if reason else "") + "an upper bound: " + G.reason
     reps, trunc = _representatives(F, Fstar, parts, max_representatives)
     return SymmetryClasses(**base, n_classes=n_classes, invariant_index=Fstar, parts=parts,
                            representatives=reps, representatives_truncated=trunc, reason=reason)
