@@ -185,3 +185,18 @@ def test_huge_component_counts_are_exact_and_serialisable():
     theta = np.sqrt(np.abs(np.concatenate([[1.0], np.cumsum(c)]) + 1.0))  # any point; the audit just runs
     report = audit(arch, theta, max_listed=5)
     json.dumps(report)
+
+
+def test_deep_closed_form_needs_hidden_widths_at_least_two():
+    # [2, 3, 1, 3, 1]: the 1-wide middle layer makes every first-layer neuron an
+    # out-bottleneck, so negative first-layer balances freeze edges too: 8 components
+    # where the last-layer formula says 2 (checked against one LP per edge).
+    from tests.oracles import lp_frozen_edges
+
+    arch = topo.Architecture.mlp([2, 3, 1, 3, 1])
+    c = {"h1_0": -1.0, "h1_1": -1.0, "h1_2": 1.0, "h2_0": 0.0, "h3_0": -1.0, "h3_1": 1.0, "h3_2": 1.0}
+    rep = topo.connectivity(arch, c)
+    formula = 2 ** sum(c[f"h3_{i}"] < 0 for i in range(3))
+    assert (rep.n_components, formula) == (8, 2)
+    lp, _ = lp_frozen_edges(arch.to_networkx(), c)
+    assert set(rep.frozen_edges) == lp == {("h1_0", "h2_0"), ("h1_1", "h2_0"), ("h3_0", "y0")}

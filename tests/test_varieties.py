@@ -1,5 +1,7 @@
 """Pattern varieties, functional dimension and output invariants (THEORY.md section 6)."""
 
+import itertools
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -168,3 +170,83 @@ def test_modular_rank_is_exact_on_integer_matrices():
         r = int(rng.integers(0, 6))
         M = rng.integers(-5, 6, size=(7, r)) @ rng.integers(-5, 6, size=(r, 8))
         assert modular_rank(M) == np.linalg.matrix_rank(M.astype(float))
+
+
+# ----------------------------------------------------------------------------- exact output checks
+
+def _two_region_case(n0, n1, n2, k1, k2, seed):
+    arch = topo.Architecture.mlp([n0, n1, n2])
+    rng = np.random.default_rng(seed)
+    m1 = n0 + 2
+    X = rng.standard_normal((2 * m1, n0))
+    A = np.array([k1] * m1 + [k2] * m1, dtype=bool)
+    return arch, rng, X, A
+
+
+def test_difference_bound_rejects_random_outputs_for_011_111():
+    arch, rng, X, A = _two_region_case(2, 3, 2, (0, 1, 1), (1, 1, 1), 0)
+    kinds = [inv.kind for inv in topo.output_invariants(arch, X, A)]
+    assert kinds == ["region-affine", "region-affine", "difference"]
+    for seed in range(5):
+        res = topo.check_outputs(arch, X, A, np.random.default_rng(100 + seed).standard_normal((len(X), 2)))
+        assert res.status == "inconsistent" and not res.consistent
+    # the bound is on [M1 - M2 | b1 - b2]: random outputs that are affine on each region still fail
+    Y = np.vstack([X[:4] @ rng.standard_normal((2, 2)) + 1.0, X[4:] @ rng.standard_normal((2, 2)) - 1.0])
+    res = topo.check_outputs(arch, X, A, Y)
+    assert res.status == "inconsistent" and res.violated.kind == "difference"
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_difference_bound_holds_with_active_counts_and_fails_with_map_ranks(seed):
+    # rank [M1 - M2 | b1 - b2] <= r1 + r2 - 2s with r_k = number of active units holds at
+    # every parameter (also non-generic ones); with r_k = rank M_k it does not
+    rng = np.random.default_rng(seed)
+    n0, n1, n2 = (int(v) for v in rng.integers(1, 5, size=3))
+    W1, b1 = rng.standard_normal((n1, n0)), rng.standard_normal(n1)
+    W2 = rng.standard_normal((n2, n1))
+    if seed % 3 == 0:                      # non-generic: a repeated unit, a zero row
+        W1[0] = W1[-1]
+        W2[:, 0] = 0.0
+    k1, k2 = rng.random(n1) < 0.5, rng.random(n1) < 0.5
+    D1, D2 = np.diag(k1.astype(float)), np.diag(k2.astype(float))
+    diff = np.hstack([W2 @ (D1 - D2) @ W1, (W2 @ (D1 - D2) @ b1)[:, None]])
+    t = int(k1.sum() + k2.sum() - 2 * (k1 & k2).sum())
+    assert np.linalg.matrix_rank(diff) <= t
+
+
+def test_rank_definition_of_r_k_breaks_the_bound():
+    rng = np.random.default_rng(3)
+    W1, W2 = rng.standard_normal((3, 2)), rng.standard_normal((2, 3))
+    M1, M2 = W2 @ np.diag([0.0, 1, 1]) @ W1, W2 @ W1
+    r1, r2, s = np.linalg.matrix_rank(M1), np.linalg.matrix_rank(M2), 2
+    assert r1 + r2 - 2 * s == 0 and np.linalg.matrix_rank(M1 - M2) == 1
+
+
+SHALLOW_GRID = [(n0, n1, n2) for n0 in (2, 3) for n1 in (1, 2, 3) for n2 in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("shape", SHALLOW_GRID, ids=[f"{a}-{b}-{c}" for a, b, c in SHALLOW_GRID])
+def test_true_outputs_accepted_on_every_pattern_pair(shape):
+    n0, n1, n2 = shape
+    rows = list(itertools.product([0, 1], repeat=n1))
+    for i, (k1, k2) in enumerate(itertools.combinations(rows, 2)):
+        arch, rng, X, A = _two_region_case(n0, n1, n2, k1, k2, 1000 * n0 + 100 * n1 + 10 * n2 + i)
+        Y = _phi(arch, rng.standard_normal(arch.n_params), X, A)
+        res = topo.check_outputs(arch, X, A, Y)
+        assert res.status == "consistent", (k1, k2, res.reason)
+        if res.witness is not None:       # the witness reproduces Y with the pattern's gates
+            np.testing.assert_allclose(_phi(arch, res.witness, X, A), Y, atol=1e-8 * max(1, np.abs(Y).max()))
+        bad = topo.check_outputs(arch, X, A, rng.standard_normal(Y.shape))
+        assert bad.status != "consistent" or res.dimension == res.ambient_dimension
+
+
+def test_undetermined_when_the_variety_is_small_but_no_condition_is_known():
+    deep = topo.Architecture.mlp([1, 2, 2, 1])
+    X = np.array([[-2.0], [-1.0], [1.0], [2.0], [3.0], [4.0]])
+    A = np.array([[1, 0, 1, 0]] * 3 + [[1, 1, 1, 1]] * 3, dtype=bool)
+    assert topo.output_invariants(deep, X, A) == []
+    res = topo.check_outputs(deep, X, A, np.random.default_rng(0).standard_normal(6))
+    assert res.status == "undetermined" and not res.consistent and res.violated is None
+    assert res.dimension < res.ambient_dimension
+    true = topo.check_outputs(deep, X, A, _phi(deep, np.random.default_rng(1).standard_normal(deep.n_params), X, A))
+    assert true.status == "consistent" and true.witness is not None

@@ -520,7 +520,7 @@ def components_up_to_symmetry(
     >>> sym.summary()
     '4 components, 3 up to symmetry'
     >>> sym.representatives, sym.group_order
-    ([(1, 1), (1, -1), (-1, -1)], 2)
+    ([(1, 1), (-1, 1), (-1, -1)], 2)
     """
     rep = connectivity(arch, c, tol=tol)
     G = automorphism_group(arch) if group is None else group

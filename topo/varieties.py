@@ -436,7 +436,8 @@ class Invariant:
 
     ``kind`` is one of ``"affine"``, ``"rank"`` (one region), ``"region-rank"``,
     ``"stacked-columns"``, ``"stacked-rows"``, ``"difference"`` (two regions).
-    ``caveat`` flags conditions the paper states only under hypotheses.
+    ``caveat`` flags conditions that hold only under extra hypotheses (none of the
+    conditions topo lists: each is proved in ``docs/varieties.md``).
     """
 
     name: str
@@ -472,30 +473,30 @@ def _linear_rank(arch: Architecture, gates_row: np.ndarray, seed: int = 0) -> in
     return best
 
 
-def _region_map(X: np.ndarray, Y: np.ndarray, pts: np.ndarray) -> np.ndarray | None:
-    """Least-squares affine map of one region (n_out × n_in) if it is determined."""
+def _region_map(X: np.ndarray, Y: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Least-squares affine map ``x -> M x + beta`` of one region, if it is determined."""
     Xr = np.hstack([X[pts], np.ones((len(pts), 1))])
     if np.linalg.matrix_rank(Xr) < Xr.shape[1]:
         return None
     coef, *_ = np.linalg.lstsq(Xr, Y[pts], rcond=None)
-    return coef[:-1].T
+    return coef[:-1].T, coef[-1]
 
 
 def _invariant_matrix(inv: Invariant, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     pts = np.asarray(inv.points)
-    if inv.kind == "affine":
+    if inv.kind in ("affine", "region-affine"):
         return np.vstack([Y[pts].T, X[pts].T, np.ones((1, len(pts)))])
     if inv.kind == "rank":
         return (Y[pts[1:]] - Y[pts[0]]).T
     maps = [_region_map(X, Y, np.asarray(r)) for r in inv.regions]
     if inv.kind == "region-rank":
-        return maps[0]
-    M1, M2 = maps
+        return maps[0][0]
+    (M1, b1), (M2, b2) = maps
     if inv.kind == "stacked-columns":
-        return np.hstack([M1, M2])
+        return np.hstack([M1, M2, (b1 - b2)[:, None]])
     if inv.kind == "stacked-rows":
         return np.hstack([M1.T, M2.T])
-    return M1 - M2
+    return np.hstack([M1 - M2, (b1 - b2)[:, None]])
 
 
 def output_invariants(arch: Architecture, X: Any, pattern: Any) -> list[Invariant]:
@@ -507,11 +508,13 @@ def output_invariants(arch: Architecture, X: Any, pattern: Any) -> list[Invarian
       (``"affine"``, when ``m > n_0 + 1``) and the centred outputs rank ``<= r``
       (``"rank"``).
     * Two regions of a shallow network ``n_0 -> n_1 -> n_2`` (each region with at
-      least ``n_0 + 1`` affinely independent points, so that its map ``M_k`` is
-      determined): ``rank M_k <= r_k``, ``rank [M_1 | M_2] <= n_1``,
-      ``rank [M_1^T | M_2^T] <= n_1`` and ``rank (M_1 - M_2) <= r_1 + r_2 - 2s``
-      (flagged: it can fail when a pattern has more active units than
-      ``min(n_0, n_2)``).
+      least ``n_0 + 1`` affinely independent points, so that its map
+      ``f_k(x) = M_k x + b_k`` is determined): the outputs of each region are affine
+      (``"region-affine"``), ``rank M_k <= r_k``, ``rank [M_1 | M_2 | b_1 - b_2] <= n_1``,
+      ``rank [M_1^T | M_2^T] <= n_1`` and ``rank [M_1 - M_2 | b_1 - b_2] <= r_1 + r_2 - 2s``
+      with ``r_k`` the number of *active units* of region ``k`` and ``s`` the number
+      active in both (``docs/varieties.md`` has the proof; with ``r_k = rank M_k`` the
+      last bound is false).
 
     Examples
     --------
@@ -538,88 +541,60 @@ def output_invariants(arch: Architecture, X: Any, pattern: Any) -> list[Invarian
         return invs
     shallow = len(units) == len(arch.hidden) and _is_shallow(arch)
     if len(regs) == 2 and shallow:
-        (k1, p1), (k2, p2) = regs
-        n1 = len(units)
-        r1, r2 = int(sum(k1)), int(sum(k2))
-        s = int(sum(a and b for a, b in zip(k1, k2)))
-        determined = all(
-            np.linalg.matrix_rank(np.hstack([Xa[p], np.ones((len(p), 1))])) == n0 + 1 for p in (p1, p2)
-        )
-        if not determined:
-            return invs
-        both = (tuple(p1.tolist()), tuple(p2.tolist()))
-        allp = tuple(range(len(Xa)))
-        for reg, rk in ((both[0], r1), (both[1], r2)):
-            if rk < min(n0, nL):
-                invs.append(Invariant(f"region map has rank <= {rk}", "region-rank", rk, allp, (reg,)))
-        if n1 < min(nL, 2 * n0):
-            invs.append(Invariant(f"[M1 | M2] has rank <= {n1}", "stacked-columns", n1, allp, both))
-        if n1 < min(n0, 2 * nL):
-            invs.append(Invariant(f"[M1^T | M2^T] has rank <= {n1}", "stacked-rows", n1, allp, both))
-        t = r1 + r2 - 2 * s
-        if t < min(n0, nL):
-            caveat = ""
-            if max(r1, r2) > min(n0, nL):
-                caveat = "a pattern has more active units than min(n0, n2): this bound is known to fail there"
-            invs.append(Invariant(f"M1 - M2 has rank <= {t}", "difference", t, allp, both, caveat))
+        invs += _two_region_invariants(Xa, regs, gates, units, arch, n0, nL)
+    return invs
+
+
+def _two_region_invariants(Xa, regs, gates, units, arch, n0, nL) -> list[Invariant]:
+    """Conditions on the region maps ``f_k(x) = M_k x + beta_k`` of a shallow network.
+
+    With ``D_k`` the diagonal gates of region ``k`` (1 active, 0 or the leaky slope
+    inactive): ``[M_k | beta_k - b_2] = W_2 D_k [W_1 | b_1]``, so
+    ``rank M_k <= rank D_k``, ``[M_1 | M_2 | beta_1 - beta_2]`` lies in the column space
+    of ``W_2`` (rank ``<= n_1``), ``[M_1^T | M_2^T]`` in the column space of ``W_1^T``,
+    and ``[M_1 - M_2 | beta_1 - beta_2] = W_2 (D_1 - D_2) [W_1 | b_1]`` has rank
+    ``<= rank(D_1 - D_2) = #{units whose gate differs} = r_1 + r_2 - 2s`` for ReLU units
+    (``r_k`` active units, ``s`` active in both): for every parameter, not only generic ones.
+    """
+    (k1, p1), (k2, p2) = regs
+    n1 = len(units)
+    idx = [arch.node_index(v) for v in units]
+    g1, g2 = gates[p1[0], idx], gates[p2[0], idx]
+    determined = all(
+        np.linalg.matrix_rank(np.hstack([Xa[p], np.ones((len(p), 1))])) == n0 + 1 for p in (p1, p2)
+    )
+    if not determined:
+        return []
+    both = (tuple(p1.tolist()), tuple(p2.tolist()))
+    allp = tuple(range(len(Xa)))
+    invs = []
+    for reg in both:
+        if len(reg) > n0 + 1:
+            invs.append(Invariant("outputs of one region are affine in the data", "region-affine", n0 + 1, reg))
+    for reg, g in ((both[0], g1), (both[1], g2)):
+        rk = int(np.count_nonzero(g))
+        if rk < min(n0, nL):
+            invs.append(Invariant(f"region map has rank <= {rk}", "region-rank", rk, allp, (reg,)))
+    if n1 < min(nL, 2 * n0 + 1):
+        invs.append(Invariant(f"[M1 | M2 | b1 - b2] has rank <= {n1}", "stacked-columns", n1, allp, both))
+    if n1 < min(n0, 2 * nL):
+        invs.append(Invariant(f"[M1^T | M2^T] has rank <= {n1}", "stacked-rows", n1, allp, both))
+    t = int(np.count_nonzero(g1 != g2))
+    if t < min(nL, n0 + 1):
+        invs.append(Invariant(f"[M1 - M2 | b1 - b2] has rank <= {t}", "difference", t, allp, both))
     return invs
 
 
 def _is_shallow(arch: Architecture) -> bool:
+    """Inputs -> one hidden layer -> outputs, no input -> output skip edge (biases allowed)."""
     from .forward import node_levels
 
     lv = node_levels(arch)
     hid = [arch.node_index(v) for v in arch.hidden]
-    return bool(hid) and all(lv[i] == 1 for i in hid) and all(lv[arch.node_index(o)] == 2 for o in arch.outputs)
+    skip = np.any((arch._role[arch.src] == INPUT) & (arch._role[arch.dst] == OUTPUT))
+    return (bool(hid) and not skip and all(lv[i] == 1 for i in hid)
+            and all(lv[arch.node_index(o)] == 2 for o in arch.outputs))
 
 
-@dataclass(frozen=True)
-class OutputCheck:
-    """Result of :func:`check_outputs`."""
-
-    consistent: bool
-    violated: Invariant | None
-    checked: list
-    singular_values: dict = field(repr=False, default_factory=dict)
-
-
-def check_outputs(arch: Architecture, X: Any, pattern: Any, Y: Any, *, tol: float = 1e-8) -> OutputCheck:
-    """Whether outputs ``Y`` can come from ``arch`` with ``pattern`` on ``X``, as far
-    as the conditions of :func:`output_invariants` decide.
-
-    A condition "rank <= b" fails when the (b+1)-th singular value exceeds
-    ``tol`` times the largest singular value (or the largest |Y|, if larger).  Conditions with a caveat are reported but do not
-    make the check fail.
-
-    Examples
-    --------
-    >>> import numpy as np, topo
-    >>> arch = topo.Architecture.mlp([2, 1, 2])
-    >>> X = np.random.default_rng(0).standard_normal((5, 2))
-    >>> A = np.ones((5, 1), bool)
-    >>> theta = arch.init(seed=0); theta[:3] = [1.0, 1.0, 50.0]   # the unit is active everywhere
-    >>> topo.check_outputs(arch, X, A, topo.forward(arch, theta, X)).consistent
-    True
-    >>> res = topo.check_outputs(arch, X, A, np.random.default_rng(1).standard_normal((5, 2)))
-    >>> res.consistent, res.violated.kind
-    (False, 'affine')
-    """
-    Xa = check_inputs(arch, X)
-    Ya = np.asarray(Y, dtype=np.float64)
-    nL = len(arch.outputs)
-    if Ya.ndim == 1 and nL == 1:
-        Ya = Ya[:, None]
-    if Ya.shape != (len(Xa), nL):
-        raise ParameterError(f"Y has shape {Ya.shape}, expected (n_points, n_outputs) = {(len(Xa), nL)}")
-    invs = output_invariants(arch, Xa, pattern)
-    svals = {}
-    scale = float(np.abs(Ya).max(initial=0.0))
-    for inv in invs:
-        M = inv.matrix(Xa, Ya)
-        s = np.linalg.svd(M, compute_uv=False) if M.size else np.zeros(0)
-        svals[inv.name] = s
-        ref = max(float(s[0]) if len(s) else 0.0, scale)
-        bad = len(s) > inv.bound and s[inv.bound] > tol * ref
-        if bad and not inv.caveat:
-            return OutputCheck(False, inv, invs, svals)
-    return OutputCheck(True, None, invs, svals)
+# check_outputs lives in its own module (it also needs the exact dimension and a fit)
+from .output_checks import OutputCheck, check_outputs  # noqa: E402
