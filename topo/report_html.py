@@ -165,6 +165,11 @@ def _connectivity(report: dict) -> list[str]:
            "Σ<sub>S</sub> c &gt; 0 (kind <i>in</i>) or as its only leaving edge with Σ<sub>S</sub> c &lt; 0 "
            "(kind <i>out</i>): its squared norm is at least |Σ<sub>S</sub> c| everywhere on the fiber. "
            "S is the witness.</p>"]
+    if "symmetry" in con:
+        from .report import _symmetry_text
+
+        out.append(f"<p>Up to the symmetries of the network (automorphisms with balance-restoring "
+                   f"rescalings): {escape(_symmetry_text(con['symmetry']))}.</p>")
     listed = con["frozen_edges"]
     if listed:
         with_src = any("source" in w for w in listed)
