@@ -102,7 +102,7 @@ def test_torch_module_and_import_targets():
 def test_progress_reports_each_stage_in_order():
     seen = []
     topo.audit("shallow", sample=200, progress=seen.append)
-    assert seen == ["connectivity", "strata", "sampling"]
+    assert seen == ["connectivity", "symmetry", "strata", "sampling"]
 
 
 def test_save_writes_what_to_dict_holds(tmp_path):

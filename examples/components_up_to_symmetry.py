@@ -10,7 +10,7 @@ The script samples the fiber, draws the output weights coloured by class, draws 
 certificate of one equivalence (swap, then rescaling), and checks that the certified
 point computes the same function and has the same balances.
 
-Run:  python examples/symmetry_2_2_1.py [--out DIR]
+Run:  python examples/components_up_to_symmetry.py [--out DIR]
       (the figure of docs/symmetry.md: --out docs/figures)
 """
 
