@@ -48,6 +48,7 @@ def audit(
     name: str | None = None,
     max_listed: int = _MAX_LISTED,
     max_strata: int = 20,
+    max_strata_work: int | None = None,
     progress: Progress | None = None,
     source: str | None = None,
     parameters: str | None = None,
@@ -93,6 +94,10 @@ def audit(
         lists them all.
     max_strata : int
         At most this many singular strata of single units are searched (0 skips).
+    max_strata_work : int, optional
+        Bound on the work of the strata search in edge visits (default
+        :data:`topo.singular.MAX_STRATA_WORK`); the search stops, incomplete and
+        saying so, before a step that would exceed it.
     progress : callable, optional
         Called with the name of each stage as it starts (``"importing"``,
         ``"tracing"``, ``"connectivity"``, ``"symmetry"``, ``"strata"``, ``"sampling"``); the CLI
@@ -154,7 +159,7 @@ def audit(
     report = audit_report(
         loaded["arch"], loaded["theta"], name=name or loaded["name"], source=source or loaded["source"],
         parameters=parameters or loaded["parameters"], max_listed=max_listed, sample=sample, seed=seed,
-        edge_source=edge_source, max_strata=max_strata,
+        edge_source=edge_source, max_strata=max_strata, max_strata_work=max_strata_work,
         unsupported=list(unsupported) if unsupported is not None else loaded.get("unsupported"), progress=notify,
     )
     return Audit(loaded["arch"], loaded["theta"], report, edge_source=edge_source)
@@ -400,6 +405,7 @@ def audit_report(
     max_strata: int = 20,
     unsupported: list | None = None,
     progress: Progress | None = None,
+    max_strata_work: int | None = None,
 ) -> dict:
     """Run the structural analyses on ``(arch, theta)`` and collect them in a dict.
 
@@ -461,14 +467,17 @@ def audit_report(
     strata = None
     if max_strata > 0 and len(c):
         notify("strata")
-        from .singular import singular_strata
+        from .singular import MAX_STRATA_WORK, singular_strata
 
-        found = singular_strata(arch, c, tol=tol, max_size=1, limit=max_strata)
+        found = singular_strata(arch, c, tol=tol, max_size=1, limit=max_strata,
+                                max_work=MAX_STRATA_WORK if max_strata_work is None else max_strata_work)
         strata = {
             "searched": "clusters of one unit",
             "complete": found.complete,
             "strata": [s.to_dict() for s in found],
-        }
+        } | ({"stopped": found.stopped} if found.stopped else {})
+        if "max_work" in found.stopped:
+            notes.append(f"Singular strata: the search {found.stopped}.")
     topology = None
     if sample > 0:
         notify("sampling")

@@ -39,6 +39,8 @@ def edge_norms(arch: Architecture, theta: Any) -> np.ndarray:
     array([25.,  4.])
     """
     vec = arch.as_vector(theta)
+    if arch.n_params == arch.n_edges:  # every edge carries one weight (neuron level): no grouping needed
+        return vec * vec
     return np.bincount(arch.param_edge, weights=vec * vec, minlength=arch.n_edges)
 
 
@@ -49,7 +51,9 @@ def incidence_matrix(arch: Architecture, *, over: str = "edges") -> sp.csr_matri
     edge ``arch.edges[e]`` (+1 at its head, -1 at its tail, when those are
     constrained), so that ``c = B̃ @ q`` with ``q = edge_norms(arch, theta)``.
     With ``over="parameters"`` each edge column is repeated once per scalar weight
-    of its group, so that ``c = B̃ @ theta**2``.
+    of its group, so that ``c = B̃ @ theta**2``.  The ``"edges"`` matrix depends on
+    the structure only: it is built once and cached on the architecture (do not
+    modify it in place).
 
     Examples
     --------
@@ -58,12 +62,19 @@ def incidence_matrix(arch: Architecture, *, over: str = "edges") -> sp.csr_matri
     >>> topo.incidence_matrix(arch).toarray()
     array([[ 1., -1.]])
     """
-    if over == "edges":
-        col_edge = np.arange(arch.n_edges, dtype=np.int64)
-    elif over == "parameters":
+    if over == "edges":  # structure only: built once per architecture and shared by the analyses
+        cached = arch.__dict__.get("_incidence_edges")
+        if cached is None:
+            cached = arch.__dict__["_incidence_edges"] = _incidence(arch, np.arange(arch.n_edges, dtype=np.int64))
+        return cached
+    if over == "parameters":
         col_edge = arch.param_edge
     else:
         raise ValueError(f"over must be 'edges' or 'parameters', got {over!r}")
+    return _incidence(arch, col_edge)
+
+
+def _incidence(arch: Architecture, col_edge: np.ndarray) -> sp.csr_matrix:
     row_of = arch.node_row
     head = row_of[arch.dst[col_edge]]
     tail = row_of[arch.src[col_edge]]

@@ -95,6 +95,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     output.add_argument("--max-strata", type=int, default=20,
                         help="singular strata (single units cut off) searched and listed (default 20; 0 skips)")
+    output.add_argument("--max-strata-work", type=int, default=None, metavar="N",
+                        help="bound on the strata search in edge visits (default 20,000,000): the search stops, "
+                        "incomplete and saying so, before a step that would exceed it")
     output.add_argument("--max-listed", type=int, default=200, help="frozen edges, balances and free units listed in the report; counts are always complete "
                         "(default 200)")
     output.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors (no summary, no status lines)")
@@ -273,7 +276,7 @@ def _cmd_audit(args) -> int:
     bad = [f for f in formats if f not in ("json", "md", "html")]
     if bad:
         raise _UsageError(f"topo audit: unknown --format {bad[0]!r}; expected json, md, html")
-    for flag in ("max_strata", "sample", "max_listed"):
+    for flag in ("max_strata", "sample", "max_listed") + (("max_strata_work",) if args.max_strata_work else ()):
         if getattr(args, flag) < 0:
             raise _UsageError(f"topo audit: --{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}")
     status = _Status(args)
@@ -288,7 +291,8 @@ def _cmd_audit(args) -> int:
         params = "weights given by the target"
     result = audit(arch, theta, name=name, source=source, parameters=params, max_listed=args.max_listed,
                    sample=args.sample, seed=args.seed, edge_source=getattr(args, "_edge_source", None),
-                   max_strata=args.max_strata, unsupported=getattr(args, "_unsupported", None), progress=status)
+                   max_strata=args.max_strata, max_strata_work=args.max_strata_work,
+                   unsupported=getattr(args, "_unsupported", None), progress=status)
     if not args.quiet:
         print(result.summary(), flush=True)
     if args.out:

@@ -56,7 +56,7 @@ class RegionForest:
     def __init__(self, arch: Architecture, direction: str):
         self.direction = direction
         m = arch.n_constrained
-        row = arch.node_row
+        row = arch.node_row.astype(np.int32 if m < 2**31 - 1 else np.int64)  # halves the per-edge arrays
         if direction == "in":
             near, far = arch.dst, arch.src  # near = the constrained end, far = neighbour
             order = range(m)
@@ -76,7 +76,8 @@ class RegionForest:
         single = deg[near_row[on]] == 1
         self.edge = dict(zip(near_row[on][single].tolist(), edge_ids[single].tolist()))
 
-        deg_l, ext_l, ptr_l, nbr_l = deg.tolist(), ext.tolist(), ptr.tolist(), nbr.tolist()
+        # neighbour lists stay one numpy array (a Python list of every edge would cost ~40 bytes per edge)
+        deg_l, ext_l, ptr_l = deg.tolist(), ext.tolist(), ptr.tolist()
         top = [-1] * m
         parent = [-1] * m
         depth = [0] * m
@@ -87,13 +88,13 @@ class RegionForest:
                 roots.append(w)
                 top[w] = w
                 if not ext_l[w]:
-                    t = top[nbr_l[ptr_l[w]]]
+                    t = top[int(nbr[ptr_l[w]])]
                     parent[w] = t
                     if t >= 0:
                         depth[w] = depth[t] + 1
             elif not ext_l[w]:
                 t = -2
-                for p in nbr_l[ptr_l[w]:ptr_l[w + 1]]:
+                for p in nbr[ptr_l[w]:ptr_l[w + 1]].tolist():
                     tp = top[p]
                     if tp < 0:
                         t = -1
@@ -111,7 +112,7 @@ class RegionForest:
         self.depth = depth
         self.merges = merges
         self.nbr_ptr = ptr_l
-        self.nbr = nbr_l
+        self.nbr = nbr
         children: dict[int, list[int]] = {}
         for x in roots:
             if parent[x] >= 0:
@@ -126,7 +127,7 @@ class RegionForest:
         for y in merges:
             a = top[y]
             da = depth[a]
-            for p in nbr_l[ptr_l[y]:ptr_l[y + 1]]:
+            for p in nbr[ptr_l[y]:ptr_l[y + 1]].tolist():
                 r = top[p]
                 while r != a:
                     if coupler[r] < da:
@@ -158,7 +159,7 @@ class RegionForest:
         return out
 
     def neighbours(self, w: int) -> list[int]:
-        return self.nbr[self.nbr_ptr[w]:self.nbr_ptr[w + 1]]
+        return self.nbr[self.nbr_ptr[w]:self.nbr_ptr[w + 1]].tolist()
 
 
 @dataclass(frozen=True)

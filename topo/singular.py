@@ -160,12 +160,14 @@ class StrataSearch:
     ``complete`` is True when every connected cluster up to ``max_size`` was
     examined (so "no stratum" is a proof for those sizes); ``n_examined`` counts
     clusters examined and ``largest_size`` the largest size fully covered.
+    ``stopped`` says why an incomplete search stopped (``""`` when it did not).
     """
 
     strata: list
     n_examined: int
     largest_size: int
     complete: bool
+    stopped: str = ""
 
     def __iter__(self):
         return iter(self.strata)
@@ -175,6 +177,11 @@ class StrataSearch:
 
     def __getitem__(self, i):
         return self.strata[i]
+
+
+#: Default bound on the work of :func:`singular_strata`, in edge visits (each
+#: linear program over the whole graph costs its number of edges and nodes).
+MAX_STRATA_WORK = 20_000_000
 
 
 def _adjacency(arch: Architecture, pool: np.ndarray) -> list[list[int]]:
@@ -219,12 +226,20 @@ def singular_strata(
     tol: float | None = None,
     max_size: int | None = None,
     limit: int | None = None,
+    max_work: float | None = MAX_STRATA_WORK,
 ) -> StrataSearch:
     """Clusters C for which the fiber H(c) has a singular point floating on C.
 
     Examines connected sets of constrained nodes, smallest first: C qualifies
     when ``|Σ_C c| <= tol`` and the flow problem with ``∂C`` removed is feasible
     (one linear program, only for the zero-sum candidates).
+
+    The cost is estimated before each step: listing the clusters of more than one
+    unit visits the edges between constrained units, and each linear program
+    costs the size of the graph.  When the next step would exceed ``max_work``
+    the search stops, with ``complete=False`` and ``stopped`` naming the bound
+    (``max_work`` here, ``max_strata_work`` in :func:`topo.audit`,
+    ``--max-strata-work`` on the command line).
 
     Parameters
     ----------
@@ -237,6 +252,9 @@ def singular_strata(
         Largest cluster examined (default: all sizes — exponential for c = 0).
     limit : int, optional
         Stop after this many strata.
+    max_work : float, optional
+        Bound on the work in edge visits (default :data:`MAX_STRATA_WORK`;
+        None: unbounded).
 
     Examples
     --------
@@ -247,38 +265,69 @@ def singular_strata(
     ([('h1_0',)], True)
     >>> res[0].subnetwork.nodes
     ['x0', 'h1_1', 'y0']
+    >>> res = topo.singular_strata(arch, [0.0, 0.0], max_work=1)
+    >>> res.complete, res.stopped.split(":")[0]
+    (False, 'stopped before a linear program of 8 edge visits (max_work=1)')
     """
     cv = as_balance(arch, c)
     if tol is None:
         tol = 1e-9 * max(1.0, float(np.max(np.abs(cv), initial=0.0)))
     m = arch.n_constrained
     max_size = m if max_size is None else int(max_size)
-    adj = _adjacency(arch, arch.constrained_index)  # positions = balance rows
-    B = incidence_matrix(arch)
+    budget = _Budget(max_work)
+    if max_size > 1:
+        row = arch.node_row
+        if not budget.spend(int(np.sum((row[arch.src] >= 0) & (row[arch.dst] >= 0))), "listing clusters"):
+            return StrataSearch([], 0, 0, False, budget.stopped)
+        sets = _connected_sets(_adjacency(arch, arch.constrained_index), max_size)
+    else:
+        sets = ((v,) for v in range(m))
+    B = None  # built for the first linear program only (it is as large as the graph)
     cons = arch.constrained_index
     names = arch.constrained
-    edges = arch.edges
+    lp_cost = arch.n_edges + arch.n_nodes
     strata = []
     examined = 0
     cur_size = 0
-    for S in _connected_sets(adj, max_size):
-        if len(S) != cur_size:
-            cur_size = len(S)
-        examined += 1
+    for S in sets:
+        cur_size = len(S)
         if abs(float(cv[list(S)].sum())) > tol:
+            examined += 1
             continue
+        if not budget.spend(lp_cost, "a linear program"):
+            return StrataSearch(strata, examined, cur_size - 1, False, budget.stopped)
+        examined += 1
         mask = np.zeros(arch.n_nodes, dtype=bool)
         mask[cons[list(S)]] = True
         bnd = _boundary(arch, mask)
+        B = incidence_matrix(arch) if B is None else B
         q = feasible_flow(arch, cv, zero=bnd.tolist(), B=B)
         if q is None:
             continue
         strata.append(Stratum(arch=arch, nodes=tuple(names[i] for i in S),
-                              boundary_edges=[edges[e] for e in bnd.tolist()], point_q=q))
+                              boundary_edges=arch.edge_names(bnd), point_q=q))
         if limit is not None and len(strata) >= limit:
             # sizes below the current one were fully examined
-            return StrataSearch(strata, examined, cur_size - 1, False)
+            return StrataSearch(strata, examined, cur_size - 1, False, f"stopped at the limit of {limit} strata")
     return StrataSearch(strata, examined, min(max_size, m), True)
+
+
+class _Budget:
+    """Work counter of the strata search: refuses a step that would exceed the bound."""
+
+    def __init__(self, max_work: float | None):
+        self.max_work = max_work
+        self.used = 0
+        self.stopped = ""
+
+    def spend(self, cost: int, what: str) -> bool:
+        if self.max_work is not None and self.used + cost > self.max_work:
+            self.stopped = (f"stopped before {what} of {cost:,} edge visits (max_work={self.max_work:,}): "
+                            "raise max_work (max_strata_work in topo.audit, --max-strata-work in the CLI) "
+                            "to search further")
+            return False
+        self.used += cost
+        return True
 
 
 def has_singularities(arch: Architecture, c: Any, *, tol: float | None = None, max_size: int | None = None) -> bool:

@@ -897,49 +897,61 @@ class _Importer:
 
     # -- assembling the architecture
     def result(self, level: str) -> TorchImport:
-        import scipy.sparse as sp
-        from scipy.sparse.csgraph import breadth_first_order
-
         b = self.b
-        outputs = np.unique(np.concatenate(self.outputs))
-        src = np.concatenate(b.src) if b.src else np.zeros(0, dtype=np.int64)
-        dst = np.concatenate(b.dst) if b.dst else np.zeros(0, dtype=np.int64)
-        # outputs that are read by other units, or are inputs: copies joined by fixed edges
-        has_out = np.zeros(len(b.nodes), dtype=bool)
-        has_out[src] = True
-        bad = outputs[has_out[outputs] | np.isin(outputs, list(b.roles))]
-        if len(bad):
-            copies = b.units("output", len(bad))
-            b.fixed(bad, copies)
-            outputs = np.concatenate([np.setdiff1d(outputs, bad), copies])
-            src, dst = np.concatenate(b.src), np.concatenate(b.dst)
-        n = len(b.nodes)
-        # keep what reaches an output (a root n links to every output in the reversed graph)
-        rev = sp.csr_matrix((np.ones(len(src) + len(outputs)), (np.concatenate([dst, np.full(len(outputs), n)]),
-                                                                np.concatenate([src, outputs]))), shape=(n + 1, n + 1))
-        alive = np.zeros(n + 1, dtype=bool)
-        alive[breadth_first_order(rev, n, directed=True, return_predecessors=False)] = True
-        alive = alive[:n]
-        keep_edge = alive[dst]
-        sizes = np.concatenate(b.sizes) if b.sizes else np.zeros(0, dtype=np.int64)
-        keep_node = alive.copy()
-        for i, r in b.roles.items():
-            if r == "input":
-                keep_node[i] = True
-        new = np.full(n, -1, dtype=np.int64)
-        kept = np.flatnonzero(keep_node)
+        outputs = self._output_units()
+        src, dst = np.concatenate(b.src), np.concatenate(b.dst)
+        sizes, trainable, theta = np.concatenate(b.sizes), np.concatenate(b.trainable), np.concatenate(b.weights)
+        b.src = b.dst = b.sizes = b.trainable = b.weights = None  # peak memory: one copy of each array
+        keep_node, keep_edge = self._reaching_outputs(src, dst, outputs)
+        # sources first, then the units in creation order (a topological order: a unit is made after its inputs)
+        source = np.zeros(len(b.nodes), dtype=bool)
+        source[list(b.roles)] = True
+        kept = np.concatenate([np.flatnonzero(keep_node & source), np.flatnonzero(keep_node & ~source)])
+        new = np.full(len(b.nodes), -1, dtype=np.int64)
         new[kept] = np.arange(len(kept))
         names = [b.nodes[i] for i in kept.tolist()]
         roles = {b.nodes[i]: r for i, r in b.roles.items() if keep_node[i]}
         roles.update((b.nodes[i], "output") for i in outputs.tolist())
         acts = {b.nodes[i]: b.acts[i] for i in kept.tolist() if b.roles.get(i) not in ("input", "bias")}
-        arch = Architecture.from_arrays(new[src[keep_edge]], new[dst[keep_edge]], nodes=names,
-                                        sizes=sizes[keep_edge], trainable=np.concatenate(b.trainable)[keep_edge],
+        if not keep_edge.all():
+            theta = theta[np.repeat(keep_edge, sizes)]
+            src, dst, sizes, trainable = src[keep_edge], dst[keep_edge], sizes[keep_edge], trainable[keep_edge]
+        src, dst = new[src], new[dst]
+        arch = Architecture.from_arrays(src, dst, nodes=names, sizes=sizes, trainable=trainable,
                                         roles=roles, activations=acts)
-        theta = np.concatenate(b.weights)[np.repeat(keep_edge, sizes)] if b.weights else np.zeros(0)
-        blocks = self._blocks(keep_edge)
         reasons = {b.nodes[i]: r for i, r in b.reasons.items() if keep_node[i]}
-        return TorchImport(arch, theta, EdgeSources(arch, blocks), self.unsupported, level, reasons)
+        return TorchImport(arch, theta, EdgeSources(arch, self._blocks(keep_edge)), self.unsupported, level,
+                           reasons)
+
+    def _output_units(self) -> np.ndarray:
+        """The model's output units; those also read by other units (or inputs) get copies by fixed edges."""
+        b = self.b
+        outputs = np.unique(np.concatenate(self.outputs))
+        has_out = np.zeros(len(b.nodes), dtype=bool)
+        for s in b.src:
+            has_out[s] = True
+        bad = outputs[has_out[outputs] | np.isin(outputs, list(b.roles))]
+        if len(bad):
+            copies = b.units("output", len(bad))
+            b.fixed(bad, copies)
+            outputs = np.concatenate([np.setdiff1d(outputs, bad), copies])
+        return outputs
+
+    def _reaching_outputs(self, src, dst, outputs) -> tuple[np.ndarray, np.ndarray]:
+        """Units (and edges) on a path to an output; inputs are kept whatever they feed."""
+        n = len(self.b.nodes)
+        protected = np.zeros(n, dtype=bool)
+        protected[outputs] = True
+        protected[[i for i, r in self.b.roles.items() if r == "input"]] = True
+        alive = np.ones(n, dtype=bool)
+        keep_edge = np.ones(len(src), dtype=bool)
+        while True:  # drop sinks that are not outputs, until none is left (usually no round at all)
+            outdeg = np.bincount(src[keep_edge], minlength=n)
+            dead = alive & (outdeg == 0) & ~protected
+            if not dead.any():
+                return alive, keep_edge
+            alive &= ~dead
+            keep_edge &= alive[dst]
 
     def _blocks(self, keep_edge: np.ndarray) -> list:
         pos = np.concatenate([[0], np.cumsum(keep_edge)])

@@ -5,7 +5,7 @@ Each factory returns ``(model, example_input)``.
 
 from __future__ import annotations
 
-__all__ = ["mlp", "residual_mlp", "lenet", "resnet18", "MODELS"]
+__all__ = ["mlp", "residual_mlp", "lenet", "resnet18", "resnet50", "MODELS"]
 
 
 def _torch():
@@ -127,4 +127,81 @@ def resnet18(*, num_classes: int = 10, width: int = 64, seed: int = 0, batchnorm
     return model.eval(), torch.randn(2, 3, 32, 32)
 
 
-MODELS = {"mlp": mlp, "residual_mlp": residual_mlp, "lenet": lenet, "resnet18": resnet18}
+def _perturb_batchnorm(model, seed: int):
+    """Non-trivial running statistics and affine parameters, so that BatchNorm folding is tested for real."""
+    torch = _torch()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                n = m.num_features
+                m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
+                m.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.5)
+                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
+                m.bias.copy_(torch.rand(n, generator=g) * 0.4 - 0.2)
+    return model
+
+
+def resnet50(*, num_classes: int = 1000, width: int = 64, image_size: int = 224, seed: int = 0):
+    """A ResNet-50-shaped CNN: torchvision's layout (bottleneck blocks [3, 4, 6, 3], expansion 4,
+    projection shortcuts, one ReLU module per block used three times, ``out += identity``).
+
+    Examples
+    --------
+    >>> from topo import zoo
+    >>> model, x = zoo.resnet50(width=4, num_classes=3, image_size=32)
+    >>> tuple(model(x).shape)
+    (1, 3)
+    """
+    torch = _torch()
+    torch.manual_seed(seed)
+    nn = torch.nn
+
+    class Bottleneck(nn.Module):
+        def __init__(self, cin, planes, stride):
+            super().__init__()
+            cout = planes * 4
+            self.conv1, self.bn1 = nn.Conv2d(cin, planes, 1, bias=False), nn.BatchNorm2d(planes)
+            self.conv2, self.bn2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False), nn.BatchNorm2d(planes)
+            self.conv3, self.bn3 = nn.Conv2d(planes, cout, 1, bias=False), nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU(inplace=True)
+            self.downsample = None
+            if stride != 1 or cin != cout:
+                self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            identity = x
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.relu(self.bn2(self.conv2(out)))
+            out = self.bn3(self.conv3(out))
+            if self.downsample is not None:
+                identity = self.downsample(x)
+            out += identity
+            return self.relu(out)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+            self.bn1, self.relu, self.maxpool = nn.BatchNorm2d(width), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1)
+            cin, stages = width, []
+            for i, blocks in enumerate((3, 4, 6, 3)):
+                planes = width * 2**i
+                layer = [Bottleneck(cin, planes, 1 if i == 0 else 2)]
+                cin = planes * 4
+                layer += [Bottleneck(cin, planes, 1) for _ in range(blocks - 1)]
+                stages.append(nn.Sequential(*layer))
+            self.layer1, self.layer2, self.layer3, self.layer4 = stages
+            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+            self.fc = nn.Linear(cin, num_classes)
+
+        def forward(self, x):
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+            return self.fc(torch.flatten(self.avgpool(x), 1))
+
+    model = _perturb_batchnorm(Net(), seed)
+    return model.eval(), torch.randn(1, 3, image_size, image_size)
+
+
+MODELS = {"mlp": mlp, "residual_mlp": residual_mlp, "lenet": lenet, "resnet18": resnet18, "resnet50": resnet50}
