@@ -54,6 +54,16 @@ def test_penalty_values_against_oracles(case):
     assert penalty(arch, "nuclear", s).value(theta) == pytest.approx(s * oracle, rel=1e-6)
 
 
+@pytest.mark.parametrize("case", range(4))
+def test_nuclear_equals_group_lasso_for_one_hidden_layer_only(case):
+    rng = np.random.default_rng(40 + case)
+    shallow = topo.Architecture.mlp([3, 5, 1])
+    deep = topo.Architecture.mlp([3, 4, 3, 1])
+    t1, t2 = rng.standard_normal(shallow.n_params), rng.standard_normal(deep.n_params)
+    assert penalty(shallow, "nuclear", 1).value(t1) == pytest.approx(penalty(shallow, "group_lasso", 1).value(t1))
+    assert penalty(deep, "nuclear", 1).value(t2) < penalty(deep, "group_lasso", 1).value(t2) - 1e-6
+
+
 def test_weight_decay_penalty_equals_train_weight_decay():
     arch = topo.Architecture.mlp([2, 4, 1])
     rng = np.random.default_rng(0)

@@ -153,7 +153,7 @@ def _regularizer_task(kind, strength, hidden, seed_index, seed, init, bias, lr, 
     from .data import breast_cancer
 
     Xtr, ytr, Xte, yte = breast_cancer(**data_kw)
-    arch = Architecture.mlp([Xtr.shape[1], hidden, 1], bias=bias)
+    arch = Architecture.mlp([Xtr.shape[1], *hidden, 1], bias=bias)
     theta0 = arch.init(init, seed=np.random.default_rng(seed))
     pen = Penalty(arch, kind, strength)
     threads = torch.get_num_threads()
@@ -166,7 +166,7 @@ def _regularizer_task(kind, strength, hidden, seed_index, seed, init, bias, lr, 
     small, t_small, pruned = _prune_small(arch, theta, prune_tol)
     z, z_small = forward(arch, theta, Xte)[:, 0], forward(small, t_small, Xte)[:, 0]
     return dict(regularizer=kind, strength=strength, seed=seed_index, steps=steps, converged=converged,
-                train_loss=loss, objective=obj, units=hidden, units_pruned=pruned,
+                train_loss=loss, objective=obj, units=sum(hidden), units_pruned=pruned,
                 accuracy_before=float(np.mean((z > 0) == (yte > 0.5))),
                 accuracy_after=float(np.mean((z_small > 0) == (yte > 0.5))),
                 max_output_change=float(np.abs(z - z_small).max()),
@@ -198,7 +198,7 @@ def regularizer_sweep(
     strengths: dict | None = None,
     seeds: Sequence[int] | int = 1,
     *,
-    hidden: int = 16,
+    hidden: int | Sequence[int] = 16,
     init: str = "kaiming",
     bias: bool = True,
     lr: float = 0.05,
@@ -214,6 +214,11 @@ def regularizer_sweep(
     progress: bool | None = None,
 ) -> RegularizerSweep:
     """Train ``30-hidden-1`` networks on breast-cancer data with each penalty, prune and evaluate.
+
+    ``hidden`` is one width or a sequence of widths (a deep network).  For one
+    hidden layer the nuclear norm of ``B̃ diag(θ)`` equals the group lasso: the
+    rows of that matrix (one per unit) have disjoint supports, so its singular
+    values are the units' boundary norms.  They differ when units are connected.
 
     Each run starts from the same initialisation for a given seed, trains with
     full-batch gradient descent in rounds of ``round_steps`` until the objective
@@ -250,8 +255,9 @@ def regularizer_sweep(
     if unknown:
         raise ExperimentError(f"unknown regulariser(s) {unknown}; expected some of {', '.join(PENALTIES)}")
     seed_list = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else [int(s) for s in seeds]
-    if not seed_list or hidden < 1 or max_steps < 1 or round_steps < 1:
-        raise ExperimentError("need at least one seed, hidden >= 1, max_steps >= 1 and round_steps >= 1")
+    hidden = (int(hidden),) if isinstance(hidden, (int, np.integer)) else tuple(int(h) for h in hidden)
+    if not seed_list or not hidden or min(hidden) < 1 or max_steps < 1 or round_steps < 1:
+        raise ExperimentError("need at least one seed, hidden widths >= 1, max_steps >= 1 and round_steps >= 1")
     init_seeds = task_seeds(seed, max(seed_list) + 1)
     data_kw = dict(test_size=test_size, n_train=n_train, n_test=n_test)
     tasks = []
@@ -260,7 +266,7 @@ def regularizer_sweep(
         for s in np.atleast_1d(values).tolist():
             for i in seed_list:
                 tasks.append(Task(_regularizer_task, dict(
-                    kind=kind, strength=float(s), hidden=int(hidden), seed_index=i, seed=init_seeds[i], init=init,
+                    kind=kind, strength=float(s), hidden=hidden, seed_index=i, seed=init_seeds[i], init=init,
                     bias=bias, lr=lr, max_steps=int(max_steps), round_steps=int(round_steps), tol=tol,
                     prune_tol=prune_tol, data_kw=data_kw)))
     return RegularizerSweep(table=tidy(run_tasks(tasks, client=client, progress=progress, desc="regularizers")))
