@@ -269,9 +269,16 @@ class Audit:
         self.theta = theta
         self.report = report
         self.edge_source = edge_source
-        self.c = balance(architecture, theta)
+        self._c: np.ndarray | None = None
         self._connectivity: ConnectivityReport | None = None
         self._figures: dict | None = None
+
+    @property
+    def c(self) -> np.ndarray:
+        """The balances of :attr:`theta`, aligned with ``architecture.constrained`` (computed on first use)."""
+        if self._c is None:
+            self._c = balance(self.architecture, self.theta)
+        return self._c
 
     @property
     def connectivity(self) -> ConnectivityReport:
@@ -312,7 +319,7 @@ class Audit:
         if self._figures is None:
             from .plots import report_figures
 
-            self._figures = report_figures(self.architecture, self.theta, self.report)
+            self._figures = report_figures(self.architecture, self.theta, self.report, c=self.c)
         return self._figures
 
     def save(self, folder: str | os.PathLike, formats: Sequence[str] = ("json", "md", "html")) -> list:

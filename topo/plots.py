@@ -348,12 +348,14 @@ def _figure_bytes(fig, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def report_figures(arch: Architecture, theta, report: dict, *, fmt: str = "svg", max_nodes: int = 150) -> dict:
+def report_figures(arch: Architecture, theta, report: dict, *, fmt: str = "svg", max_nodes: int = 150,
+                   c: np.ndarray | None = None) -> dict:
     """Figures of the HTML report, ``{"balances": bytes, "dag": bytes}`` (SVG by default, or ``fmt="png"``).
 
     ``balances`` is a histogram of the balances (negative ones red: their units
     can freeze their outgoing edge); ``dag`` is :func:`plot_dag` with the report's
-    bottlenecks and (listed) frozen edges.
+    bottlenecks and (listed) frozen edges.  ``c`` (the balances of ``theta``) saves
+    recomputing them.
 
     Examples
     --------
@@ -369,7 +371,7 @@ def report_figures(arch: Architecture, theta, report: dict, *, fmt: str = "svg",
     from .balance import balance
     from .decompose import decompose
 
-    c = balance(arch, theta)
+    c = balance(arch, theta) if c is None else c
     tol = report["balances"]["tol"]
     fig, ax = plt.subplots(figsize=(6, 3.2))
     _balance_histogram(ax, c, tol)
@@ -395,7 +397,7 @@ def _balance_histogram(ax, c: np.ndarray, tol: float) -> None:
         ax.hist(c[c < -tol], bins=bins, color="tab:red", label="c < 0")
         ax.hist(c[c >= -tol], bins=bins, color="tab:blue", label="c ≥ 0")
         ax.axvline(0, color="k", lw=0.8)
-        ax.legend(fontsize=8, frameon=False)
+        ax.legend(fontsize=8, frameon=False, loc="upper right")
     else:
         ax.text(0.5, 0.5, "no constrained unit", ha="center", va="center", transform=ax.transAxes)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))

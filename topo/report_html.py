@@ -284,9 +284,11 @@ def render_html_fragment(report: dict, figures: dict | None = None) -> str:
     True
     """
     figures = figures or {}
-    parts = (_header(report) + _cards(report) + _connectivity(report) + _graph(report, figures)
-             + _balances(report, figures) + _network(report) + _strata(report) + _topology(report)
-             + _extra_sections(report) + _notes(report))
+    graph = _graph(report, figures)
+    big = report["network"]["n_nodes"] > 150  # a long collapsed drawing goes after the tables
+    parts = (_header(report) + _cards(report) + _connectivity(report) + ([] if big else graph)
+             + _balances(report, figures) + _network(report) + (graph if big else []) + _strata(report)
+             + _topology(report) + _extra_sections(report) + _notes(report))
     return f"<div class='topo-audit'><style>{_STYLE}</style>{''.join(parts)}</div>"
 
 
