@@ -17,7 +17,7 @@ def test_status_line_per_stage_with_elapsed_time_and_quiet(tmp_path):
     assert r.returncode == 0, r.stderr
     lines = r.stderr.strip().splitlines()
     stages = [line.split("s  ", 1)[1].split(" ")[0] for line in lines]
-    assert stages == ["connectivity", "singular", "sampling", "writing", "done"], lines
+    assert stages == ["connectivity", "components", "singular", "sampling", "writing", "done"], lines
     times = [float(line.split()[1]) for line in lines]
     assert all(line.startswith("topo: ") for line in lines) and times == sorted(times)
     assert "components" in r.stdout and "topo:" not in r.stdout  # the summary stays on stdout
