@@ -43,7 +43,8 @@ def test_shallow_all_negative_units(l):
     assert sym.n_components == 2**l and sym.n_classes == l + 1
     assert sym.group_order == math.factorial(l)
     if l == 24:  # beyond union-find: the multiset formula C(n + 2^t - 1, n) with t = 1
-        assert sym.methods == ["twin multisets"]
+        assert sym.methods == ["multisets of interchangeable blocks"]
+        assert len(sym.representatives) == 25
 
 
 def test_one_positive_twin_frees_every_sign():
@@ -186,3 +187,55 @@ def test_large_twin_layers_are_cheap():
     assert abs(G.log10_order - 9 * math.log10(math.factorial(64))) < 1e-6
     sym = topo.components_up_to_symmetry(arch, arch.init(seed=0) @ np.zeros((arch.n_params, arch.n_constrained)) + 1)
     assert sym.n_classes == 1
+
+
+def _parallel_chains(k, length):
+    edges = []
+    for i in range(k):
+        nodes = ["x"] + [f"a{i}_{j}" for j in range(length)] + ["y"]
+        edges += list(zip(nodes[:-1], nodes[1:]))
+    edges.append(("x2", "y"))
+    return topo.Architecture.from_edges(edges)
+
+
+def test_many_identical_branches_use_the_multiset_formula(monkeypatch):
+    # 11 identical chains x -> a -> b -> y, c < 0: 2 frozen edges per chain, S_11 on chains
+    arch = _parallel_chains(11, 2)
+    sym = topo.components_up_to_symmetry(arch, -np.ones(arch.n_constrained))
+    assert sym.n_components == 2**22 and sym.group_order == math.factorial(11)
+    assert sym.n_classes == math.comb(11 + 3, 11) and sym.methods == ["multisets of interchangeable blocks"]
+    # two long chains (22 frozen edges): multisets of 2 blocks, and Burnside over the swap agrees
+    arch = _parallel_chains(2, 11)
+    sym = topo.components_up_to_symmetry(arch, -np.ones(arch.n_constrained))
+    assert sym.n_classes == (2**22 + 2**11) // 2 == math.comb(2 + 2**11 - 1, 2)
+    import topo.symmetry as S
+
+    monkeypatch.setattr(S, "_block_part", lambda *a: None)
+    sym = topo.components_up_to_symmetry(arch, -np.ones(arch.n_constrained))
+    assert sym.methods == ["burnside"] and sym.n_classes == (2**22 + 2**11) // 2
+    arch = _parallel_chains(11, 2)          # S_11 is too large to enumerate: said, not guessed
+    sym = topo.components_up_to_symmetry(arch, -np.ones(arch.n_constrained))
+    assert sym.n_classes is None and "not computed" in sym.summary() and sym.reason
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_large_part_methods_agree_with_union_find(seed, monkeypatch):
+    # force the multiset / Burnside paths on the oracle DAGs and compare with union-find
+    _, _, arch, c = _oracle_case(seed)
+    expected = topo.components_up_to_symmetry(arch, c)
+    import topo.symmetry as S
+
+    monkeypatch.setattr(S, "MAX_UNION_FIND_BITS", 0)
+    forced = topo.components_up_to_symmetry(arch, c)
+    assert forced.n_classes == expected.n_classes
+    if forced.representatives is not None:
+        assert len(forced.representatives) == expected.n_classes
+        cvec = np.array([c[v] for v in arch.constrained])
+        theta, _ = restore_balances(arch, arch.init("normal", seed=seed), cvec)
+        off, F = arch.edge_offsets, expected.frozen_index
+        reps = []
+        for r in forced.representatives:   # pairwise inequivalent
+            t = theta.copy()
+            t[off[F]] = np.abs(t[off[F]]) * np.asarray(r)
+            assert all(not expected.same_class(t, u).equivalent for u in reps)
+            reps.append(t)

@@ -56,7 +56,9 @@ __all__ = [
 #: Parts of F* with at most this many edges are counted by union-find over all labels.
 MAX_UNION_FIND_BITS = 20
 #: Burnside's lemma enumerates groups up to this order.
-MAX_BURNSIDE = 100_000
+MAX_BURNSIDE = 20_000
+#: Parts with more classes list no representatives.
+MAX_PART_REPS = 1000
 #: Orbit searches of same_class stop after this many labels.
 MAX_ORBIT = 200_000
 
@@ -303,17 +305,76 @@ def _count_burnside(perms, k):
     return total // len(elems)
 
 
-def _twin_part(arch, group, pos, gens, Fstar):
-    """Multiset count for a part acted on by the symmetric group of one twin class only."""
-    owners = {group.twin_of[gi] for gi, _ in gens}
-    if len(owners) != 1 or -1 in owners:
+def _block_part(arch, group, pos, gens, Fstar):
+    """Multiset count when the part is n interchangeable blocks of t edges.
+
+    Blocks are the branches the part's edges hang from (components of the moved nodes;
+    one unit each for twins).  The count ``C(n + 2^t - 1, n)`` is exact when the
+    generators permute whole blocks, the group induced on blocks and the group on the
+    edges both have order ``n!`` (so the group is the symmetric group on blocks), and
+    every orbit of edges meets every block once (no block is twisted by its stabiliser).
+    Group orders by Schreier-Sims (sympy).  Returns (count, blocks, orbit index) or None.
+    """
+    moved = set()
+    for gi, _ in gens:
+        g = group.generators[gi]
+        moved.update(np.flatnonzero(g != np.arange(len(g))).tolist())
+    comp = {v: v for v in moved}
+    for u, v in zip(arch.src.tolist(), arch.dst.tolist()):
+        if u in comp and v in comp:
+            _union(comp, u, v)
+    edges = Fstar[list(pos)]
+    ends = [int(arch.src[e]) if int(arch.src[e]) in comp else int(arch.dst[e]) for e in edges.tolist()]
+    block_of = [_find(comp, v) for v in ends]
+    ids = {b: i for i, b in enumerate(dict.fromkeys(block_of))}
+    block = np.asarray([ids[b] for b in block_of], dtype=np.int64)
+    n = len(ids)
+    sizes = np.bincount(block, minlength=n)
+    if n < 2 or np.any(sizes != sizes[0]):
         return None
-    units = group.twin_classes[owners.pop()]
-    n = len(units)
-    if len(pos) % n:
+    t = int(sizes[0])
+    perms = _local(pos, gens)
+    induced = []
+    for p in perms:
+        img = np.full(n, -1, dtype=np.int64)
+        img[block] = block[p]
+        if np.any(img[block] != block[p]) or len(set(img.tolist())) != n:
+            return None  # not a block system
+        induced.append(img)
+    orbit = np.asarray(_orbits(perms, len(pos)), dtype=np.int64)
+    if len(set(orbit.tolist())) != t or any(len(set(orbit[block == b].tolist())) != t for b in range(n)):
         return None
-    t = len(pos) // n
-    return math.comb(n + 2**t - 1, n), units, t
+    from sympy.combinatorics import Permutation, PermutationGroup
+
+    full = math.factorial(n)
+    if PermutationGroup([Permutation(q.tolist()) for q in induced]).order() != full:
+        return None
+    if PermutationGroup([Permutation(q.tolist()) for q in perms]).order() != full:
+        return None
+    return math.comb(n + 2**t - 1, n), block, orbit, t
+
+
+def _orbits(perms, k):
+    parent = list(range(k))
+    for p in perms:
+        for j in range(k):
+            _union(parent, j, int(p[j]))
+    return [_find(parent, j) for j in range(k)]
+
+
+def _block_representatives(block, orbit, t, limit):
+    """Labels (signs over the part's positions) of the multisets of block patterns."""
+    n = int(block.max()) + 1
+    labels = {o: i for i, o in enumerate(dict.fromkeys(orbit.tolist()))}
+    out = []
+    for combo in itertools.combinations_with_replacement(range(2**t), n):
+        signs = [1] * len(block)
+        for j, (b, o) in enumerate(zip(block.tolist(), orbit.tolist())):
+            signs[j] = -1 if (combo[b] >> labels[o]) & 1 else 1
+        out.append(tuple(signs))
+        if len(out) >= limit:
+            break
+    return out
 
 
 def _count_part(arch, group, pos, gens, Fstar, want_reps):
@@ -326,9 +387,11 @@ def _count_part(arch, group, pos, gens, Fstar, want_reps):
     if k <= MAX_UNION_FIND_BITS:
         n, reps = _count_union_find(perms, k, want_reps)
         return _Part(tuple(pos), "union-find", n, reps, local)
-    twin = _twin_part(arch, group, pos, gens, Fstar)
-    if twin is not None:
-        return _Part(tuple(pos), "twin multisets", twin[0], None, local)
+    blocks = _block_part(arch, group, pos, gens, Fstar)
+    if blocks is not None:
+        count, block, orbit, t = blocks
+        reps = _block_representatives(block, orbit, t, count) if want_reps and count <= MAX_PART_REPS else None
+        return _Part(tuple(pos), "multisets of interchangeable blocks", count, reps, local)
     n = _count_burnside(perms, k)
     return _Part(tuple(pos), "burnside" if n is not None else "not computed", n, None, local)
 
