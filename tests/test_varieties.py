@@ -250,3 +250,23 @@ def test_undetermined_when_the_variety_is_small_but_no_condition_is_known():
     assert res.dimension < res.ambient_dimension
     true = topo.check_outputs(deep, X, A, _phi(deep, np.random.default_rng(1).standard_normal(deep.n_params), X, A))
     assert true.status == "consistent" and true.witness is not None
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_check_outputs_never_guesses_on_random_deep_patterns(seed):
+    # outputs of the fixed-pattern map are never rejected (the conditions are necessary), and
+    # random outputs are called consistent only when the variety fills the output space
+    rng = np.random.default_rng(10_000 + seed)
+    widths = [int(rng.integers(1, 4)) for _ in range(int(rng.integers(3, 5)))]
+    arch = topo.Architecture.mlp(widths)
+    m = int(rng.integers(2, 7))
+    X = rng.standard_normal((m, widths[0]))
+    rows = rng.random((int(rng.integers(1, 3)), len(pattern_units(arch)))) < 0.6
+    A = rows[rng.integers(0, len(rows), size=m)]
+    true = topo.check_outputs(arch, X, A, _phi(arch, rng.standard_normal(arch.n_params), X, A))
+    assert true.status == "consistent", true.reason
+    rand = topo.check_outputs(arch, X, A, rng.standard_normal((m, widths[-1])))
+    if rand.status == "consistent":
+        assert rand.dimension == rand.ambient_dimension
+    elif rand.status == "undetermined":
+        assert rand.violated is None and rand.dimension < rand.ambient_dimension

@@ -138,6 +138,11 @@ def restore_balances(arch: Architecture, theta: Any, c: Any, *, rtol: float = 1e
 def _newton_step(B, q, c, x, w, grad):
     """One damped Newton step; near the minimum, where F is flat to rounding, a step
     that halves the gradient is accepted too."""
+    with np.errstate(over="ignore", invalid="ignore"):  # a rejected trial step may overflow
+        return _damped_newton(B, q, c, x, w, grad)
+
+
+def _damped_newton(B, q, c, x, w, grad):
     H = 2 * (B @ sp.diags(w) @ B.T)
     H = H + sp.identity(H.shape[0]) * (1e-15 * float(np.abs(H.diagonal()).max(initial=1.0)))
     dx = -np.atleast_1d(spsolve(H.tocsc(), grad))
