@@ -46,7 +46,7 @@ def test_cycle_message_lists_the_cycle_in_order():
         ([("x", "h"), ("h", "h"), ("h", "y")], "self-loop on node 'h'"),
         ([("x", "h"), ("x", "h"), ("h", "y")], r"duplicated edge \('x', 'h'\)"),
         ([("x", "h", {"size": 0}), ("h", "y")], "size 0"),
-        ([("x", "h", {"size": 1.5}), ("h", "y")], "positive integers"),
+        ([("x", "h", {"size": 1.5}), ("h", "y")], "must be a whole number, got 1.5"),
         ([("x", "h", {"colour": 1}), ("h", "y")], "unknown edge attribute"),
         ([("x",)], "an edge must be"),
     ],

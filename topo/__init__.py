@@ -19,7 +19,7 @@ The main objects:
 from . import catalog, generators
 from .architecture import Architecture
 from .auditing import Audit, audit
-from .balance import balance, edge_norms, incidence_matrix
+from .balance import balance, edge_norms, incidence_matrix, scaled_balance
 from .connectivity import ConnectivityReport, Witness, component_label, connectivity, same_component
 from .decompose import Decomposition, decompose
 from .errors import CycleError, FiberError, GraphError, ParameterError, SpecError, TopoError
@@ -82,6 +82,7 @@ __all__ = [
     "TopoError",
     "Witness",
     "balance",
+    "scaled_balance",
     "component_label",
     "connectivity",
     "decompose",

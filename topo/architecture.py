@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .errors import CycleError, GraphError, ParameterError
+from .validation import LIMITS, check_bool, check_count, check_name, check_size_budget, real_vector, short
 
 __all__ = [
     "Architecture",
@@ -62,13 +63,13 @@ def is_homogeneous(activation: str) -> bool:
 
 def _check_activation(node, name) -> str:
     if not isinstance(name, str):
-        raise GraphError(f"activation of node {node!r} must be a string, got {name!r}")
+        raise GraphError(f"activation of node {short(node)} must be a string, got {short(name)}")
     key = name.lower()
     if is_homogeneous(key) or key in NON_HOMOGENEOUS_ACTIVATIONS or key.startswith("free:"):
         return key
     known = ", ".join(sorted(HOMOGENEOUS_ACTIVATIONS | NON_HOMOGENEOUS_ACTIVATIONS))
     raise GraphError(
-        f"unknown activation {name!r} for node {node!r}; known: {known} "
+        f"unknown activation {short(name)} for node {short(node)}; known: {known} "
         "(use 'free' or 'free:<description>' for a node without a conservation law)"
     )
 
@@ -102,9 +103,24 @@ def _topological_order(n: int, src: np.ndarray, dst: np.ndarray, names: Sequence
 def _find_cycle(n, src, dst, done: set) -> list:
     """A directed cycle among the nodes that Kahn's algorithm could not order."""
     succ: dict[int, list[int]] = {}
+    pred: dict[int, list[int]] = {}
     for u, v in zip(src.tolist(), dst.tolist()):
         if u not in done and v not in done:
             succ.setdefault(u, []).append(v)
+            pred.setdefault(v, []).append(u)
+    # nodes downstream of a cycle are left over too: peel off those without a successor
+    # (reverse Kahn), so that every remaining node has a remaining successor
+    outdeg = {u: len(vs) for u, vs in succ.items()}
+    stack = [v for v in range(n) if v not in done and v not in succ]
+    removed = set()
+    while stack:
+        v = stack.pop()
+        removed.add(v)
+        for u in pred.get(v, ()):
+            outdeg[u] -= 1
+            if outdeg[u] == 0:
+                stack.append(u)
+    succ = {u: [v for v in vs if v not in removed] for u, vs in succ.items() if u not in removed}
     start = next(iter(succ))
     seen: dict[int, int] = {}
     path = []
@@ -114,6 +130,63 @@ def _find_cycle(n, src, dst, done: set) -> list:
         path.append(v)
         v = succ[v][0]
     return path[seen[v]:]
+
+
+def _index_array(value, what: str, shape: tuple | None = None) -> np.ndarray:
+    """A 1-D int64 array from integers (or floats holding whole numbers); never truncates."""
+    if isinstance(value, (str, bytes, Mapping)):
+        raise GraphError(f"{what} must be an array of integers, got {short(value)}")
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise GraphError(f"{what} cannot be read as an array of integers: {short(str(exc))}") from None
+    if shape is not None and arr.shape != shape:
+        raise GraphError(f"{what} has shape {arr.shape}, expected {shape}")
+    arr = arr.reshape(-1)
+    kind = arr.dtype.kind
+    if kind in "iu":
+        if kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+            raise GraphError(f"{what} has a value above 2^63")
+        return arr.astype(np.int64)
+    if kind == "f":
+        whole = np.isfinite(arr) & (np.mod(arr, 1) == 0) & (np.abs(arr) < 2.0**62)
+        if not whole.all():
+            i = int(np.argmin(whole))
+            raise GraphError(f"{what} must hold integers, got {arr[i].item()!r} at position {i}")
+        return arr.astype(np.int64)
+    if kind == "O" and arr.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if kind == "b":
+        raise GraphError(f"{what} must hold integers, got booleans")
+    if kind == "O":
+        return np.asarray([check_count(x, f"{what}[{i}]", minimum=-2**62, maximum=2**62)
+                           for i, x in enumerate(arr.tolist())], dtype=np.int64)
+    raise GraphError(f"{what} must hold integers, got an array of dtype {arr.dtype}")
+
+
+def _bool_array(value, what: str) -> np.ndarray:
+    """A 1-D bool array from booleans (or integers 0/1); strings are refused."""
+    if isinstance(value, (str, bytes, Mapping)):
+        raise GraphError(f"{what} must be an array of booleans, got {short(value)}")
+    arr = np.asarray(value).reshape(-1)
+    if arr.dtype.kind == "b":
+        return arr.astype(bool)
+    if arr.dtype.kind in "iu" and np.isin(arr, (0, 1)).all():
+        return arr.astype(bool)
+    if arr.dtype.kind == "O":
+        return np.asarray([check_bool(x, f"{what}[{i}]") for i, x in enumerate(arr.tolist())], dtype=bool)
+    raise GraphError(f"{what} must hold booleans (True/False), got an array of dtype {arr.dtype}")
+
+
+def _check_widths(widths) -> list[int]:
+    if isinstance(widths, (str, bytes, Mapping)) or not isinstance(widths, Iterable):
+        raise GraphError(f"widths must be a list of at least two positive integers, got {short(widths)}")
+    widths = list(widths)
+    if len(widths) < 2:
+        raise GraphError(f"widths must be at least two positive integers, got {short(widths)}")
+    if len(widths) > LIMITS.max_nodes:
+        raise GraphError(f"{len(widths)} layers; the limit on nodes is {LIMITS.max_nodes}")
+    return [check_count(w, f"widths[{i}]", maximum=LIMITS.max_nodes) for i, w in enumerate(widths)]
 
 
 class Architecture:
@@ -160,51 +233,58 @@ class Architecture:
         activation: str = "relu",
         output_activation: str = "linear",
     ):
+        if isinstance(nodes, (str, bytes, Mapping)) or not isinstance(nodes, Iterable):
+            raise GraphError(f"nodes must be a sequence of node names, got {short(nodes)}")
         names = list(nodes)
         n = len(names)
-        index = {name: i for i, name in enumerate(names)}
+        try:
+            index = {name: i for i, name in enumerate(names)}
+        except TypeError:
+            for v in names:
+                check_name(v)
+            raise
         if len(index) != n:
             seen = set()
             dup = next(v for v in names if v in seen or seen.add(v))
-            raise GraphError(f"node {dup!r} is listed twice")
-        src = np.asarray(src, dtype=np.int64).reshape(-1)
-        dst = np.asarray(dst, dtype=np.int64).reshape(-1)
+            raise GraphError(f"node {short(dup)} is listed twice")
+        src = _index_array(src, "src")
+        dst = _index_array(dst, "dst")
         if src.shape != dst.shape:
             raise GraphError(f"src has shape {src.shape} but dst has shape {dst.shape}")
         n_edges = len(src)
+        check_size_budget(n, n_edges)
         if n_edges and (src.min() < 0 or dst.min() < 0 or src.max() >= n or dst.max() >= n):
             raise GraphError(f"edge endpoints must be node indices in [0, {n})")
         if sizes is None:
             sizes = np.ones(n_edges, dtype=np.int64)
         else:
-            sizes_in = np.asarray(sizes)
-            if sizes_in.shape != (n_edges,):
-                raise GraphError(f"sizes has shape {sizes_in.shape}, expected ({n_edges},)")
-            if not np.issubdtype(sizes_in.dtype, np.integer) and not np.all(np.mod(sizes_in, 1) == 0):
-                raise GraphError("edge sizes must be positive integers")
-            sizes = sizes_in.astype(np.int64)
+            sizes = _index_array(sizes, "sizes", shape=(n_edges,))
             bad = np.flatnonzero(sizes < 1)
             if len(bad):
                 e = int(bad[0])
                 raise GraphError(
-                    f"edge ({names[src[e]]!r}, {names[dst[e]]!r}) has size {sizes[e]}; sizes must be >= 1"
+                    f"edge ({short(names[src[e]])}, {short(names[dst[e]])}) has size {sizes[e]}; sizes must be >= 1"
                 )
+            if n_edges and int(sizes.max()) > LIMITS.max_params:
+                raise GraphError(f"an edge size is {int(sizes.max())}; the limit on parameters is "
+                                 f"{LIMITS.max_params} (topo.validation.LIMITS.max_params)")
+            check_size_budget(n, n_edges, int(sizes.sum()))
         if trainable is None:
             trainable = np.ones(n_edges, dtype=bool)
         else:
-            trainable = np.asarray(trainable, dtype=bool).reshape(-1)
+            trainable = _bool_array(trainable, "trainable")
             if trainable.shape != (n_edges,):
                 raise GraphError(f"trainable has shape {trainable.shape}, expected ({n_edges},)")
 
         loops = np.flatnonzero(src == dst)
         if len(loops):
-            raise GraphError(f"self-loop on node {names[src[loops[0]]]!r}")
+            raise GraphError(f"self-loop on node {short(names[src[loops[0]]])}")
         if n_edges:
             keys = src * n + dst
             uniq, counts = np.unique(keys, return_counts=True)
             if np.any(counts > 1):
                 k = int(uniq[np.argmax(counts > 1)])
-                raise GraphError(f"duplicated edge ({names[k // n]!r}, {names[k % n]!r})")
+                raise GraphError(f"duplicated edge ({short(names[k // n])}, {short(names[k % n])})")
 
         order = _topological_order(n, src, dst, names)
         if not np.array_equal(order, np.arange(n)):
@@ -218,26 +298,30 @@ class Architecture:
         outdeg = np.bincount(src, minlength=n)
         role = np.full(n, -1, dtype=np.int8)
         if roles:
+            if not isinstance(roles, Mapping):
+                raise GraphError(f"roles must be a mapping {{node: role}}, got {short(roles)}")
             for node, r in roles.items():
-                if node not in index:
-                    raise GraphError(f"role given for unknown node {node!r}")
-                if r not in _ROLE_CODE:
-                    raise GraphError(f"unknown role {r!r} for node {node!r}; expected one of {ROLES}")
+                if check_name(node) not in index:
+                    raise GraphError(f"role given for unknown node {short(node)}")
+                if not isinstance(r, str) or r not in _ROLE_CODE:
+                    raise GraphError(f"unknown role {short(r)} for node {short(node)}; expected one of {ROLES}")
                 role[index[node]] = _ROLE_CODE[r]
         unset = role < 0
         isolated = np.flatnonzero(unset & (indeg == 0) & (outdeg == 0))
         if len(isolated):
-            raise GraphError(f"node {names[isolated[0]]!r} has no edges (give it an explicit role to keep it)")
+            raise GraphError(f"node {short(names[isolated[0]])} has no edges (give it an explicit role to keep it)")
         role[unset & (indeg == 0)] = INPUT
         role[unset & (indeg > 0) & (outdeg == 0)] = OUTPUT
         role[unset & (indeg > 0) & (outdeg > 0)] = HIDDEN
         self._check_roles(names, role, indeg, outdeg, src, dst)
 
         act = [""] * n
+        if activations is not None and not isinstance(activations, Mapping):
+            raise GraphError(f"activations must be a mapping {{node: activation}}, got {short(activations)}")
         activations = dict(activations or {})
         for name in activations:
-            if name not in index:
-                raise GraphError(f"activation given for unknown node {name!r}")
+            if check_name(name) not in index:
+                raise GraphError(f"activation given for unknown node {short(name)}")
         default_hidden = _check_activation("<default>", activation)
         default_out = _check_activation("<default output>", output_activation)
         for i, name in enumerate(names):
@@ -292,20 +376,20 @@ class Architecture:
             if len(bad):
                 v = int(bad[0])
                 u = int(src[np.argmax(dst == v)])
-                raise GraphError(f"{what} node {names[v]!r} has an incoming edge from {names[u]!r}")
+                raise GraphError(f"{what} node {short(names[v])} has an incoming edge from {short(names[u])}")
         bad = np.flatnonzero((role == OUTPUT) & (outdeg > 0))
         if len(bad):
             v = int(bad[0])
             w = int(dst[np.argmax(src == v)])
-            raise GraphError(f"output node {names[v]!r} has an outgoing edge to {names[w]!r}")
+            raise GraphError(f"output node {short(names[v])} has an outgoing edge to {short(names[w])}")
         bad = np.flatnonzero((role == OUTPUT) & (indeg == 0))
         if len(bad):
-            raise GraphError(f"output node {names[bad[0]]!r} has no incoming edges")
+            raise GraphError(f"output node {short(names[bad[0]])} has no incoming edges")
         for deg, what in ((indeg, "incoming"), (outdeg, "outgoing")):
             bad = np.flatnonzero((role == HIDDEN) & (deg == 0))
             if len(bad):
                 raise GraphError(
-                    f"hidden node {names[bad[0]]!r} is on no input->output path: it has no {what} edges"
+                    f"hidden node {short(names[bad[0]])} is on no input->output path: it has no {what} edges"
                 )
 
     # ------------------------------------------------------------------ constructors
@@ -348,10 +432,16 @@ class Architecture:
         >>> arch.inputs, arch.constrained, arch.outputs
         ([0], [1, 2], [3])
         """
-        src = np.asarray(src, dtype=np.int64)
-        dst = np.asarray(dst, dtype=np.int64)
-        if nodes is None or isinstance(nodes, (int, np.integer)):
-            n = int(nodes) if nodes is not None else (int(max(src.max(), dst.max())) + 1 if len(src) else 0)
+        src = _index_array(src, "src")
+        dst = _index_array(dst, "dst")
+        if nodes is None or isinstance(nodes, (int, np.integer, float, bool, np.bool_)):
+            if nodes is not None:
+                n = check_count(nodes, "nodes (the number of nodes)", minimum=0, maximum=LIMITS.max_nodes)
+            else:
+                n = int(max(src.max(initial=-1), dst.max(initial=-1))) + 1
+                if n > LIMITS.max_nodes:
+                    raise GraphError(f"the largest node index is {n - 1}; the limit on nodes is "
+                                     f"{LIMITS.max_nodes} (topo.validation.LIMITS.max_nodes)")
             nodes = list(range(n))
         return cls(
             nodes=nodes, src=src, dst=dst, sizes=sizes, trainable=trainable, roles=roles,
@@ -380,32 +470,38 @@ class Architecture:
         >>> arch.n_params, arch.edge_sizes.tolist()
         (5, [1, 4])
         """
-        names: list = list(nodes) if nodes is not None else []
+        if nodes is not None and (isinstance(nodes, (str, bytes, Mapping)) or not isinstance(nodes, Iterable)):
+            raise GraphError(f"nodes must be a sequence of node names, got {short(nodes)}")
+        if isinstance(edges, (str, bytes, Mapping)) or not isinstance(edges, Iterable):
+            raise GraphError(f"edges must be a list of (u, v) or (u, v, attrs), got {short(edges)}")
+        names: list = [check_name(v) for v in nodes] if nodes is not None else []
         index = {v: i for i, v in enumerate(names)}
         src, dst, sizes, trainable = [], [], [], []
         for item in edges:
             if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
-                raise GraphError(f"an edge must be (u, v) or (u, v, attrs), got {item!r}")
-            u, v = item[0], item[1]
+                raise GraphError(f"an edge must be (u, v) or (u, v, attrs), got {short(item)}")
+            u, v = check_name(item[0]), check_name(item[1])
             attrs = item[2] if len(item) == 3 else {}
+            where = f"edge ({short(u)}, {short(v)})"
             if not isinstance(attrs, Mapping):
-                raise GraphError(f"edge attributes must be a mapping, got {attrs!r} on edge ({u!r}, {v!r})")
-            unknown = set(attrs) - {"size", "trainable", "weight"}
+                raise GraphError(f"edge attributes must be a mapping, got {short(attrs)} on {where}")
+            unknown = [k for k in attrs if k not in ("size", "trainable", "weight")]
             if unknown:
-                raise GraphError(f"unknown edge attribute(s) {sorted(unknown)} on edge ({u!r}, {v!r})")
+                raise GraphError(f"unknown edge attribute(s) {short(unknown)} on {where}; "
+                                 "expected size, trainable, weight")
             for node in (u, v):
                 if node not in index:
                     if nodes is not None:
-                        raise GraphError(f"edge ({u!r}, {v!r}) uses node {node!r}, which is not in nodes")
+                        raise GraphError(f"{where} uses node {short(node)}, which is not in nodes")
                     index[node] = len(names)
                     names.append(node)
             src.append(index[u])
             dst.append(index[v])
-            size = attrs.get("size", 1)
-            if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
-                raise GraphError(f"edge ({u!r}, {v!r}) has size {size!r}; sizes must be positive integers")
-            sizes.append(int(size))
-            trainable.append(bool(attrs.get("trainable", True)))
+            size = check_count(attrs.get("size", 1), f"size of {where}", minimum=-(2**62), maximum=LIMITS.max_params)
+            if size < 1:
+                raise GraphError(f"{where} has size {size}; sizes must be >= 1")
+            sizes.append(size)
+            trainable.append(check_bool(attrs.get("trainable", True), f"trainable of {where}"))
         return cls(
             nodes=names, src=np.asarray(src, dtype=np.int64), dst=np.asarray(dst, dtype=np.int64),
             sizes=np.asarray(sizes, dtype=np.int64), trainable=np.asarray(trainable, dtype=bool),
@@ -472,13 +568,11 @@ class Architecture:
         >>> arch.edges
         [('x0', 'h1_0'), ('x1', 'h1_0'), ('x0', 'h1_1'), ('x1', 'h1_1'), ('h1_0', 'y0'), ('h1_1', 'y0')]
         """
-        try:
-            widths = [int(w) for w in widths]
-            ok = len(widths) >= 2 and all(w >= 1 for w in widths)
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise GraphError(f"widths must be at least two positive integers, got {list(widths)!r}")
+        widths = _check_widths(widths)
+        check_bool(bias, "bias")
+        n_edges = sum(a * b for a, b in zip(widths, widths[1:])) + (sum(widths[1:]) if bias else 0)
+        check_size_budget(sum(widths) + (len(widths) - 1 if bias else 0), n_edges, n_edges,
+                          what=f"MLP {short(widths)}")
         L = len(widths) - 1
         names: list[str] = [f"x{i}" for i in range(widths[0])]
         layer_ids = [np.arange(widths[0], dtype=np.int64)]
@@ -634,13 +728,13 @@ class Architecture:
         try:
             return self._index[node]
         except (KeyError, TypeError):
-            raise GraphError(f"unknown node {node!r}") from None
+            raise GraphError(f"unknown node {short(node)}") from None
 
     def constrained_row(self, node: Hashable) -> int:
         """Position of a constrained node in balance vectors."""
         r = int(self._row[self.node_index(node)])
         if r < 0:
-            raise GraphError(f"node {node!r} is not constrained (role {self.role(node)!r})")
+            raise GraphError(f"node {short(node)} is not constrained (role {self.role(node)!r})")
         return r
 
     @cached_property
@@ -654,12 +748,12 @@ class Architecture:
         try:
             u, v = edge
         except (TypeError, ValueError):
-            raise GraphError(f"an edge is a pair (u, v), got {edge!r}") from None
+            raise GraphError(f"an edge is a pair (u, v), got {short(edge)}") from None
         key = self.node_index(u) * self.n_nodes + self.node_index(v)
         keys, order = self._edge_keys
         pos = int(np.searchsorted(keys, key))
         if pos == len(keys) or keys[pos] != key:
-            raise GraphError(f"({u!r}, {v!r}) is not an edge of the architecture")
+            raise GraphError(f"({short(u)}, {short(v)}) is not an edge of the architecture")
         return int(order[pos])
 
     def edge_slice(self, edge: tuple) -> slice:
@@ -783,11 +877,11 @@ class Architecture:
             seen = np.zeros(self.n_edges, dtype=bool)
             for edge, value in theta.items():
                 e = self.edge_index(edge)
-                arr = np.asarray(value, dtype=np.float64)
+                arr = real_vector(value, f"{name}: value of edge {short(tuple(edge))}")
                 k = int(self._sizes[e])
                 if arr.size != k:
                     raise ParameterError(
-                        f"{name}: edge {tuple(edge)!r} carries {k} weight(s) (shape ({k},)), "
+                        f"{name}: edge {short(tuple(edge))} carries {k} weight(s) (shape ({k},)), "
                         f"got shape {arr.shape}"
                     )
                 vec[self._offsets[e]:self._offsets[e + 1]] = arr.reshape(-1)
@@ -797,10 +891,7 @@ class Architecture:
                 more = int((~seen).sum())
                 raise ParameterError(f"{name}: no value for {more} edge(s), e.g. {missing}")
         else:
-            try:
-                vec = np.asarray(theta, dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ParameterError(f"{name} cannot be read as a float vector: {exc}") from None
+            vec = real_vector(theta, name)
             if vec.shape != (self.n_params,):
                 raise ParameterError(
                     f"{name} has shape {vec.shape} but the architecture has {self.n_params} "
@@ -811,7 +902,7 @@ class Architecture:
             i = int(np.argmax(bad))
             e = int(np.searchsorted(self._offsets, i, side="right") - 1)
             raise ParameterError(
-                f"{name} has a non-finite value {vec[i]} at parameter {i} (edge {self.edges[e]!r})"
+                f"{name} has a non-finite value {vec[i]} at parameter {i} (edge {short(self.edges[e])})"
             )
         return vec
 
@@ -839,7 +930,7 @@ class Architecture:
         values = {}
         for u, v, d in G.edges(data=True):
             if attr not in d:
-                raise ParameterError(f"edge ({u!r}, {v!r}) has no {attr!r} attribute")
+                raise ParameterError(f"edge ({short(u)}, {short(v)}) has no {short(attr)} attribute")
             values[(u, v)] = d[attr]
         return self.as_vector(values, name=f"edge attribute {attr!r}")
 
@@ -867,6 +958,13 @@ class Architecture:
         >>> arch.init("kaiming", bias="zeros", seed=0)[6:9].tolist()    # the hidden biases
         [0.0, 0.0, 0.0]
         """
-        from .initializers import draw_parameters
+        from .initializers import BIAS_RULES, SCHEMES, draw_parameters
+
+        if not isinstance(scheme, str) or scheme not in SCHEMES:
+            raise ParameterError(f"unknown init scheme {short(scheme)}; expected one of {', '.join(SCHEMES)}")
+        if bias is not None and (not isinstance(bias, str) or bias not in BIAS_RULES):
+            raise ParameterError(f"unknown bias rule {short(bias)}; expected one of {', '.join(BIAS_RULES)}")
+        if seed is not None and not isinstance(seed, np.random.Generator):
+            seed = check_count(seed, "seed", minimum=0, error=ParameterError)
 
         return draw_parameters(self, scheme, bias=bias, seed=seed)

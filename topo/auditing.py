@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .architecture import Architecture
-from .balance import balance, edge_norms
+from .balance import _power_of_two_scale, edge_norms, scaled_balance
 from .connectivity import ConnectivityReport, _default_tol, connectivity, count_repr
 from .decompose import decompose
 from .errors import ParameterError, TopoError
@@ -166,9 +166,14 @@ def audit(
 
 
 def _check_options(*, sample: int, max_listed: int, max_strata: int) -> None:
+    from .validation import LIMITS, short
+
     for key, value in (("sample", sample), ("max_listed", max_listed), ("max_strata", max_strata)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
-            raise ParameterError(f"{key} must be an integer >= 0, got {value!r}")
+            raise ParameterError(f"{key} must be an integer >= 0, got {short(value)}")
+    if sample > LIMITS.max_samples:  # the check costs ~sample² distance evaluations
+        raise ParameterError(f"sample={sample}: the persistent-homology check costs ~N² distance evaluations; "
+                             f"the limit is {LIMITS.max_samples} (topo.validation.LIMITS.max_samples)")
 
 
 def _is_torch_module(obj: Any) -> bool:
@@ -272,12 +277,13 @@ class Audit:
         self._c: np.ndarray | None = None
         self._connectivity: ConnectivityReport | None = None
         self._figures: dict | None = None
+        self.figure_error: str | None = None  # why the last save() drew no figures, if it did not
 
     @property
     def c(self) -> np.ndarray:
         """The balances of :attr:`theta`, aligned with ``architecture.constrained`` (computed on first use)."""
-        if self._c is None:
-            self._c = balance(self.architecture, self.theta)
+        if self._c is None:  # in the report's units (2**balances.unit_log2): no underflow at tiny weights
+            self._c = _balances_in_range(self.architecture, self.architecture.as_vector(self.theta))[0]
         return self._c
 
     @property
@@ -331,7 +337,13 @@ class Audit:
         from .report import write_report
 
         formats = tuple(formats)
-        figures = self.figures() if "html" in formats else None
+        figures = None
+        self.figure_error = None
+        if "html" in formats:
+            try:
+                figures = self.figures()
+            except Exception as exc:  # noqa: BLE001 - figures are decoration: they never cost the report
+                self.figure_error = f"{type(exc).__name__}: {exc}"
         return write_report(self.report, folder, formats=formats, figures=figures)
 
     def _repr_html_(self) -> str:
@@ -458,19 +470,24 @@ def audit_report(
     """
     from . import __version__
 
+    _check_options(sample=sample, max_listed=max_listed, max_strata=max_strata)
     notify = progress or (lambda stage: None)
     notify("connectivity")
     vec = arch.as_vector(theta)
-    q = edge_norms(arch, vec)
-    c = balance(arch, vec)
+    c, q, unit = _balances_in_range(arch, vec)
     tol = _default_tol(c, float(np.max(q, initial=0.0)))
     conn = connectivity(arch, c, tol=tol)
     notify("symmetry")
     symmetry = symmetry_section(arch, conn, max_listed)
     dec = decompose(arch)
     names = arch.constrained
-    sizes = arch.edge_sizes
     notes = _notes(arch, unsupported)
+    if unit:
+        notes.append(
+            f"The parameters are of order 2^{unit // 2}: balances are given in units of 2^{unit} "
+            "(balances.unit_log2) so that they stay within the floating-point range; the analysis is "
+            "exact up to that scale (it does not change under θ -> 2^k θ)."
+        )
     strata = None
     if max_strata > 0 and len(c):
         notify("strata")
@@ -505,10 +522,11 @@ def audit_report(
         "network": _network_section(arch, name, source, max_listed, unsupported),
         "parameters": {
             "source": parameters,
-            "norm": float(np.linalg.norm(vec)),
+            "norm": _norm(vec),
         },
         "balances": {
             "n": len(c),
+            "unit_log2": unit,
             "min": float(c.min()) if len(c) else None,
             "max": float(c.max()) if len(c) else None,
             "mean": float(c.mean()) if len(c) else None,
@@ -616,11 +634,46 @@ def _notes(arch: Architecture, unsupported) -> list[str]:
     return notes
 
 
+def _balances_in_range(arch: Architecture, vec: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(c, q, unit)``: balances and squared edge norms in units of ``2**unit``.
+
+    ``unit`` is 0 unless the balances or norms of ``vec`` fall outside the normal float
+    range (weights below ~1e-154 or above ~1e154), where squaring would underflow to 0
+    (one component instead of eight) or overflow to inf.  ``θ`` is rescaled by a power
+    of two, so the values are exact up to the scale and every decision is unchanged.
+    """
+    scaled, k = _power_of_two_scale(vec)
+    qn = edge_norms(arch, scaled)
+    cn, _ = scaled_balance(arch, scaled)
+    top = max(float(np.max(np.abs(cn), initial=0.0)), float(np.max(qn, initial=0.0)))
+    with np.errstate(over="ignore", under="ignore"):
+        full = float(np.ldexp(top, 2 * k))
+    if top == 0.0 or (np.isfinite(full) and full >= 2.0**-960 and full <= 2.0**960):
+        return np.ldexp(cn, 2 * k), np.ldexp(qn, 2 * k), 0
+    return cn, qn, 2 * k
+
+
+def _norm(vec: np.ndarray) -> float:
+    scaled, k = _power_of_two_scale(vec)
+    with np.errstate(over="ignore", under="ignore"):
+        value = float(np.ldexp(np.linalg.norm(scaled), k))
+    return value if np.isfinite(value) else float(np.finfo(np.float64).max)
+
+
 def _histogram(c: np.ndarray, bins: int = 30) -> dict:
+    """Counts over equal bins; a constant vector (up to rounding) is one bin
+    ``[min, max]``, and extreme magnitudes (|c| ~ 1e300) are binned after an exact
+    rescaling, so no bin edge overflows or collapses."""
+    c = np.asarray(c, dtype=np.float64)
+    c = c[np.isfinite(c)]
     if not len(c):
         return {"counts": [], "edges": []}
-    counts, edges = np.histogram(c, bins=bins)
-    return {"counts": counts.tolist(), "edges": edges.tolist()}
+    lo, hi = float(c.min()), float(c.max())
+    if not hi > lo or (hi - lo) <= 1e-12 * max(abs(lo), abs(hi)):
+        return {"counts": [len(c)], "edges": [lo, hi]}
+    scaled, k = _power_of_two_scale(c)
+    counts, edges = np.histogram(scaled, bins=bins)
+    return {"counts": counts.tolist(), "edges": np.ldexp(edges, k).tolist()}
 
 
 def _per_layer(names: list, c: np.ndarray, tol: float) -> list[dict]:

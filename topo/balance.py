@@ -25,7 +25,24 @@ import scipy.sparse as sp
 from .architecture import Architecture
 from .errors import ParameterError
 
-__all__ = ["edge_norms", "incidence_matrix", "balance"]
+__all__ = ["edge_norms", "incidence_matrix", "balance", "scaled_balance"]
+
+
+def _power_of_two_scale(vec: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(vec / 2**k, k)`` with ``2**(k-1) <= max|vec| < 2**k``: exact (a power of two),
+    and the squares of the scaled vector neither underflow nor overflow."""
+    m = float(np.max(np.abs(vec), initial=0.0))
+    if m == 0.0 or not np.isfinite(m):
+        return vec, 0
+    k = int(np.frexp(m)[1])
+    return np.ldexp(vec, -k), k
+
+
+def _scaled_norms(arch: Architecture, vec: np.ndarray) -> tuple[np.ndarray, int]:
+    scaled, k = _power_of_two_scale(vec)
+    if arch.n_params == arch.n_edges:  # every edge carries one weight (neuron level): no grouping needed
+        return scaled * scaled, 2 * k
+    return np.bincount(arch.param_edge, weights=scaled * scaled, minlength=arch.n_edges), 2 * k
 
 
 def edge_norms(arch: Architecture, theta: Any) -> np.ndarray:
@@ -38,10 +55,45 @@ def edge_norms(arch: Architecture, theta: Any) -> np.ndarray:
     >>> topo.edge_norms(arch, [3.0, 4.0, 2.0])
     array([25.,  4.])
     """
-    vec = arch.as_vector(theta)
-    if arch.n_params == arch.n_edges:  # every edge carries one weight (neuron level): no grouping needed
-        return vec * vec
-    return np.bincount(arch.param_edge, weights=vec * vec, minlength=arch.n_edges)
+    q, e = _scaled_norms(arch, arch.as_vector(theta))
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(q, e) if e else q
+
+
+def scaled_balance(arch: Architecture, theta: Any) -> tuple[np.ndarray, int]:
+    """Balances as ``(c_scaled, e)`` with ``c = c_scaled * 2**e``, computed from ``θ / 2**(e/2)``
+    whose entries are all below 1 in absolute value.
+
+    ``θ`` is divided by a power of two before squaring, so nothing underflows or
+    overflows whatever the scale of ``θ`` (weights of 1e-170 or 1e170 included), and
+    ``c_scaled`` is the same for ``θ`` and ``2**j θ``: decisions that depend on ``c``
+    only up to a positive factor (frozen edges, components, signs) must be made on
+    ``c_scaled``.
+
+    Examples
+    --------
+    >>> import topo
+    >>> arch = topo.Architecture.mlp([2, 1, 1], bias=False)
+    >>> topo.balance(arch, [1e-170, 2e-170, 3e-170])          # the squares underflow
+    array([0.])
+    >>> c, e = topo.scaled_balance(arch, [1e-170, 2e-170, 3e-170])
+    >>> bool(c[0] < 0), e
+    (True, -1126)
+    >>> c2, e2 = topo.scaled_balance(arch, [2.0**-563, 2 * 2.0**-563, 3 * 2.0**-563])
+    >>> c2, e2          # (1 + 4 - 9) * 2**-1126 = -0.25 * 2**-1122
+    (array([-0.25]), -1122)
+    """
+    q, e = _scaled_norms(arch, arch.as_vector(theta))
+    return _apply_incidence(arch, q), e
+
+
+def _apply_incidence(arch: Architecture, q: np.ndarray) -> np.ndarray:
+    row_of = arch.node_row
+    head = row_of[arch.dst]
+    tail = row_of[arch.src]
+    c = np.bincount(head[head >= 0], weights=q[head >= 0], minlength=arch.n_constrained)
+    c -= np.bincount(tail[tail >= 0], weights=q[tail >= 0], minlength=arch.n_constrained)
+    return c
 
 
 def incidence_matrix(arch: Architecture, *, over: str = "edges") -> sp.csr_matrix:
@@ -99,7 +151,10 @@ def balance(arch: Architecture, theta: Any) -> np.ndarray:
     -------
     numpy.ndarray
         ``c[i]`` = (squared norm entering) - (squared norm leaving) of
-        ``arch.constrained[i]``.
+        ``arch.constrained[i]``.  ``θ`` is rescaled by a power of two before
+        squaring, so intermediate squares never overflow or underflow; ``c`` itself
+        is ``±inf``/``0`` only when its true value is outside the float range (use
+        :func:`scaled_balance` for such scales).
 
     A 2-D array of shape ``(n_points, n_params)`` (e.g. a trajectory or a
     fiber path) gives one row of balances per point.
@@ -121,13 +176,13 @@ def balance(arch: Architecture, theta: Any) -> np.ndarray:
                 raise ParameterError(
                     f"theta has shape {arr.shape}; a batch must have shape (n_points, {arch.n_params})"
                 )
-            rows = np.stack([arch.as_vector(r, name=f"theta[{i}]") for i, r in enumerate(arr)]) if not np.all(
-                np.isfinite(arr)) else arr.astype(np.float64)
-            return (incidence_matrix(arch, over="parameters") @ (rows * rows).T).T
-    q = edge_norms(arch, theta)
-    row_of = arch.node_row
-    head = row_of[arch.dst]
-    tail = row_of[arch.src]
-    c = np.bincount(head[head >= 0], weights=q[head >= 0], minlength=arch.n_constrained)
-    c -= np.bincount(tail[tail >= 0], weights=q[tail >= 0], minlength=arch.n_constrained)
-    return c
+            rows = np.stack([arch.as_vector(r, name=f"theta[{i}]") for i, r in enumerate(arr)])
+            m = np.max(np.abs(rows), axis=1, initial=0.0)
+            k = np.where(m > 0, np.frexp(m)[1], 0)
+            rows = np.ldexp(rows, -k[:, None])
+            out = (incidence_matrix(arch, over="parameters") @ (rows * rows).T).T
+            with np.errstate(over="ignore", under="ignore"):
+                return np.ldexp(out, 2 * k[:, None])
+    c, e = scaled_balance(arch, theta)
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(c, e) if e else c

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 
-from .errors import TopoError
+from .errors import TopoError, UsageError
+from .validation import LIMITS, one_line, short
 
 __all__ = ["main"]
 
@@ -24,13 +26,36 @@ _EPILOG = """examples:
 """
 
 
-class _UsageError(Exception):
-    pass
+_UsageError = UsageError  # a TopoError: every error reaching main() is one
+
+_MAX_SEED = 2**128
+
+
+def _int_arg(flag: str, minimum: int = 0, maximum: int | None = None):
+    """An argparse ``type`` for an integer flag with a range (``--seed -1`` is refused)."""
+
+    def parse(text: str) -> int:
+        t = text.strip()
+        if not t or len(t) > 1000 or not t.lstrip("+-").isdigit() or not t.isascii():
+            raise argparse.ArgumentTypeError(f"{flag} expects an integer, got {short(text)}")
+        value = int(t)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{flag} must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"{flag} must be <= {maximum}, got {value}")
+        return value
+
+    parse.__name__ = flag.lstrip("-").replace("-", "_")
+    return parse
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2
-        raise _UsageError(f"{self.prog}: {message}")
+        # "argument --seed: --seed must be >= 0" -> "--seed must be >= 0"
+        message = re.sub(r"^argument (\S+): (?=\1 )", "", message)
+        raise UsageError(f"{self.prog}: {one_line(message, 300)}")
+
+
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -77,13 +102,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "--init", default="kaiming", choices=["kaiming", "xavier", "normal", "uniform"],
         help="random initialisation when the target has no weights (default: kaiming)",
     )
-    params.add_argument("--seed", type=int, default=0, help="seed of the initialisation (default: 0)")
+    params.add_argument("--seed", type=_int_arg("--seed", 0, _MAX_SEED - 1), default=0,
+                        help="seed of the initialisation, an integer >= 0 (default: 0)")
     params.add_argument(
         "--random-weights", action="store_true",
         help="use a random initialisation even when the target has weights",
     )
     audit.add_argument(
-        "--sample", type=int, metavar="N", default=0,
+        "--sample", type=_int_arg("--sample", 0, LIMITS.max_samples), metavar="N", default=0,
         help="also sample N points of the fiber and check the number of components with persistent "
         "homology (bottleneck coordinates; 0 = skip, the default)",
     )
@@ -93,12 +119,12 @@ def _build_parser() -> argparse.ArgumentParser:
         "--format", default="json,md,html",
         help="comma-separated report formats for --out: json, md, html (default all three)"
     )
-    output.add_argument("--max-strata", type=int, default=20,
+    output.add_argument("--max-strata", type=_int_arg("--max-strata", 0, 10**9), default=20,
                         help="singular strata (single units cut off) searched and listed (default 20; 0 skips)")
-    output.add_argument("--max-strata-work", type=int, default=None, metavar="N",
+    output.add_argument("--max-strata-work", type=_int_arg("--max-strata-work", 0, 10**15), default=None, metavar="N",
                         help="bound on the strata search in edge visits (default 20,000,000): the search stops, "
                         "incomplete and saying so, before a step that would exceed it")
-    output.add_argument("--max-listed", type=int, default=200, help="frozen edges, balances and free units listed in the report; counts are always complete "
+    output.add_argument("--max-listed", type=_int_arg("--max-listed", 0, 10**9), default=200, help="frozen edges, balances and free units listed in the report; counts are always complete "
                         "(default 200)")
     output.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors (no summary, no status lines)")
 
@@ -108,13 +134,65 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _parse_widths(text: str) -> list[int]:
-    try:
-        widths = [int(t) for t in text.replace("-", ",").split(",") if t.strip()]
-    except ValueError:
-        raise _UsageError(f"topo audit: --mlp expects comma-separated positive integers like 2,8,1, got {text!r}")
+    """``2,8,1`` (or ``2-8-1``) as ``[2, 8, 1]``; a sign, an empty entry or a non-integer is an error."""
+    usage = "--mlp expects comma-separated positive integers like 2,8,1"
+    t = text.strip()
+    sep = "," if ("," in t or not re.fullmatch(r"\d+(-\d+)+", t)) else "-"
+    tokens = [x.strip() for x in t.split(sep)]
+    for tok in tokens:
+        if not tok:
+            raise UsageError(f"topo audit: {usage}, got an empty entry in {short(text)}")
+        if tok.startswith("-") and tok[1:].isdigit():
+            raise UsageError(f"topo audit: {usage}; widths must be positive, got {short(tok)} in {short(text)}")
+        if not tok.isdigit() or not tok.isascii():
+            raise UsageError(f"topo audit: {usage}, got {short(tok)} in {short(text)}")
+        if len(tok) > 12:
+            raise UsageError(f"topo audit: --mlp width {short(tok)} is too large (limit {LIMITS.max_nodes})")
+    widths = [int(tok) for tok in tokens]
     if len(widths) < 2 or any(w < 1 for w in widths):
-        raise _UsageError(f"topo audit: --mlp expects at least two positive integers like 2,8,1, got {text!r}")
+        raise UsageError(f"topo audit: --mlp expects at least two positive integers like 2,8,1, got {short(text)}")
     return widths
+
+
+def _parse_formats(text: str) -> tuple[str, ...]:
+    formats = tuple(dict.fromkeys(f.strip() for f in text.split(",") if f.strip()))
+    if not formats:
+        raise UsageError(f"topo audit: --format needs at least one of json, md, html, got {short(text)}")
+    bad = [f for f in formats if f not in ("json", "md", "html")]
+    if bad:
+        raise UsageError(f"topo audit: unknown --format {short(bad[0])}; expected json, md, html")
+    return formats
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse and check the command line (types and ranges), before any work.
+
+    Raises :class:`~topo.errors.UsageError` with a one-line message; ``--help`` and
+    ``--version`` exit through ``SystemExit(0)`` as usual.
+
+    Examples
+    --------
+    >>> from topo.cli import parse_args
+    >>> parse_args(["audit", "--mlp", "2,8,1", "--seed", "3"]).widths
+    [2, 8, 1]
+    >>> parse_args(["audit", "--mlp", "2,-8,1"])
+    Traceback (most recent call last):
+    ...
+    topo.errors.UsageError: topo audit: --mlp expects comma-separated positive integers like 2,8,1; widths must be positive, got '-8' in '2,-8,1'
+    """
+    args = _build_parser().parse_args(argv)
+    if args.command == "audit":
+        args.widths = _parse_widths(args.mlp) if args.mlp is not None else None
+        args.formats = _parse_formats(args.format)
+        if args.out is not None and not args.out.strip():
+            raise UsageError("topo audit: --out needs a folder name, got an empty string")
+        given = [x for x in (args.spec, args.example, args.mlp, args.torch) if x is not None]
+        if len(given) != 1:
+            raise UsageError("topo audit: give exactly one target: a spec file, --example NAME, --mlp WIDTHS "
+                             "or --torch MODULE:FACTORY")
+        if args.spec is not None and not args.spec.strip():
+            raise UsageError("topo audit: the spec file name is empty")
+    return args
 
 
 def _load_target(args):
@@ -139,7 +217,7 @@ def _load_target(args):
             raise _UsageError(f"topo audit: {exc.args[0]}") from None
         return ex.architecture, ex.theta, ex.name, f"built-in example {ex.name!r}"
     if args.mlp is not None:
-        widths = _parse_widths(args.mlp)
+        widths = args.widths if getattr(args, "widths", None) is not None else _parse_widths(args.mlp)
         arch = Architecture.mlp(widths, bias=not args.no_bias)
         return arch, None, "mlp-" + "-".join(map(str, widths)), f"MLP {widths}, bias={not args.no_bias}"
     spec = read_spec(args.spec)
@@ -272,13 +350,7 @@ class _Status:
 def _cmd_audit(args) -> int:
     from .auditing import audit
 
-    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
-    bad = [f for f in formats if f not in ("json", "md", "html")]
-    if bad:
-        raise _UsageError(f"topo audit: unknown --format {bad[0]!r}; expected json, md, html")
-    for flag in ("max_strata", "sample", "max_listed") + (("max_strata_work",) if args.max_strata_work else ()):
-        if getattr(args, flag) < 0:
-            raise _UsageError(f"topo audit: --{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}")
+    formats = args.formats if getattr(args, "formats", None) else _parse_formats(args.format)
     status = _Status(args)
     args._status = status
     arch, theta, name, source = _load_target(args)
@@ -299,8 +371,10 @@ def _cmd_audit(args) -> int:
         status("writing")
         try:
             paths = result.save(args.out, formats=formats)
+            if getattr(result, "figure_error", None) and not args.quiet:
+                print(f"topo: warning: figures not drawn ({one_line(result.figure_error, 150)})", file=sys.stderr)
         except OSError as exc:
-            raise _UsageError(f"topo audit: cannot write to {args.out!r}: {exc.strerror or exc}") from None
+            raise _UsageError(f"topo audit: cannot write to {short(args.out)}: {exc.strerror or exc}") from None
         if not args.quiet:
             print("wrote " + ", ".join(str(p) for p in paths))
     status.done()
@@ -373,22 +447,21 @@ def _cmd_sweep(args) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``topo`` console script."""
-    parser = _build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parse_args(argv)
         if args.command is None:
-            parser.print_help()
+            _build_parser().print_help()
             return 2
         if args.command == "audit":
             return _cmd_audit(args)
         if args.command == "sweep":
             return _cmd_sweep(args)
         return _cmd_examples(args)
-    except _UsageError as exc:
-        print(str(exc), file=sys.stderr)
+    except UsageError as exc:
+        print(one_line(str(exc), 1000), file=sys.stderr)
         return 2
     except TopoError as exc:
-        print(f"topo: error: {exc}", file=sys.stderr)
+        print(f"topo: error: {one_line(str(exc), 1000)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `topo audit ... | head`: stop quietly
         sys.stderr.close()

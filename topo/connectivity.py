@@ -36,11 +36,12 @@ from typing import Any
 import numpy as np
 
 from .architecture import Architecture
-from .balance import balance, edge_norms
+from .balance import _power_of_two_scale, balance, edge_norms, scaled_balance
 from .closure import RegionClosures
 from .decompose import Decomposition, decompose
 from .errors import FiberError, GraphError, ParameterError
 from .flows import feasible_flow
+from .validation import real_vector, short
 
 __all__ = [
     "Witness",
@@ -61,16 +62,16 @@ def as_balance(arch: Architecture, c: Any) -> np.ndarray:
         seen = np.zeros(m, dtype=bool)
         for node, value in c.items():
             r = arch.constrained_row(node)
-            vec[r] = float(value)
+            val = real_vector(value, f"c: balance of node {short(node)}")
+            if val.size != 1:
+                raise ParameterError(f"c: balance of node {short(node)} must be one number, got shape {val.shape}")
+            vec[r] = float(val.reshape(-1)[0])
             seen[r] = True
         if not seen.all():
             missing = [arch.constrained[r] for r in np.flatnonzero(~seen)[:3].tolist()]
             raise ParameterError(f"c: no balance for {int((~seen).sum())} constrained node(s), e.g. {missing}")
     else:
-        try:
-            vec = np.asarray(c, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ParameterError(f"c cannot be read as a float vector: {exc}") from None
+        vec = real_vector(c, "c")
         if vec.shape != (m,):
             raise ParameterError(
                 f"c has shape {vec.shape} but the architecture has {m} constrained nodes "
@@ -318,9 +319,12 @@ def connectivity(arch: Architecture, c: Any, *, tol: float | None = None) -> Con
 
 
 def _theta_report(arch: Architecture, theta: Any) -> tuple[np.ndarray, np.ndarray, ConnectivityReport]:
+    # decisions on balances rescaled by a power of two: invariant under θ -> 2^k θ, and
+    # no square underflows (weights of 1e-170) or overflows (1e170)
     vec = arch.as_vector(theta)
-    q = edge_norms(arch, vec)
-    c = balance(arch, vec)
+    scaled, _ = _power_of_two_scale(vec)
+    q = edge_norms(arch, scaled)
+    c, _ = scaled_balance(arch, scaled)
     rep = connectivity(arch, c, tol=_default_tol(c, float(np.max(q, initial=0.0))))
     return vec, q, rep
 
@@ -373,6 +377,9 @@ def same_component(arch: Architecture, theta0: Any, theta1: Any, *, rtol: float 
 
 
 def _check_same_fiber(arch: Architecture, v0: np.ndarray, v1: np.ndarray, rtol: float) -> np.ndarray:
+    c_given = balance(arch, v0)
+    both, k = _power_of_two_scale(np.concatenate([v0, v1]))  # one common power of two
+    v0, v1 = both[: len(v0)], both[len(v0):]
     c0, c1 = balance(arch, v0), balance(arch, v1)
     scale = max(float(np.max(edge_norms(arch, v0), initial=0.0)),
                 float(np.max(edge_norms(arch, v1), initial=0.0)), 1e-300)
@@ -381,6 +388,6 @@ def _check_same_fiber(arch: Architecture, v0: np.ndarray, v1: np.ndarray, rtol: 
         r = int(np.argmax(diff))
         raise FiberError(
             f"the two points lie on different fibers: balance of {arch.constrained[r]!r} is "
-            f"{c0[r]:.6g} vs {c1[r]:.6g}"
+            f"{np.ldexp(c0[r], 2 * k):.6g} vs {np.ldexp(c1[r], 2 * k):.6g}"
         )
-    return c0
+    return c_given

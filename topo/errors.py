@@ -14,6 +14,8 @@ __all__ = [
     "ParameterError",
     "SpecError",
     "FiberError",
+    "UsageError",
+    "ReportError",
 ]
 
 
@@ -29,8 +31,15 @@ class CycleError(GraphError):
     """The network graph has a directed cycle; ``cycle`` lists its nodes in order."""
 
     def __init__(self, cycle: list):
+        from .validation import short
+
         self.cycle = list(cycle)
-        path = " -> ".join(repr(v) for v in self.cycle + self.cycle[:1])
+        shown = self.cycle + self.cycle[:1]
+        if len(shown) > 12:  # a long cycle: its start and end
+            path = " -> ".join(short(v) for v in shown[:6]) + f" -> ... ({len(self.cycle) - 10} more) -> " + \
+                " -> ".join(short(v) for v in shown[-5:])
+        else:
+            path = " -> ".join(short(v) for v in shown)
         super().__init__(f"the network graph has a directed cycle: {path}")
 
 
@@ -44,3 +53,11 @@ class SpecError(TopoError, ValueError):
 
 class FiberError(TopoError, ValueError):
     """Two parameter points do not lie in the same fiber or component."""
+
+
+class UsageError(TopoError, ValueError):
+    """A command-line argument is malformed or out of range (the CLI exits with code 2)."""
+
+
+class ReportError(TopoError, ValueError):
+    """A report folder holds no complete report set (missing manifest, or files of two runs)."""

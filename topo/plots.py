@@ -79,7 +79,9 @@ def plot_activation_regions(
     if pts is not None and len(pts):
         ax.scatter(pts[:, 0], pts[:, 1], c="k", s=18, zorder=3, label="data")
         ax.legend(loc="upper right")
-    ax.set(xlabel=str(arch.inputs[0]), ylabel=str(arch.inputs[1]), title=f"{labels.max() + 1} activation regions")
+    ax.set_xlabel(str(arch.inputs[0]), parse_math=False)  # user text: "$x$" is not mathtext
+    ax.set_ylabel(str(arch.inputs[1]), parse_math=False)
+    ax.set(title=f"{labels.max() + 1} activation regions")
     return ax, labels
 
 
@@ -256,7 +258,8 @@ def _draw_expanded(ax, arch: Architecture, lv: np.ndarray, kinds: np.ndarray, fs
             ax.scatter(lv[m], ypos[m], s=70, c=face, edgecolors=edge, linewidths=1.2, zorder=3)
     if arch.n_nodes <= 40:
         for i, name in enumerate(arch.nodes):
-            ax.annotate(str(name), (lv[i], ypos[i]), fontsize=9, xytext=(5, 5), textcoords="offset points", zorder=4)
+            ax.annotate(str(name), (lv[i], ypos[i]), fontsize=9, xytext=(5, 5), textcoords="offset points", zorder=4,
+                        parse_math=False)  # a node named "$x^$" is text, not (broken) mathtext
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(-0.4, lv.max(initial=0) + 0.8)
     ax.set_ylim(-1.25, 1.25)
@@ -314,7 +317,7 @@ def _draw_collapsed(ax, arch: Architecture, lv: np.ndarray, kinds: np.ndarray, f
         ax.scatter([xpos[k]], [ypos[k]], s=40 + 6 * np.sqrt(sizes[k]), c=face, edgecolors=edge, linewidths=1.2,
                    zorder=3)
         ax.annotate(f"{groups[k][1]} ({sizes[k]})", (xpos[k], ypos[k]), fontsize=8, xytext=(8, -3),
-                    textcoords="offset points", zorder=4)
+                    textcoords="offset points", zorder=4, parse_math=False)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     top = float(ypos.max(initial=0.0))
     ax.set_ylim(top + 0.7, -0.7)  # inputs at the top
@@ -368,13 +371,13 @@ def report_figures(arch: Architecture, theta, report: dict, *, fmt: str = "svg",
     """
     import matplotlib.pyplot as plt
 
-    from .balance import balance
+    from .auditing import _balances_in_range
     from .decompose import decompose
 
-    c = balance(arch, theta) if c is None else c
+    c = _balances_in_range(arch, arch.as_vector(theta))[0] if c is None else c  # the report's units
     tol = report["balances"]["tol"]
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    _balance_histogram(ax, c, tol)
+    _balance_histogram(ax, c, tol, unit=report["balances"].get("unit_log2", 0))
     out = {"balances": _figure_bytes(fig, fmt)}
     d = decompose(arch)
     frozen = [tuple(w["edge"]) for w in report["connectivity"]["frozen_edges"]]
@@ -389,11 +392,24 @@ def report_figures(arch: Architecture, theta, report: dict, *, fmt: str = "svg",
     return out
 
 
-def _balance_histogram(ax, c: np.ndarray, tol: float) -> None:
+def _bin_edges(c: np.ndarray, n: int) -> np.ndarray:
+    """Histogram bin edges that neither collapse (all balances equal, |c| ~ 1e16) nor
+    overflow (c from -1e308 to 1e308): binned after an exact power-of-two rescaling."""
+    from .balance import _power_of_two_scale
+
+    lo, hi = float(c.min()), float(c.max())
+    if not hi > lo or (hi - lo) <= 1e-12 * max(abs(lo), abs(hi)):
+        half = 0.05 * abs(lo) if lo else 0.5
+        return np.array([lo - half, hi + half])
+    scaled, k = _power_of_two_scale(c)
+    return np.ldexp(np.histogram_bin_edges(scaled, bins=n), k)
+
+
+def _balance_histogram(ax, c: np.ndarray, tol: float, unit: int = 0) -> None:
     from matplotlib.ticker import MaxNLocator
 
     if len(c):
-        bins = np.histogram_bin_edges(c, bins=min(60, max(8, len(c) // 4)))
+        bins = _bin_edges(c, min(60, max(8, len(c) // 4)))
         ax.hist(c[c < -tol], bins=bins, color="tab:red", label="c < 0")
         ax.hist(c[c >= -tol], bins=bins, color="tab:blue", label="c ≥ 0")
         ax.axvline(0, color="k", lw=0.8)
@@ -401,5 +417,6 @@ def _balance_histogram(ax, c: np.ndarray, tol: float) -> None:
     else:
         ax.text(0.5, 0.5, "no constrained unit", ha="center", va="center", transform=ax.transAxes)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set(xlabel="balance c (squared norm in − squared norm out)", ylabel="constrained units",
+    ax.set(xlabel="balance c (squared norm in − squared norm out)" + (f", units of 2^{unit}" if unit else ""),
+           ylabel="constrained units",
            title=f"balances of the {len(c)} constrained units")

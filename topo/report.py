@@ -7,15 +7,22 @@ Only this module knows output formats; the analyses return result objects.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
+import re
+import uuid
 from pathlib import Path
+from typing import Any
 
 from .auditing import _MAX_LISTED, SCHEMA_VERSION
+from .errors import ReportError
 from .report_html import render_html, render_html_fragment
+from .validation import one_line
 
 __all__ = ["SCHEMA_VERSION", "render_text", "render_markdown", "render_html", "render_html_fragment",
-           "write_report"]
+           "write_report", "read_report_set", "markdown_escape", "markdown_code", "terminal_escape", "MANIFEST"]
 
 
 def __getattr__(name: str):
@@ -26,6 +33,61 @@ def __getattr__(name: str):
 
         return audit_report
     raise AttributeError(f"module 'topo.report' has no attribute {name!r}")
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$&])")
+
+
+def markdown_escape(text: Any) -> str:
+    r"""User text (a node, module or network name) as inert Markdown: on one line, with
+    control characters shown as escapes and every Markdown/HTML metacharacter
+    backslash-escaped (no heading, link, table cell, tag or math can be injected).
+
+    Examples
+    --------
+    >>> print(markdown_escape("[x](javascript:alert(1)) | <b>"))
+    \[x\](javascript:alert(1)) \| \<b\>
+    >>> print(markdown_escape("a\n# b"))
+    a\\n\# b
+    """
+    return _MD_SPECIAL.sub(r"\\\1", one_line(str(text)))
+
+
+def markdown_code(text: Any, *, in_table: bool = False) -> str:
+    r"""User text (a node name) as a Markdown code span: nothing inside is interpreted;
+    the fence is longer than any run of backticks in the text, and ``|`` is escaped in
+    table cells.
+
+    Examples
+    --------
+    >>> print(markdown_code("h1_0"), markdown_code("a`b"), markdown_code("x|<y>", in_table=True))
+    `h1_0` ``a`b`` `x\|<y>`
+    """
+    s = one_line(str(text))
+    if in_table:
+        s = s.replace("|", "\\|")
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", s)), default=0) + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") or not s.strip() else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
+
+
+def terminal_escape(text: Any) -> str:
+    r"""User text for the terminal: one line, control characters (ANSI escapes,
+    carriage returns, newlines) shown as ``\xNN`` instead of being interpreted.
+
+    Examples
+    --------
+    >>> print(terminal_escape("red\x1b[31m"))
+    red\x1b[31m
+    """
+    return one_line(str(text))
+
+
+_t, _m = terminal_escape, markdown_escape
+
+
+def _c(text: Any) -> str:
+    return markdown_code(text, in_table=True)
 
 
 def _free_by_reason(net: dict) -> dict:
@@ -46,7 +108,7 @@ def _free_by_reason(net: dict) -> dict:
 
 def _names_text(names: list, n: int, k: int) -> str:
     """The first ``k`` names, then "… N more" (``n`` is the full count)."""
-    shown = ", ".join(str(x) for x in names[:k])
+    shown = ", ".join(markdown_code(x) for x in names[:k])
     return shown + (f", … {n - min(k, len(names))} more" if n > min(k, len(names)) else "")
 
 
@@ -73,20 +135,21 @@ def render_text(report: dict) -> str:
     """A readable terminal summary of an audit dict."""
     net, bal, dec, con = report["network"], report["balances"], report["decomposition"], report["connectivity"]
     lines = [
-        f"topo audit: {net['name']}",
-        f"  source       {net['source']}; parameters: {report['parameters']['source']}",
+        f"topo audit: {_t(net['name'])}",
+        f"  source       {_t(net['source'])}; parameters: {_t(report['parameters']['source'])}",
         f"  network      {net['n_nodes']} nodes, {net['n_edges']} edges, {net['n_params']} parameters; "
         f"{net['n_inputs']} input(s), {net['n_biases']} bias(es), {net['n_outputs']} output(s)",
         f"  constrained  {net['n_constrained']} of {net['n_hidden']} hidden nodes carry a conserved balance",
     ]
     for reason, groups in _free_by_reason(net).items():
         n = sum(g["n"] for g in groups)
-        layers = ", ".join(f"{g['layer']} ({g['n']})" for g in groups[:4])
+        layers = ", ".join(f"{_t(g['layer'])} ({g['n']})" for g in groups[:4])
         more = f", … {len(groups) - 4} more layers" if len(groups) > 4 else ""
-        lines.append(f"  free         {n} unit(s): {reason}; in {layers}{more}")
+        lines.append(f"  free         {n} unit(s): {_t(reason)}; in {layers}{more}")
     if bal["n"]:
+        unit = f" (in units of 2^{bal['unit_log2']})" if bal.get("unit_log2") else ""
         lines.append(
-            f"  balances     min {bal['min']:.4g}, max {bal['max']:.4g}; "
+            f"  balances{unit}     min {bal['min']:.4g}, max {bal['max']:.4g}; "
             f"{bal['n_positive']} positive, {bal['n_negative']} negative, {bal['n_zero']} zero"
         )
     lines.append(
@@ -97,13 +160,14 @@ def render_text(report: dict) -> str:
     shown_edges = con["frozen_edges"][:10]
     for w in shown_edges:
         nodes = w["nodes"]
-        shown = ", ".join(nodes[:6]) + (f", … {len(nodes) - 6} more" if len(nodes) > 6 else "")
+        shown = ", ".join(map(_t, nodes[:6])) + (f", … {len(nodes) - 6} more" if len(nodes) > 6 else "")
         rel = "only edge into" if w["kind"] == "in" else "only edge out of"
         where = ""
         if "source" in w:
             src = w["source"]
-            where = f" [{src['module']}.{src['parameter']}[{', '.join(src['index'])}]]"
-        lines.append(f"    {w['edge'][0]} -> {w['edge'][1]}{where}: {rel} S = {{{shown}}}, sum c = {w['sum_c']:.4g}")
+            where = _t(f" [{src['module']}.{src['parameter']}[{', '.join(map(str, src['index']))}]]")
+        lines.append(f"    {_t(w['edge'][0])} -> {_t(w['edge'][1])}{where}: {rel} S = {{{shown}}}, "
+                     f"sum c = {w['sum_c']:.4g}")
     if con["n_frozen_edges"] > len(shown_edges):
         more = con["n_frozen_edges"] - len(shown_edges)
         where = "in the report" if len(con["frozen_edges"]) > len(shown_edges) else "(raise --max-listed)"
@@ -118,7 +182,7 @@ def render_text(report: dict) -> str:
             f"β0 = {t['ph_betti'][0]} vs exact {t['theory_b0']} ({'agree' if t['agree'] else 'DISAGREE'})"
         )
     for note in report["notes"]:
-        lines.append(f"  note: {note}")
+        lines.append(f"  note: {_t(note)}")
     return "\n".join(lines)
 
 
@@ -126,9 +190,9 @@ def render_markdown(report: dict) -> str:
     """The audit dict as a Markdown page."""
     net, bal, dec, con = report["network"], report["balances"], report["decomposition"], report["connectivity"]
     out = [
-        f"# topo audit: {net['name']}",
+        f"# topo audit: {_m(net['name'])}",
         "",
-        f"Source: {net['source'] or 'n/a'}. Parameters: {report['parameters']['source'] or 'n/a'}.",
+        f"Source: {_m(net['source'] or 'n/a')}. Parameters: {_m(report['parameters']['source'] or 'n/a')}.",
         "",
         "## Network",
         "",
@@ -142,10 +206,13 @@ def render_markdown(report: dict) -> str:
     if free:
         out += [f"Free hidden nodes (no conservation law): {net.get('n_free', len(net['free_nodes']))}.", ""]
         for reason, groups in free.items():
-            out.append(f"- {reason}: {sum(g['n'] for g in groups)} unit(s)")
-            out += [f"    - layer `{g['layer']}`: {g['n']} ({_names_text(g['nodes'], g['n'], 6)})" for g in groups]
+            out.append(f"- {_m(reason)}: {sum(g['n'] for g in groups)} unit(s)")
+            out += [f"    - layer {markdown_code(g['layer'])}: {g['n']} ({_names_text(g['nodes'], g['n'], 6)})"
+                    for g in groups]
         out.append("")
     out += ["## Balances", ""]
+    if bal.get("unit_log2"):
+        out += [f"Balances are given in units of 2^{bal['unit_log2']}.", ""]
     if bal["n"]:
         out += [
             f"min {bal['min']:.6g}, max {bal['max']:.6g}, mean {bal['mean']:.6g}; "
@@ -156,7 +223,7 @@ def render_markdown(report: dict) -> str:
         out += ["No constrained node.", ""]
     if bal.get("per_layer"):
         out += ["| layer | units | min c | max c | negative |", "|---|---|---|---|---|"]
-        out += [f"| {p['layer']} | {p['n']} | {p['min']:.4g} | {p['max']:.4g} | {p['n_negative']} |"
+        out += [f"| {_c(p['layer'])} | {p['n']} | {p['min']:.4g} | {p['max']:.4g} | {p['n_negative']} |"
                 for p in bal["per_layer"][:_MAX_LISTED]]
         out.append("")
     out += [
@@ -176,8 +243,8 @@ def render_markdown(report: dict) -> str:
         out += ["| edge | size | kind | witness S | sum of c over S |", "|---|---|---|---|---|"]
         for w in con["frozen_edges"]:
             nodes = w["nodes"]
-            shown = _names_text(nodes, len(nodes), 8)
-            out.append(f"| {w['edge'][0]} -> {w['edge'][1]} | {w['size']} | {w['kind']} | {shown} | {w['sum_c']:.6g} |")
+            shown = _names_text(nodes, len(nodes), 8).replace("|", "\\|")
+            out.append(f"| {_c(w['edge'][0])} -> {_c(w['edge'][1])} | {w['size']} | {w['kind']} | {shown} | {w['sum_c']:.6g} |")
         if con["n_frozen_edges"] > len(con["frozen_edges"]):
             out.append(f"\n… {con['n_frozen_edges'] - len(con['frozen_edges'])} more frozen edges (raise --max-listed)")
         out.append("")
@@ -185,7 +252,7 @@ def render_markdown(report: dict) -> str:
         st = report["singular_strata"]
         out += ["## Singular strata", ""]
         if st["strata"]:
-            out += [f"- cut off `{', '.join(s['nodes'])}` (boundary: {len(s['boundary_edges'])} edges)"
+            out += [f"- cut off {markdown_code(', '.join(map(str, s['nodes'])))} (boundary: {len(s['boundary_edges'])} edges)"
                     for s in st["strata"]]
         else:
             out += [f"None among {st['searched']}: the fiber has no singular point of that kind."]
@@ -200,37 +267,142 @@ def render_markdown(report: dict) -> str:
             "",
         ]
     if report["notes"]:
-        out += ["## Notes", ""] + [f"- {n}" for n in report["notes"]] + [""]
+        out += ["## Notes", ""] + [f"- {_m(n)}" for n in report["notes"]] + [""]
     return "\n".join(out)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+_FILES = {"json": "report.json", "md": "report.md", "html": "report.html"}
+MANIFEST = "manifest.json"
+_TEMP = re.compile(r"^\.(report\.(json|md|html)|manifest\.json)\..*\.tmp$")
+
+
+def _render(report: dict, fmt: str, figures: dict | None) -> str:
+    if fmt == "json":  # strict JSON: a NaN or inf in a report is a bug, not "NaN" in the file
+        return json.dumps(report, indent=2, allow_nan=False) + "\n"
+    if fmt == "md":
+        return render_markdown(report) + "\n"
+    if fmt == "html":
+        return render_html(report, figures) + "\n"
+    raise ValueError(f"unknown report format {fmt!r}; expected 'json', 'md' or 'html'")
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path):
+    """An exclusive ``flock`` on the folder itself (no lock file left behind); writers of
+    one folder take turns, so a report set is never a mix of two runs."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no lock; the manifest still tells a mix apart
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _write_temp(folder: Path, name: str, data: bytes) -> Path:
+    """``data`` in a new file ``.<name>.<random>.tmp`` of ``folder`` (created exclusively,
+    with the permissions of a normal file under the umask)."""
+    tmp = folder / f".{name}.{uuid.uuid4().hex}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
 
 
 def write_report(report: dict, out_dir: str | os.PathLike, *, formats: tuple[str, ...] = ("json", "md"),
                  figures: dict | None = None) -> list[Path]:
-    """Write ``report.json`` / ``report.md`` / ``report.html`` into ``out_dir`` (atomically).
+    """Write ``report.json`` / ``report.md`` / ``report.html`` into ``out_dir`` as one set.
+
+    The set is atomic: every file is rendered first and written to a uniquely named
+    temporary file in ``out_dir``; then, holding a lock on the folder, the old
+    ``manifest.json`` is removed, the files are renamed into place, report files of
+    formats not written this time are removed, and a new ``manifest.json`` (the run
+    id and the SHA-256 of every file) is written last.  A folder with a manifest
+    that matches its files holds one complete run (:func:`read_report_set` checks
+    it); temporary files are removed on any failure, including Ctrl-C.
 
     ``figures`` (``{name: png bytes}``, see :func:`topo.plots.report_figures`) are
     embedded in the HTML page.
+
+    Examples
+    --------
+    >>> import tempfile, topo
+    >>> from topo.report import audit, read_report_set, write_report
+    >>> arch = topo.Architecture.mlp([2, 2, 1])
+    >>> folder = tempfile.mkdtemp()
+    >>> [p.name for p in write_report(audit(arch, arch.init(seed=0)), folder)]
+    ['report.json', 'report.md']
+    >>> sorted(read_report_set(folder)["files"])
+    ['report.json', 'report.md']
     """
+    formats = tuple(dict.fromkeys(formats))
+    if not formats:
+        raise ValueError("write_report needs at least one format ('json', 'md', 'html')")
+    texts = {_FILES.get(fmt, fmt): _render(report, fmt, figures).encode("utf-8") for fmt in formats}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for fmt in formats:
-        if fmt == "json":
-            path = out / "report.json"
-            _atomic_write(path, json.dumps(report, indent=2) + "\n")
-        elif fmt == "md":
-            path = out / "report.md"
-            _atomic_write(path, render_markdown(report) + "\n")
-        elif fmt == "html":
-            path = out / "report.html"
-            _atomic_write(path, render_html(report, figures) + "\n")
-        else:
-            raise ValueError(f"unknown report format {fmt!r}; expected 'json', 'md' or 'html'")
-        written.append(path)
-    return written
+    temps: list[Path] = []
+    try:
+        with _folder_lock(out):
+            for stale in out.iterdir():  # left by a writer that was killed (all writers hold the lock)
+                if _TEMP.match(stale.name):
+                    stale.unlink(missing_ok=True)
+            staged = [(name, _write_temp(out, name, data)) for name, data in texts.items()]
+            temps = [tmp for _, tmp in staged]
+            (out / MANIFEST).unlink(missing_ok=True)  # from here until the end, the set is incomplete
+            for name, tmp in staged:
+                os.replace(tmp, out / name)
+            for name in _FILES.values():
+                if name not in texts:
+                    (out / name).unlink(missing_ok=True)
+            manifest = {
+                "schema": "topo-report-set",
+                "schema_version": 1,
+                "run": uuid.uuid4().hex,
+                "report": str(report.get("network", {}).get("name", "")),
+                "files": {name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+                          for name, data in texts.items()},
+            }
+            tmp = _write_temp(out, MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
+            temps.append(tmp)
+            os.replace(tmp, out / MANIFEST)
+    finally:
+        for tmp in temps:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+    return [out / name for name in texts]
+
+
+def read_report_set(out_dir: str | os.PathLike) -> dict:
+    """The manifest of the report set in ``out_dir``, after checking that every file
+    it lists is present with the recorded SHA-256 (one complete run, not a mix).
+
+    Raises :class:`~topo.errors.ReportError` naming what is missing or mismatched.
+    """
+    out = Path(out_dir)
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReportError(f"{one_line(str(out), 200)} holds no complete report set (no {MANIFEST}): "
+                          "a write was interrupted or is in progress") from None
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{one_line(str(out), 200)}/{MANIFEST} is unreadable: {one_line(str(exc), 100)}") from None
+    if not isinstance(manifest, dict) or manifest.get("schema") != "topo-report-set":
+        raise ReportError(f"{one_line(str(out), 200)}/{MANIFEST} is not a topo report manifest")
+    for name, meta in manifest.get("files", {}).items():
+        try:
+            data = (out / name).read_bytes()
+        except OSError:
+            raise ReportError(f"report set in {one_line(str(out), 200)} is incomplete: {name} is missing") from None
+        if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+            raise ReportError(f"report set in {one_line(str(out), 200)} is mixed: {name} is not the file "
+                              f"of run {manifest.get('run')}")
+    return manifest
