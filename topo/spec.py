@@ -25,7 +25,7 @@ import numpy as np
 
 from .architecture import Architecture
 from .errors import SpecError, TopoError
-from .validation import LIMITS, check_bool, check_count, one_line, short
+from .validation import LIMITS, check_bool, one_line, short
 
 __all__ = ["Spec", "read_spec", "parse_spec", "write_spec", "SPEC_VERSION"]
 
