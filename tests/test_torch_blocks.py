@@ -550,3 +550,20 @@ def test_edge_sources_of_zoo_resnet_name_real_parameters():
     assert notes > 0
     res = euler_residuals(model, imp, x)
     assert max(res.values()) < 1e-9
+
+
+def test_imported_activations_train_in_topo_dynamics():
+    """Leaky slopes and ReLU6 from an import are evaluated by topo.forward and topo.train alike."""
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(3, 4), nn.LeakyReLU(0.3), nn.Linear(4, 4), nn.ReLU6(), nn.Linear(4, 1)).eval()
+    with pytest.warns(UnsupportedLayerWarning, match="ReLU6"):
+        imp = from_torch(model)
+    arch = imp.architecture
+    assert {arch.activation(f"0.{j}") for j in range(4)} == {"leaky_relu(0.3)"}
+    x = torch.randn(6, 3)
+    np.testing.assert_allclose(topo.forward(arch, imp.theta, x.numpy()), model(x).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+    y = model(x).detach().numpy() + 1.0
+    traj = topo.train(arch, imp.theta, x.numpy(), y, steps=3, lr=1e-3)
+    # the loss at the start is the model's own mean squared error on (x, y)
+    np.testing.assert_allclose(traj.losses[0], float(((model(x).detach().numpy() - y) ** 2).mean()), rtol=1e-5)

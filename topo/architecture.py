@@ -280,11 +280,12 @@ class Architecture:
         if len(loops):
             raise GraphError(f"self-loop on node {short(names[src[loops[0]]])}")
         if n_edges:
-            keys = src * n + dst
-            uniq, counts = np.unique(keys, return_counts=True)
-            if np.any(counts > 1):
-                k = int(uniq[np.argmax(counts > 1)])
+            keys = np.sort(src * n + dst)  # a plain sort: several times faster than np.unique with counts
+            same = np.flatnonzero(keys[1:] == keys[:-1])
+            if len(same):
+                k = int(keys[same[0]])
                 raise GraphError(f"duplicated edge ({short(names[k // n])}, {short(names[k % n])})")
+            del keys
 
         order = _topological_order(n, src, dst, names)
         if not np.array_equal(order, np.arange(n)):

@@ -83,7 +83,19 @@ _TORCH_ACTS = {
     "exp": lambda t, z: t.exp(z),
     "softsign": lambda t, z: t.nn.functional.softsign(z),
     "hardtanh": lambda t, z: t.nn.functional.hardtanh(z),
+    "relu6": lambda t, z: t.nn.functional.relu6(z),
+    "hardswish": lambda t, z: t.nn.functional.hardswish(z),
+    "hardsigmoid": lambda t, z: t.nn.functional.hardsigmoid(z),
+    "mish": lambda t, z: t.nn.functional.mish(z),
 }
+
+
+def _torch_act(name: str):
+    """The torch function of an activation name (``leaky_relu(<slope>)`` of any slope)."""
+    if name.startswith("leaky_relu(") and name.endswith(")"):
+        slope = float(name[len("leaky_relu("):-1])
+        return lambda t, z: t.nn.functional.leaky_relu(z, slope)
+    return _TORCH_ACTS[name]
 
 
 class _TorchNet:
@@ -136,7 +148,7 @@ class _TorchNet:
                         1, col.expand(n, -1), contrib, reduce=reduce, include_self=False)
                     Z = Z.index_copy(1, js, pooled[:, js])
                 elif a not in ("linear", "identity", "sum"):
-                    Z = Z.index_copy(1, js, _TORCH_ACTS[a](t, Z[:, js]))
+                    Z = Z.index_copy(1, js, _torch_act(a)(t, Z[:, js]))
             H = H.index_copy(1, nodes, Z)
         return H[:, self.outputs]
 

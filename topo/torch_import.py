@@ -264,7 +264,30 @@ def _describe(result):
 
 
 def _record_shapes(gm, example_input) -> dict:
-    """Run the traced module once; the shape of every tensor and the value of everything else."""
+    """Run the traced module once; the shape of every tensor and the value of everything else.
+
+    The run is on the ``meta`` device (shapes without arithmetic) when the model
+    allows it, else on the example itself.
+    """
+    import copy
+
+    import torch
+
+    try:
+        meta_gm = copy.deepcopy(gm).to("meta")
+        return _shape_run(meta_gm, example_input.to("meta"))
+    except Exception:  # noqa: BLE001 - an operation without a meta kernel, data-dependent code, ...
+        pass
+    try:
+        with torch.no_grad():
+            return _shape_run(gm, example_input)
+    except Exception as exc:  # noqa: BLE001 - the model itself failed on the example
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise GraphError(f"running the model on example_input of shape {tuple(example_input.shape)} "
+                         f"failed: {type(exc).__name__}: {first}") from None
+
+
+def _shape_run(gm, example_input) -> dict:
     import torch
     import torch.fx as fx
 
@@ -276,13 +299,8 @@ def _record_shapes(gm, example_input) -> dict:
             meta[n.name] = _describe(result)
             return result
 
-    try:
-        with torch.no_grad():
-            Recorder(gm).run(example_input)
-    except Exception as exc:  # noqa: BLE001 - the model itself failed on the example
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise GraphError(f"running the model on example_input of shape {tuple(example_input.shape)} "
-                         f"failed: {type(exc).__name__}: {first}") from None
+    with torch.no_grad():
+        Recorder(gm).run(example_input)
     return meta
 
 
