@@ -168,3 +168,15 @@ def test_a_figure_that_cannot_be_drawn_never_costs_the_report(tmp_path, capsys, 
     assert rc == 0 and "figures not drawn (ValueError: mathtext: unknown symbol)" in err
     manifest = read_report_set(tmp_path / "out")
     assert sorted(manifest["files"]) == ["report.html", "report.json", "report.md"]
+
+
+def test_report_json_is_strict_json_even_with_an_infinite_gap(tmp_path, report):
+    rep = report | {"topology": {"ph_gap": [float("inf")], "agree": True}, "odd": [float("nan"), -float("inf")]}
+    write_report(rep, tmp_path, formats=("json",))
+    text = (tmp_path / "report.json").read_text()
+
+    def refuse(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+
+    back = json.loads(text, parse_constant=refuse)  # no bare Infinity/NaN
+    assert back["topology"]["ph_gap"] == ["Infinity"] and back["odd"] == ["NaN", "-Infinity"]

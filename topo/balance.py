@@ -38,7 +38,15 @@ def _power_of_two_scale(vec: np.ndarray) -> tuple[np.ndarray, int]:
     return np.ldexp(vec, -k), k
 
 
-def _scaled_norms(arch: Architecture, vec: np.ndarray) -> tuple[np.ndarray, int]:
+def _scaled_norms(arch: Architecture, vec: np.ndarray, *, always: bool = True) -> tuple[np.ndarray, int]:
+    """``(q / 2**e, e)``; with ``always=False`` the common case of weights between 2^-400
+    and 2^400 (no square can overflow, none that matters can underflow) is not rescaled."""
+    if not always:
+        m = float(np.max(np.abs(vec), initial=0.0))
+        if m == 0.0 or 2.0**-400 < m < 2.0**400:
+            q = vec * vec
+            return (q if arch.n_params == arch.n_edges else
+                    np.bincount(arch.param_edge, weights=q, minlength=arch.n_edges)), 0
     scaled, k = _power_of_two_scale(vec)
     if arch.n_params == arch.n_edges:  # every edge carries one weight (neuron level): no grouping needed
         return scaled * scaled, 2 * k
@@ -55,7 +63,7 @@ def edge_norms(arch: Architecture, theta: Any) -> np.ndarray:
     >>> topo.edge_norms(arch, [3.0, 4.0, 2.0])
     array([25.,  4.])
     """
-    q, e = _scaled_norms(arch, arch.as_vector(theta))
+    q, e = _scaled_norms(arch, arch.as_vector(theta), always=False)
     with np.errstate(over="ignore", under="ignore"):
         return np.ldexp(q, e) if e else q
 
@@ -183,6 +191,7 @@ def balance(arch: Architecture, theta: Any) -> np.ndarray:
             out = (incidence_matrix(arch, over="parameters") @ (rows * rows).T).T
             with np.errstate(over="ignore", under="ignore"):
                 return np.ldexp(out, 2 * k[:, None])
-    c, e = scaled_balance(arch, theta)
+    q, e = _scaled_norms(arch, arch.as_vector(theta), always=False)
+    c = _apply_incidence(arch, q)
     with np.errstate(over="ignore", under="ignore"):
         return np.ldexp(c, e) if e else c

@@ -277,13 +277,30 @@ _TEMP = re.compile(r"^\.(report\.(json|md|html)|manifest\.json)\..*\.tmp$")
 
 
 def _render(report: dict, fmt: str, figures: dict | None) -> str:
-    if fmt == "json":  # strict JSON: a NaN or inf in a report is a bug, not "NaN" in the file
-        return json.dumps(report, indent=2, allow_nan=False) + "\n"
+    if fmt == "json":  # strict JSON (RFC 8259): an infinite gap ratio is written as the string "Infinity"
+        return json.dumps(_json_safe(report), indent=2, allow_nan=False) + "\n"
     if fmt == "md":
         return render_markdown(report) + "\n"
     if fmt == "html":
         return render_html(report, figures) + "\n"
     raise ValueError(f"unknown report format {fmt!r}; expected 'json', 'md' or 'html'")
+
+
+def _json_safe(obj: Any) -> Any:
+    """``obj`` with every non-finite float replaced by the string ``"Infinity"``,
+    ``"-Infinity"`` or ``"NaN"`` (``json.dumps`` would write bare ``Infinity``, which
+    strict JSON parsers reject)."""
+    if isinstance(obj, float):
+        if obj != obj:
+            return "NaN"
+        if obj in (float("inf"), float("-inf")):
+            return "Infinity" if obj > 0 else "-Infinity"
+        return obj
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
 
 
 @contextlib.contextmanager
