@@ -24,7 +24,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Diagrams", "persistence", "mst_h0_deaths", "BettiEstimate", "estimate_betti"]
+__all__ = [
+    "Diagrams", "persistence", "mst_h0_deaths", "minimum_spanning_tree", "cluster_sizes",
+    "BarReading", "read_bars", "BettiEstimate", "estimate_betti", "UndeterminedWarning",
+]
 
 
 def mst_h0_deaths(points: Any, *, progress: bool | None = None) -> np.ndarray:
@@ -36,6 +39,23 @@ def mst_h0_deaths(points: Any, *, progress: bool | None = None) -> np.ndarray:
     >>> mst_h0_deaths([[0.0], [1.0], [3.0], [3.5]])
     array([0.5, 1. , 2. ])
     """
+    return np.sort(minimum_spanning_tree(points, progress=progress)[2])
+
+
+def minimum_spanning_tree(points: Any, *, progress: bool | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Euclidean minimum spanning tree of a point cloud, as edge arrays ``(i, j, length)``.
+
+    Prim's algorithm on the complete graph, one BLAS matrix-vector product per point:
+    O(n²·d) time, O(n·d) memory, no distance matrix.  The lengths are recomputed
+    exactly (difference of coordinates) for the chosen edges.
+
+    Examples
+    --------
+    >>> from topo.persistence import minimum_spanning_tree
+    >>> i, j, length = minimum_spanning_tree([[0.0], [1.0], [3.0]])
+    >>> sorted(zip(i.tolist(), j.tolist())), length.tolist()
+    ([(1, 0), (2, 1)], [1.0, 2.0])
+    """
     X = np.ascontiguousarray(np.asarray(points, dtype=np.float64))
     if X.ndim != 2:
         raise ValueError(f"points must be a 2-D array (n_points, dim), got shape {X.shape}")
@@ -43,7 +63,7 @@ def mst_h0_deaths(points: Any, *, progress: bool | None = None) -> np.ndarray:
         raise ValueError("points contain non-finite values")
     n = len(X)
     if n <= 1:
-        return np.zeros(0)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     from tqdm.auto import tqdm
 
     # Prim's algorithm; candidate distances by one BLAS product per step
@@ -55,6 +75,8 @@ def mst_h0_deaths(points: Any, *, progress: bool | None = None) -> np.ndarray:
     best = sq + float(Xc[0] @ Xc[0]) - 2.0 * (remaining @ Xc[0])
     parent = np.zeros(n - 1, dtype=np.int64)
     deaths = np.empty(n - 1)
+    child_out = np.empty(n - 1, dtype=np.int64)
+    parent_out = np.empty(n - 1, dtype=np.int64)
     m = n - 1
     bar = tqdm(total=n - 1, desc="H0 (MST)", disable=None if progress is None else not progress,
                leave=False, mininterval=0.5)
@@ -63,6 +85,7 @@ def mst_h0_deaths(points: Any, *, progress: bool | None = None) -> np.ndarray:
         i_new, i_par = int(idx[j]), int(parent[j])
         diff = X[i_new] - X[i_par]
         deaths[k] = float(diff @ diff)  # exact length of the chosen edge
+        child_out[k], parent_out[k] = i_new, i_par
         p = remaining[j].copy()
         psq = float(sq[j])
         m -= 1
@@ -76,7 +99,28 @@ def mst_h0_deaths(points: Any, *, progress: bool | None = None) -> np.ndarray:
         if k % 1024 == 0:
             bar.update(min(1024, n - 1 - k))
     bar.close()
-    return np.sort(np.sqrt(deaths))
+    return child_out, parent_out, np.sqrt(deaths)
+
+
+def cluster_sizes(n_points: int, mst: tuple[np.ndarray, np.ndarray, np.ndarray], cut: float) -> np.ndarray:
+    """Sizes of the single-linkage clusters at scale ``cut`` (MST edges shorter than
+    ``cut`` joined), largest first.
+
+    Examples
+    --------
+    >>> from topo.persistence import cluster_sizes, minimum_spanning_tree
+    >>> pts = [[0.0], [0.1], [0.2], [5.0]]
+    >>> cluster_sizes(4, minimum_spanning_tree(pts), 1.0).tolist()
+    [3, 1]
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    i, j, length = mst
+    keep = length < cut
+    adj = sp.coo_matrix((np.ones(int(keep.sum())), (i[keep], j[keep])), shape=(n_points, n_points))
+    _, labels = connected_components(adj, directed=False)
+    return np.sort(np.bincount(labels))[::-1]
 
 
 @dataclass(frozen=True)
@@ -154,40 +198,162 @@ def persistence(
     return Diagrams(intervals, max_dimension, np.inf if threshold is None else float(threshold))
 
 
+class UndeterminedWarning(UserWarning):
+    """A Betti number was read off a diagram without a clear gap between long and short bars."""
+
+
+@dataclass(frozen=True)
+class BarReading:
+    """How many bars of one diagram are long, and how sure the reading is.
+
+    Attributes
+    ----------
+    count : int
+        Number of long finite bars (the best guess, even when not confident).
+    cut : float
+        Length separating long from short bars (``inf`` when none is long).
+    gap : float
+        Ratio (shortest long bar) / (longest short bar) at the cut; for ``count == 0``
+        the largest ratio between consecutive bars (no cut reached ``min_ratio``).
+    margin : float
+        How clearly the reading wins: for a cut, its ratio divided by the largest
+        ratio anywhere else in the candidate range; for ``count == 0``, ``min_ratio``
+        divided by the largest ratio.  ``inf`` when there was nothing to compare.
+    confident : bool
+        ``margin >= dominance`` (and, for ``count == 0``, the longest bar is fine
+        against ``scale`` when a scale is given).
+    reason : str
+        Why the reading is not confident (empty when it is).
+    """
+
+    count: int
+    cut: float
+    gap: float
+    margin: float
+    confident: bool
+    reason: str = ""
+
+
+def read_bars(
+    lengths: Any,
+    *,
+    min_ratio: float = 3.0,
+    dominance: float = 3.0,
+    max_long: int | None = None,
+    min_length: float = 0.0,
+    scale: float | None = None,
+    resolution: float = 0.2,
+) -> BarReading:
+    """Count the long bars among finite bar ``lengths`` with a scale-aware gap rule.
+
+    Sort the lengths ``L_1 >= L_2 >= ...`` (lengths below ``1e-9 L_1`` are
+    duplicates and dropped).  A cut after the ``k``-th bar has ratio
+    ``r_k = L_k / L_{k+1}``; candidates are ``k <= max_long`` in the upper half
+    (long bars are a minority).  The cut with the *largest* ratio wins: a gap
+    between two noise bars far below the longest bar is small compared with the
+    gap between noise and real bars, so it never wins against it.  The reading is
+    *confident* when the winning ratio is at least ``min_ratio`` and at least
+    ``dominance`` times every other candidate ratio (two comparable gaps mean two
+    plausible counts: real bars on several scales, or too few points per
+    cluster).  With no ratio reaching ``min_ratio`` no bar counts; that is
+    confident when the largest ratio is below ``min_ratio / dominance**0.5`` and,
+    if ``scale`` (e.g. the diameter of the cloud) is given, the longest bar is at
+    most ``resolution * scale`` (otherwise the sample is too coarse to rule out a
+    separation hidden in the noise).
+
+    Examples
+    --------
+    >>> from topo.persistence import read_bars
+    >>> r = read_bars([1.465, 0.0048, 0.0016, 0.0015, 0.0014, 0.0014])
+    >>> r.count, r.confident
+    (1, True)
+    >>> read_bars([4.0, 3.0, 1.0, 0.9, 0.3, 0.28, 0.27, 0.26]).confident   # two plausible cuts
+    False
+    """
+    L = np.sort(np.asarray(lengths, dtype=np.float64).ravel())[::-1]
+    L = L[np.isfinite(L)]
+    if len(L):
+        L = L[L > 1e-9 * L[0]]
+    if len(L) == 0:
+        return BarReading(0, float("inf"), float("inf"), float("inf"), True)
+    if len(L) == 1:
+        if L[0] >= min_length:
+            return BarReading(1, 0.5 * float(L[0]), float("inf"), float("inf"), False,
+                              "a single finite bar: nothing to compare it with")
+        return BarReading(0, float("inf"), float("inf"), float("inf"), True)
+    top = max(1, len(L) // 2)
+    if max_long is not None:
+        top = min(top, max(int(max_long), 0))
+    ratios = L[:-1] / L[1:]
+    ratios = ratios[:top]
+    ratios[L[:top] < min_length] = 0.0
+    if len(ratios) == 0:
+        return BarReading(0, float("inf"), 1.0, float("inf"), False,
+                          "the sample is too small to resolve any long bar")
+    k = int(np.argmax(ratios))
+    best = float(ratios[k])
+    others = np.delete(ratios, k)
+    second = max(float(np.max(others, initial=1.0)), 1.0)
+    if best >= min_ratio:
+        margin = best / second
+        confident = margin >= dominance
+        reason = "" if confident else (
+            f"two comparable gaps (ratios {best:.3g} and {second:.3g}): bars on several scales, "
+            "or too few points per cluster")
+        return BarReading(k + 1, float(np.sqrt(L[k] * L[k + 1])), best, margin, confident, reason)
+    margin = min_ratio / best
+    reason = ""
+    if margin < dominance**0.5:
+        reason = f"largest gap ratio {best:.3g} is close to min_ratio={min_ratio:g}"
+    elif scale is not None and L[0] > resolution * scale:
+        reason = (f"the longest bar {L[0]:.3g} is not small against the scale {scale:.3g} of the cloud: "
+                  "a separation could hide in the sampling noise")
+    return BarReading(0, float("inf"), best, margin, not reason, reason)
+
+
 @dataclass(frozen=True)
 class BettiEstimate:
-    """Betti numbers read off diagrams: in each dimension the bars longer than a cut
-    placed in the largest gap (ratio) between consecutive bar lengths.
+    """Betti numbers read off diagrams (see :func:`read_bars` for the rule).
 
     Attributes
     ----------
     betti : list[int]
+        Per dimension: essential bars plus long finite bars (the best guess).
     cut : list[float]
         The length separating long from short bars, per dimension.
     gap : list[float]
-        The ratio (shortest long bar) / (longest short bar) that justifies the cut
-        (``inf`` when there is no short bar, 1.0 when no gap reached ``min_ratio``).
+        The ratio (shortest long bar) / (longest short bar) that justifies the cut.
+    confident : list[bool]
+        Whether each count is backed by a clear gap.
+    margin : list[float]
+        By how much the chosen gap beats the runner-up (see :class:`BarReading`).
     """
 
     betti: list
     cut: list
     gap: list
+    confident: list = field(default_factory=list)
+    margin: list = field(default_factory=list)
+
+    @property
+    def all_confident(self) -> bool:
+        return all(self.confident)
 
 
 def estimate_betti(
-    diagrams: Diagrams, *, min_ratio: float = 3.0, min_length: float = 0.0, rule: str = "auto"
+    diagrams: Diagrams, *, min_ratio: float = 3.0, min_length: float = 0.0, rule: str = "auto",
+    dominance: float = 3.0, warn: bool = True,
 ) -> BettiEstimate:
     """Count the long bars of each diagram.
 
-    Essential bars (infinite death) always count.  Among the finite bars (lengths
-    below ``1e-9`` times the longest are dropped as duplicates), sorted by length
-    ``L_1 >= L_2 >= ...``, the cut goes after the largest ``i`` in the upper half
-    with ``L_i / L_{i+1} >= min_ratio`` (and ``L_i >= min_length``): long bars are
-    a minority and may live on several scales (``rule="lowest"``), or at the
-    largest such ratio (``rule="largest"``, fewer false long bars when some
-    short bars are sampling gaps).  ``rule="auto"`` (default) uses "lowest" for
-    H0, where components separate at several scales, and "largest" above, where
-    noise produces a few short cycles.  Without such a gap no finite bar counts.
+    Essential bars (infinite death) always count.  Finite bars are read by
+    :func:`read_bars`: the cut goes at the largest ratio between consecutive bar
+    lengths (``rule="auto"`` or ``"largest"``), or at the lowest ratio reaching
+    ``min_ratio`` (``rule="lowest"``: every scale of long bars counts).  The
+    reading is the one :func:`topo.verify_topology` uses; when it is not
+    confident (two comparable gaps, or no clear gap) an
+    :class:`UndeterminedWarning` says so — pass ``warn=False`` to silence it and
+    look at ``confident`` instead.
 
     Examples
     --------
@@ -195,34 +361,39 @@ def estimate_betti(
     >>> from topo.persistence import persistence, estimate_betti
     >>> rng = np.random.default_rng(0)
     >>> blobs = np.vstack([rng.normal(0, 0.1, (50, 2)), rng.normal(5, 0.1, (50, 2))])
-    >>> estimate_betti(persistence(blobs, max_dimension=0)).betti
-    [2]
+    >>> est = estimate_betti(persistence(blobs, max_dimension=0))
+    >>> est.betti, est.confident
+    ([2], [True])
     """
     if rule not in ("auto", "lowest", "largest"):
         raise ValueError(f"rule must be 'auto', 'lowest' or 'largest', got {rule!r}")
-    betti, cuts, gaps = [], [], []
+    betti, cuts, gaps, conf, margins = [], [], [], [], []
     for dim, arr in enumerate(diagrams.intervals):
-        dim_rule = rule if rule != "auto" else ("lowest" if dim == 0 else "largest")
         arr = np.asarray(arr, dtype=np.float64).reshape(-1, 2)
         inf = int(np.sum(~np.isfinite(arr[:, 1])))
         fin = arr[np.isfinite(arr[:, 1])]
-        lengths = np.sort(fin[:, 1] - fin[:, 0])[::-1]
-        lengths = lengths[lengths > 1e-9 * lengths[0]] if len(lengths) else lengths  # drop duplicates
-        count, cut, gap = 0, float("inf"), 1.0
-        if len(lengths) == 1:
-            if lengths[0] >= min_length:  # a lone finite bar has nothing to be compared with
-                count, cut, gap = 1, 0.5 * float(lengths[0]), float("inf")
-        elif len(lengths) > 1:
-            ratios = lengths[:-1] / lengths[1:]  # gap after the i-th longest bar
-            ratios[lengths[:-1] < min_length] = 0.0
-            # long bars are the minority: look for gaps in the upper half only, and take
-            # the lowest significant one (long bars can live on several scales)
-            top = max(1, len(lengths) // 2)
-            significant = np.flatnonzero(ratios[:top] >= min_ratio)
-            if len(significant):
-                i = int(significant[-1]) if dim_rule == "lowest" else int(np.argmax(ratios[:top]))
-                count, cut, gap = i + 1, float(np.sqrt(lengths[i] * lengths[i + 1])), float(ratios[i])
-        betti.append(inf + count)
-        cuts.append(cut)
-        gaps.append(gap)
-    return BettiEstimate(betti, cuts, gaps)
+        r = read_bars(fin[:, 1] - fin[:, 0], min_ratio=min_ratio, dominance=dominance, min_length=min_length)
+        if rule == "lowest" and r.count:
+            r = _lowest_cut(fin[:, 1] - fin[:, 0], r, min_ratio, min_length)
+        betti.append(inf + r.count)
+        cuts.append(r.cut)
+        gaps.append(r.gap)
+        conf.append(r.confident)
+        margins.append(r.margin)
+        if warn and not r.confident:
+            import warnings
+
+            warnings.warn(f"H{dim}: the count {inf + r.count} is not backed by a clear gap ({r.reason})",
+                          UndeterminedWarning, stacklevel=2)
+    return BettiEstimate(betti, cuts, gaps, conf, margins)
+
+
+def _lowest_cut(lengths, reading: BarReading, min_ratio: float, min_length: float) -> BarReading:
+    L = np.sort(np.asarray(lengths, dtype=np.float64))[::-1]
+    L = L[L > 1e-9 * L[0]]
+    top = max(1, len(L) // 2)
+    ratios = (L[:-1] / L[1:])[:top]
+    ratios[L[:top] < min_length] = 0.0
+    k = int(np.flatnonzero(ratios >= min_ratio)[-1])
+    return BarReading(k + 1, float(np.sqrt(L[k] * L[k + 1])), float(ratios[k]), reading.margin,
+                      reading.confident and k + 1 == reading.count, reading.reason)

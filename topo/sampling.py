@@ -26,6 +26,11 @@ some frozen edge whose weight stays at least ``sqrt(margin)`` away from zero, so
 the projected cloud has the same number of components: the projection of P(c)
 is a polyhedron with the same frozen set.  It makes β₀ checks affordable on large
 networks.
+
+Everything is sparse: directions of the chain are projections onto ``ker B̃``
+through a sparse LU factorisation of ``B̃ B̃ᵀ`` (:class:`topo.polytope.FlowPolytope`),
+the starting point an LP vertex moved inside along a positive input→output flow.
+Memory is O(E + n·(kept parameters)); one step costs O(nnz(B̃)).
 """
 
 from __future__ import annotations
@@ -33,46 +38,34 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.linalg as sla
-from scipy.optimize import linprog
+import scipy.sparse as sp
+from scipy.sparse.linalg import lsqr
 
 from .architecture import Architecture
 from .balance import incidence_matrix
 from .connectivity import as_balance
 from .decompose import decompose
 from .errors import FiberError
+from .polytope import FlowPolytope, positive_flow
 
 __all__ = ["sample_fiber", "default_radius"]
 
 
 def default_radius(arch: Architecture, c: Any) -> float:
     """Default ``R`` of the sampling window ``Σ q <= R²``: ``R² = 3 · max(min Σq, max|c|)``
-    (``min Σq`` over P(c) by a linear program), or 1 when c = 0."""
+    (``min Σq`` over P(c) by a sparse linear program), or 1 when c = 0.
+
+    Examples
+    --------
+    >>> import topo
+    >>> from topo.sampling import default_radius
+    >>> round(default_radius(topo.Architecture.mlp([2, 1, 1], bias=False), [2.0]) ** 2, 6)
+    6.0
+    """
     cv = as_balance(arch, c)
-    B = incidence_matrix(arch)
-    res = linprog(np.ones(arch.n_edges), A_eq=B, b_eq=cv, bounds=(0, None), method="highs")
-    base = max(float(res.fun) if res.status == 0 else 0.0, float(np.max(np.abs(cv), initial=0.0)))
+    q = FlowPolytope(incidence_matrix(arch), cv).lp_point()
+    base = max(float(q.sum()) if q is not None else 0.0, float(np.max(np.abs(cv), initial=0.0)))
     return float(np.sqrt(3.0 * base)) if base > 0 else 1.0
-
-
-def _interior_point(B, c, R2):
-    """A point of P(c) ∩ {Σq <= R²} maximising its smallest coordinate."""
-    E = B.shape[1]
-    # variables (q, s): maximise s subject to q_e >= s, B q = c, Σ q <= R²
-    cost = np.zeros(E + 1)
-    cost[-1] = -1.0
-    A_ub = np.zeros((E + 1, E + 1))
-    A_ub[:E, :E] = -np.eye(E)
-    A_ub[:E, -1] = 1.0
-    A_ub[E, :E] = 1.0
-    b_ub = np.zeros(E + 1)
-    b_ub[E] = R2
-    A_eq = np.hstack([B, np.zeros((B.shape[0], 1))])
-    res = linprog(cost, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=c, bounds=[(0, None)] * E + [(0, None)],
-                  method="highs")
-    if res.status != 0:
-        raise FiberError(f"no point of P(c) with Σq <= R² = {R2:.4g}; increase radius")
-    return np.maximum(res.x[:E], 0.0), float(res.x[-1])
 
 
 def _lift(arch: Architecture, Q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -87,80 +80,45 @@ def _lift(arch: Architecture, Q: np.ndarray, rng: np.random.Generator) -> np.nda
     return g / norms[:, pe] * np.sqrt(Q)[:, pe]
 
 
-def _slice_on_chord(q, d, lo, hi, rng, delta):
-    """Slice sampling of t in [lo, hi] for the density prod_e (q_e + t d_e + delta)^(-1/2),
-    i.e. uniform in the coordinates theta = sqrt(q) (shrinkage towards the current t = 0)."""
-    def logp(t):
-        return -0.5 * float(np.sum(np.log(np.maximum(q + t * d, 0.0) + delta)))
-
-    y = logp(0.0) + np.log(rng.random())
-    a, b = lo, hi
-    for _ in range(60):
-        t = rng.uniform(a, b)
-        if logp(t) >= y:
-            return t
-        if t < 0:
-            a = t
-        else:
-            b = t
-    return 0.0
+def _polytope_chain(arch, c, R2, n, rng, *, face_fraction, thin, progress, uniform_theta=False):
+    """``n`` points of P(c) ∩ {Σq <= R²} (rows), by sparse hit-and-run."""
+    P = FlowPolytope(incidence_matrix(arch), c, R2, z=positive_flow(arch))
+    q0 = P.lp_point()
+    if q0 is None:
+        raise FiberError("P(c) is empty: no nonnegative flow has these balances")
+    start = P.interior(q0)
+    if uniform_theta:
+        return _theta_chain(P, start, n, rng, thin=thin, progress=progress)
+    return np.array(list(P.hit_and_run(start, n, thin=thin, rng=rng, burn_in=10 * thin,
+                                       face_fraction=face_fraction, progress=progress)))
 
 
-def _hit_and_run(B, c, R2, n, rng, *, face_fraction, thin, burn_in, progress, uniform_theta=False):
-    E = B.shape[1]
-    delta = 1e-9 * R2
-    q0, slack = _interior_point(B, c, R2)
-    if slack <= 0:
-        raise FiberError("P(c) ∩ {Σq <= R²} has an empty interior; increase radius")
-    N = sla.null_space(B) if B.shape[0] else np.eye(E)
-    if N.shape[1] == 0:
-        return np.tile(q0, (n, 1))
-    ones_dir = N.sum(axis=0)  # d(Σq)/dz
-    z = np.zeros(N.shape[1])
-    out = np.empty((n, E))
+def _theta_chain(P: FlowPolytope, q, n, rng, *, thin, progress):
+    """Hit-and-run targeting prod_e q_e^(-1/2) (uniform in θ): slice sampling on each chord."""
     from tqdm.auto import tqdm
 
+    delta = 1e-9 * P.R2
+    out = np.empty((n, P.E))
     bar = tqdm(total=n, desc="sampling fiber", disable=None if progress is None else not progress, leave=False)
-    k = 0
-    step = 0
+    k = step = 0
     while k < n:
-        u = rng.standard_normal(N.shape[1])
-        d = N @ u
-        q = q0 + N @ z
-        # q + t d >= 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = -q / d
-        pos, neg = d > 1e-15, d < -1e-15
-        lo_q = np.max(t[pos], initial=-np.inf)
-        hi_q = np.min(t[neg], initial=np.inf)
-        s = float(ones_dir @ u)
-        slack_sum = R2 - float(q.sum())
-        lo_s, hi_s = -np.inf, np.inf
-        if s > 0:
-            hi_s = slack_sum / s
-        elif s < 0:
-            lo_s = slack_sum / s
-        lo, hi = max(lo_q, lo_s), min(hi_q, hi_s)
+        d = P.project(rng.standard_normal(P.E))
+        lo, hi, _, _ = P._chord(q, d)
         step += 1
         if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
             continue
-        record = step > burn_in and step % thin == 0
-        if record and rng.random() < face_fraction:
-            # the point where the chord leaves the polytope through a face q_e = 0
-            ends = [tb for tb, is_face in ((lo, lo_q >= lo_s), (hi, hi_q <= hi_s)) if is_face]
-            if ends:
-                face = q + ends[int(rng.integers(len(ends)))] * d
-                face[np.argmin(np.abs(face))] = 0.0
-                out[k] = np.maximum(face, 0.0)
-                k += 1
-                bar.update(1)
-        if uniform_theta:
-            t_new = _slice_on_chord(q, d, lo, hi, rng, delta)
+        y = -0.5 * float(np.sum(np.log(q + delta))) + np.log(rng.random())
+        a, b, t = lo, hi, 0.0
+        for _ in range(60):
+            t = rng.uniform(a, b)
+            if -0.5 * float(np.sum(np.log(np.maximum(q + t * d, 0.0) + delta))) >= y:
+                break
+            a, b = (t, b) if t < 0 else (a, t)
         else:
-            t_new = rng.uniform(lo, hi)
-        z = z + t_new * u
-        if record and k < n:
-            out[k] = np.maximum(q0 + N @ z, 0.0)
+            t = 0.0
+        q = np.maximum(q + t * d, 0.0)
+        if step > 10 * thin and step % thin == 0:
+            out[k] = q
             k += 1
             bar.update(1)
     bar.close()
@@ -168,8 +126,9 @@ def _hit_and_run(B, c, R2, n, rng, *, face_fraction, thin, burn_in, progress, un
 
 
 def _walk(arch, c, Q_start, n, rng, *, step_size, n_walks, progress):
-    B = incidence_matrix(arch, over="parameters")
-    Bd = B.toarray()
+    """Tangent steps + Newton retraction; the Jacobian 2 B̃ diag(θ) is sparse and the
+    normal equations are solved by LSQR (no dense matrices)."""
+    B = incidence_matrix(arch, over="parameters").tocsr()
     starts = _lift(arch, Q_start[:n_walks], rng)
     per = int(np.ceil(n / len(starts)))
     out = []
@@ -177,22 +136,29 @@ def _walk(arch, c, Q_start, n, rng, *, step_size, n_walks, progress):
 
     bar = tqdm(total=n, desc="walking on fiber", disable=None if progress is None else not progress, leave=False)
     scale = max(float(np.abs(c).max(initial=0.0)), 1e-300)
+
+    def jac(th):
+        return (B @ sp.diags(2.0 * th)).tocsr()
+
+    def residual(th):
+        return B @ (th * th) - c
+
+    def ok(th, rtol):
+        return np.max(np.abs(residual(th)), initial=0.0) <= rtol * max(scale, float(np.max(th * th)))
+
     for theta in starts:
         h = step_size * max(np.linalg.norm(theta), 1e-12)
         for _ in range(per):
-            J = 2 * Bd * theta[None, :]
             v = rng.standard_normal(len(theta)) * h
-            if J.shape[0]:
-                v -= J.T @ np.linalg.lstsq(J @ J.T, J @ v, rcond=None)[0]
+            if B.shape[0]:
+                J = jac(theta)
+                v = v - J.T @ lsqr(J.T, v, atol=1e-14, btol=1e-14)[0]  # tangent part
             cand = theta + v
-            for _ in range(20):  # Newton retraction onto F = c
-                r = Bd @ (cand * cand) - c
-                if np.max(np.abs(r), initial=0.0) <= 1e-13 * max(scale, float(np.max(cand * cand))):
+            for _ in range(20):  # Newton retraction onto F = c (minimum-norm steps)
+                if not B.shape[0] or ok(cand, 1e-13):
                     break
-                Jc = 2 * Bd * cand[None, :]
-                cand = cand - Jc.T @ np.linalg.lstsq(Jc @ Jc.T, r, rcond=None)[0]
-            r = Bd @ (cand * cand) - c
-            if np.max(np.abs(r), initial=0.0) <= 1e-11 * max(scale, float(np.max(cand * cand))):
+                cand = cand - lsqr(jac(cand), residual(cand), atol=1e-15, btol=1e-15)[0]
+            if not B.shape[0] or ok(cand, 1e-11):
                 theta = cand
             out.append(theta.copy())
             bar.update(1)
@@ -236,7 +202,8 @@ def sample_fiber(
         ``prod_e q_e^(-1/2)``, i.e. uniform in the weights (slice sampling on each
         chord), which puts more points near sign changes.
     thin : int, optional
-        Hit-and-run steps between recorded points (default ``max(2, dim/4)``).
+        Hit-and-run steps between recorded points (default ``max(2, dim/4)``, at
+        most 50; ``dim`` = edges - constrained nodes).
     seed : int or Generator
     progress : bool, optional
         Progress bar; by default shown only on a terminal.
@@ -262,17 +229,16 @@ def sample_fiber(
     R = default_radius(arch, cv) if radius is None else float(radius)
     if not R > 0:
         raise ValueError(f"radius must be > 0, got {radius!r}")
-    B = incidence_matrix(arch).toarray()
-    dim = arch.n_edges - (np.linalg.matrix_rank(B) if B.size else 0)
-    thin = max(2, dim // 4) if thin is None else int(thin)
+    dim = arch.n_edges - arch.n_constrained
+    thin = min(max(2, dim // 4), 50) if thin is None else int(thin)
     if method == "polytope":
         if density not in ("q", "theta"):
             raise ValueError(f"density must be 'q' or 'theta', got {density!r}")
-        Q = _hit_and_run(B, cv, R * R, n, rng, face_fraction=face_fraction, thin=thin,
-                         burn_in=10 * thin, progress=progress, uniform_theta=density == "theta")
+        Q = _polytope_chain(arch, cv, R * R, n, rng, face_fraction=face_fraction, thin=thin,
+                            progress=progress, uniform_theta=density == "theta")
         theta = _lift(arch, Q, rng)
     elif method == "walk":
-        Q = _hit_and_run(B, cv, R * R, 8, rng, face_fraction=0.0, thin=thin, burn_in=10 * thin, progress=False)
+        Q = _polytope_chain(arch, cv, R * R, 8, rng, face_fraction=0.0, thin=thin, progress=False)
         theta = _walk(arch, cv, Q, n, rng, step_size=0.05, n_walks=8, progress=progress)
     else:
         raise ValueError(f"method must be 'polytope' or 'walk', got {method!r}")
