@@ -198,6 +198,7 @@ def _cloud(gen, hub, face_pts, loc, n_face, lifter: _Lifter, rng) -> np.ndarray:
         pick = np.arange(n_face) % len(targets)
         lam = rng.uniform(0.7, 1.0, size=n_face)
         lam[rng.random(n_face) < 1 / 3] = 1.0
+        lam[: len(targets)] = 1.0  # every face gets at least one point exactly on it
         base = gen[rng.integers(len(gen), size=n_face)]
         T = np.stack([targets[i] for i in pick.tolist()])
         rows.append((1 - lam)[:, None] * base + lam[:, None] * T)

@@ -64,6 +64,8 @@ def minimum_spanning_tree(points: Any, *, progress: bool | None = None) -> tuple
     n = len(X)
     if n <= 1:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    if n <= DENSE_MST_MAX:
+        return _mst_dense(X)
     from tqdm.auto import tqdm
 
     # Prim's algorithm; candidate distances by one BLAS product per step
@@ -100,6 +102,35 @@ def minimum_spanning_tree(points: Any, *, progress: bool | None = None) -> tuple
             bar.update(min(1024, n - 1 - k))
     bar.close()
     return child_out, parent_out, np.sqrt(deaths)
+
+
+DENSE_MST_MAX = 4096  # up to here Prim's algorithm on a distance matrix (<= 128 MiB)
+
+
+def _mst_dense(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Prim's algorithm on the full distance matrix: n cheap vector steps."""
+    from scipy.spatial.distance import cdist
+
+    n = len(X)
+    D = cdist(X, X, "sqeuclidean")
+    best = D[0].copy()
+    parent = np.zeros(n, dtype=np.int64)
+    best[0] = np.inf
+    done = np.zeros(n, dtype=bool)
+    done[0] = True
+    child_out = np.empty(n - 1, dtype=np.int64)
+    parent_out = np.empty(n - 1, dtype=np.int64)
+    for k in range(n - 1):
+        j = int(np.argmin(best))
+        child_out[k], parent_out[k] = j, parent[j]
+        done[j] = True
+        best[j] = np.inf
+        row = D[j]
+        closer = (row < best) & ~done
+        best[closer] = row[closer]
+        parent[closer] = j
+    diff = X[child_out] - X[parent_out]
+    return child_out, parent_out, np.sqrt(np.einsum("ij,ij->i", diff, diff))
 
 
 def cluster_sizes(n_points: int, mst: tuple[np.ndarray, np.ndarray, np.ndarray], cut: float) -> np.ndarray:
