@@ -163,6 +163,7 @@ class Diagrams:
     intervals: list = field(repr=False)
     max_dimension: int = 0
     threshold: float = float("inf")
+    scale: float = float("nan")  # diameter of the cloud (bound: twice the largest distance to the mean)
 
     def __getitem__(self, k: int) -> np.ndarray:
         return self.intervals[k]
@@ -226,7 +227,8 @@ def persistence(
         for k in range(1, max_dimension + 1):
             arr = np.asarray(st.persistence_intervals_in_dimension(k), dtype=np.float64).reshape(-1, 2)
             intervals.append(arr[np.argsort(arr[:, 0] - arr[:, 1])] if len(arr) else arr)
-    return Diagrams(intervals, max_dimension, np.inf if threshold is None else float(threshold))
+    scale = 2.0 * float(np.max(np.linalg.norm(X - X.mean(axis=0), axis=1))) if len(X) else 0.0
+    return Diagrams(intervals, max_dimension, np.inf if threshold is None else float(threshold), scale)
 
 
 class UndeterminedWarning(UserWarning):
@@ -273,7 +275,7 @@ def read_bars(
     max_long: int | None = None,
     min_length: float = 0.0,
     scale: float | None = None,
-    resolution: float = 0.2,
+    resolution: float = 0.1,
 ) -> BarReading:
     """Count the long bars among finite bar ``lengths`` with a scale-aware gap rule.
 
@@ -403,7 +405,8 @@ def estimate_betti(
         arr = np.asarray(arr, dtype=np.float64).reshape(-1, 2)
         inf = int(np.sum(~np.isfinite(arr[:, 1])))
         fin = arr[np.isfinite(arr[:, 1])]
-        r = read_bars(fin[:, 1] - fin[:, 0], min_ratio=min_ratio, dominance=dominance, min_length=min_length)
+        r = read_bars(fin[:, 1] - fin[:, 0], min_ratio=min_ratio, dominance=dominance, min_length=min_length,
+                      scale=diagrams.scale if dim == 0 and np.isfinite(diagrams.scale) else None)
         if rule == "lowest" and r.count:
             r = _lowest_cut(fin[:, 1] - fin[:, 0], r, min_ratio, min_length)
         betti.append(inf + r.count)

@@ -349,7 +349,7 @@ def _check_factor(nodes, want, sample: FactorSample, dims, min_ratio, progress) 
     same = got == want
     status = ("agree" if same else "disagree") if confident else "undetermined"
     return FactorCheck(nodes, want, got, status, confident, r0.margin, r0.gap, reason, N, pts.shape[1],
-                       Diagrams(intervals, dims), sample)
+                       Diagrams(intervals, dims, scale=scale), sample)
 
 
 def _combine(theory_b0, exact, checks, compared, n_samples, coordinates, n_trivial) -> TopologyCheck:
