@@ -30,14 +30,14 @@ bottleneck edges, or all its parameters).  Two clouds are built here.
     Independent random lifts of hit-and-run points (random signs, random
     directions of group edges), plus points on and near every face: convex
     combinations ``(1-λ) q + λ qᵉ`` with ``λ`` uniform in ``[0.7, 1]`` (a third
-    exactly on the face).
+    exactly on the face), 10% of the cloud.
 
 Guarantee (both kinds): every kept edge whose face ``{q_e = 0} ∩ P(c)`` is non-empty
 gets points on that face — the hub itself when it vanishes there, else the face point
 ``qᵉ`` with each of its sign patterns — and points approaching it, in a share fixed by
 construction (``2^(h-1)`` segment pairs per face for ``h`` non-zero hub coordinates,
-plus ``⌈n_generic/n_faces⌉`` generic segments, resp. ``0.3 n / n_faces`` points for the
-cloud).  The window ``R² = 1.5 · max(Σq⁰, Σqᵉ)`` contains every hub and face point,
+plus ``⌈n_generic/n_faces⌉`` generic segments, resp. ``0.1 n / n_faces`` points for the
+cloud, at least one exactly on the face).  The window ``R² = 1.5 · max(Σq⁰, Σqᵉ)`` contains every hub and face point,
 so no gluing face is cut off.
 """
 
@@ -54,6 +54,8 @@ from .errors import FiberError
 from .polytope import FlowPolytope
 
 __all__ = ["FactorSample", "sample_factor"]
+
+CLOUD_FACE_SHARE = 0.1  # share of a cloud's points on and near faces
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ def sample_factor(
     dim = P.dim
     thin = min(max(2, dim // 4), 20)
     if kind == "cloud":
-        n_gen = max(1, int(0.7 * n)) if face_pts or len(loc) else n
+        n_gen = max(1, int((1 - CLOUD_FACE_SHARE) * n)) if len(loc) else n
         gen = _chain(P, hub, n_gen, thin, rng, progress)
         pts = _cloud(gen, hub, face_pts, loc, n - n_gen, lifter, rng)
         return FactorSample(pts, kept, P.R2, faces, True, 0.0, kind)

@@ -32,6 +32,8 @@ from .polytope import factor_edges, positive_flow
 __all__ = ["TopologyCheck", "FactorCheck", "verify_topology", "safe_radius"]
 
 MIN_POINTS_PER_COMPONENT = 20
+N_LANDMARKS = 300  # H1+ is computed on this many farthest-point landmarks
+RIPS_CAP = 12.0  # Rips threshold for H1+, in units of the landmarks' covering radius
 
 
 def safe_radius(arch: Architecture, c: Any, *, edges: list[int] | None = None) -> float:
@@ -335,14 +337,11 @@ def _check_factor(nodes, want, sample: FactorSample, dims, min_ratio, progress) 
     h0 = np.column_stack([np.zeros(N), np.append(np.sort(mst[2]), np.inf)])
     intervals = [h0]
     if dims >= 1:
-        thr = 3.0 * float(np.quantile(mst[2], 0.99)) if len(mst[2]) else None
-        dgm = persistence(pts, max_dimension=dims, threshold=thr)
+        dgm, cap = _landmark_persistence(pts, dims)
         for k in range(1, dims + 1):
             arr = dgm[k]
-            ess = int(np.sum(~np.isfinite(arr[:, 1])))
-            fin = arr[np.isfinite(arr[:, 1])]
-            rk = read_bars(fin[:, 1] - fin[:, 0], min_ratio=min_ratio)
-            got.append(ess + rk.count)
+            rk = read_bars(np.minimum(arr[:, 1], cap) - arr[:, 0], min_ratio=min_ratio)
+            got.append(rk.count)
             if not rk.confident and confident:
                 confident, reason = False, f"H{k}: {rk.reason}"
             intervals.append(arr)
@@ -350,6 +349,24 @@ def _check_factor(nodes, want, sample: FactorSample, dims, min_ratio, progress) 
     status = ("agree" if same else "disagree") if confident else "undetermined"
     return FactorCheck(nodes, want, got, status, confident, r0.margin, r0.gap, reason, N, pts.shape[1],
                        Diagrams(intervals, dims, scale=scale), sample)
+
+
+def _landmark_persistence(pts: np.ndarray, dims: int) -> tuple[Diagrams, float]:
+    """Rips persistence of farthest-point landmarks, capped at ``RIPS_CAP`` covering radii.
+
+    Landmarks ε-cover the cloud and are ε apart, so a loop of sampling noise dies by
+    about 2ε while a loop of the fiber outlives the cap; a class alive at the cap is
+    read as a bar ending there (``cap - birth``).
+    """
+    m = min(len(pts), N_LANDMARKS)
+    idx = np.zeros(m, dtype=np.int64)
+    dist = np.linalg.norm(pts - pts[0], axis=1)
+    for k in range(1, m):
+        idx[k] = int(np.argmax(dist))
+        dist = np.minimum(dist, np.linalg.norm(pts - pts[idx[k]], axis=1))
+    eps = float(dist.max()) or 1.0
+    cap = RIPS_CAP * eps
+    return persistence(pts[idx], max_dimension=dims, threshold=cap), cap
 
 
 def _combine(theory_b0, exact, checks, compared, n_samples, coordinates, n_trivial) -> TopologyCheck:
