@@ -508,11 +508,14 @@ def audit_report(
         from .verification import verify_topology
 
         topology = verify_topology(arch, c, n_samples=sample, seed=seed, coordinates="bottleneck").to_dict()
-        if not topology["agree"]:
+        if topology["status"] == "disagree":
             notes.append(
-                "The persistent-homology estimate of the number of components differs from the exact count: "
-                "the sample is too sparse to resolve the gap between components (increase --sample)."
+                "The persistent-homology count of components confidently differs from the exact count: "
+                "please report this (it contradicts the theory or reveals a bug)."
             )
+        elif topology["status"] != "agree":
+            why = next((f["reason"] for f in topology["factors"] if f["status"] != "agree"), "")
+            notes.append(f"The sampled check of the component count is {topology['status']}: {why}")
     order = np.argsort(-np.abs(c)) if len(c) else np.zeros(0, dtype=np.int64)
     listed = order[:max_listed]
     return {

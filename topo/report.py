@@ -179,7 +179,8 @@ def render_text(report: dict) -> str:
         t = report["topology"]
         lines.append(
             f"  sampled      {t['n_samples']} points ({t['coordinates']} coordinates): persistent "
-            f"β0 = {t['ph_betti'][0]} vs exact {t['theory_b0']} ({'agree' if t['agree'] else 'DISAGREE'})"
+            f"β0 = {t.get('ph_b0', t['ph_betti'][0])} vs exact {t['theory_b0']} "
+            f"({'agree' if t['agree'] else t.get('status', 'disagree').upper()})"
         )
     for note in report["notes"]:
         lines.append(f"  note: {_t(note)}")
@@ -263,7 +264,9 @@ def render_markdown(report: dict) -> str:
             "## Sampled topology",
             "",
             f"{t['n_samples']} fiber samples ({t['coordinates']} coordinates), Rips persistence: "
-            f"β0 = {t['ph_betti'][0]} against the exact {t['theory_b0']} — {'agree' if t['agree'] else 'disagree'}.",
+            f"β0 = {t.get('ph_b0', t['ph_betti'][0])} against the exact {t['theory_b0']} — "
+            f"{'agree' if t['agree'] else t.get('status', 'disagree')} ({t.get('n_factors_sampled', 0)} factor(s) "
+            f"sampled, {t.get('n_trivial_factors', 0)} without bottleneck edges, connected by the theorem).",
             "",
         ]
     if report["notes"]:

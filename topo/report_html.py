@@ -242,10 +242,11 @@ def _topology(report: dict) -> list[str]:
     if "topology" not in report:
         return []
     t = report["topology"]
-    verdict = "<span class='ok'>agree</span>" if t["agree"] else "<span class='bad'>disagree</span>"
+    verdict = ("<span class='ok'>agree</span>" if t["agree"]
+               else f"<span class='bad'>{escape(str(t.get('status', 'disagree')))}</span>")
     return ["<h2>Sampled topology</h2>",
             f"<p>{_n(t['n_samples'])} fiber samples ({escape(str(t['coordinates']))} coordinates), Rips "
-            f"persistence: β<sub>0</sub> = {_n(t['ph_betti'][0])} against the exact {_n(t['theory_b0'])} — "
+            f"persistence: β<sub>0</sub> = {_n(t.get('ph_b0') or t['ph_betti'][0])} against the exact {_n(t['theory_b0'])} — "
             f"{verdict}.</p>"]
 
 
