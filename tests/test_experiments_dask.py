@@ -38,6 +38,11 @@ def test_local_cluster_identical_to_serial(serial):
         kw = dict(widths=(2,), l_plus=(0, 1, 2), seeds=(0,), steps=10, n_train=40, n_test=40, progress=False)
         a, b = pathological_sweep(**kw), pathological_sweep(**kw, client=client)
         assert records(a.table) == records(b.table)
+        from topo.experiments import regularizer_sweep
+
+        kw = dict(regularizers=("l1", "nuclear"), hidden=(3, 2), max_steps=20, round_steps=10, n_train=40, n_test=40,
+                  progress=False)
+        assert records(regularizer_sweep(**kw).table) == records(regularizer_sweep(**kw, client=client).table)
     assert on_dask == serial
 
 
