@@ -55,7 +55,8 @@ def read_config(path) -> dict:
             data = yaml.safe_load(text)
     except Exception as exc:  # json.JSONDecodeError, yaml.YAMLError
         detail = " ".join(str(exc).split())  # one line
-        raise ExperimentError(f"config file {str(p)!r} is not valid {p.suffix.lstrip('.') or 'YAML'}: {detail}") from None
+        kind = p.suffix.lstrip(".") or "YAML"
+        raise ExperimentError(f"config file {str(p)!r} is not valid {kind}: {detail}") from None
     if not isinstance(data, dict):
         raise ExperimentError(f"config file {str(p)!r} must hold a mapping with an 'experiment' key")
     return data

@@ -29,7 +29,8 @@ def breast_cancer(*, test_size: float = 0.3, split_seed: int = 0, n_train: int |
         from sklearn.model_selection import train_test_split
         from sklearn.preprocessing import StandardScaler
     except ImportError:
-        raise ExperimentError("the breast-cancer data needs scikit-learn: pip install 'relu-topo[experiments]'") from None
+        raise ExperimentError(
+            "the breast-cancer data needs scikit-learn: pip install 'relu-topo[experiments]'") from None
     X, y = load_breast_cancer(return_X_y=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_size, random_state=split_seed, stratify=y)
     scaler = StandardScaler().fit(Xtr)

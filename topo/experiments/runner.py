@@ -59,7 +59,8 @@ def task_seeds(seed: Any, n: int) -> list[np.random.SeedSequence]:
     """
     if isinstance(seed, np.random.SeedSequence):
         root = seed
-    elif seed is None or isinstance(seed, (int, np.integer)) or (isinstance(seed, Sequence) and not isinstance(seed, str)):
+    elif seed is None or isinstance(seed, (int, np.integer)) or (
+            isinstance(seed, Sequence) and not isinstance(seed, str)):
         root = np.random.SeedSequence(seed)
     else:
         raise ExperimentError(f"seed must be an int, a sequence of ints or a SeedSequence, got {seed!r}")
