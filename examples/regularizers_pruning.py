@@ -26,7 +26,7 @@ from topo.experiments.plots import plot_regularizers  # noqa: E402
 
 SMALL = dict(hidden=(6, 3), max_steps=600, round_steps=200, lr=0.1, prune_tol=0.05,
              strengths={"weight_decay": 0.05, "l1": 0.005, "group_lasso": 0.05, "nuclear": 0.05})
-FULL = dict(hidden=(16, 8), max_steps=6000, round_steps=500, lr=0.1, prune_tol=0.02,
+FULL = dict(hidden=(16, 8), max_steps=20000, round_steps=1000, tol=1e-4, lr=0.1, prune_tol=0.02,
             strengths={"weight_decay": 0.02, "l1": 0.003, "group_lasso": 0.02, "nuclear": 0.02})
 
 
@@ -37,9 +37,10 @@ def main(out: Path, full: bool, scheduler=None):
     for r in rows.values():
         # pruning only removes units whose boundary norm is below the tolerance: the logits move little
         assert r["units_pruned"] == 0 or r["max_output_change"] < 1.0
-    # the group lasso penalises exactly the distance to the strata: it ends closest to one
-    assert rows["group_lasso"]["nearest_stratum"] <= rows["weight_decay"]["nearest_stratum"]
-    assert rows["group_lasso"]["units_pruned"] > 0
+    # the group lasso penalises exactly the distances to the strata: it prunes at least as many
+    # units as weight decay (which shrinks every weight alike; a unit that is dead on the data
+    # may still decay to its stratum under it)
+    assert rows["group_lasso"]["units_pruned"] >= max(1, rows["weight_decay"]["units_pruned"])
     out.mkdir(parents=True, exist_ok=True)
     fig = plot_regularizers(sweep)
     fig.savefig(out / "regularizers_pruning.png", dpi=110)
