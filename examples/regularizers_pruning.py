@@ -26,7 +26,7 @@ from topo.experiments.plots import plot_regularizers  # noqa: E402
 
 SMALL = dict(hidden=(6, 3), max_steps=600, round_steps=200, lr=0.1, prune_tol=0.05,
              strengths={"weight_decay": 0.05, "l1": 0.005, "group_lasso": 0.05, "nuclear": 0.05})
-FULL = dict(hidden=(16, 8), max_steps=20000, round_steps=1000, tol=1e-4, lr=0.1, prune_tol=0.02,
+FULL = dict(hidden=(16, 8), max_steps=6000, round_steps=500, lr=0.1, prune_tol=0.02,
             strengths={"weight_decay": 0.02, "l1": 0.003, "group_lasso": 0.02, "nuclear": 0.02})
 
 
