@@ -157,3 +157,19 @@ def test_noise_gaps_far_below_the_real_gap_do_not_count():
     # no gap at all but long bars against the cloud's size: undetermined
     flat = np.linspace(1.0, 0.8, 30)
     assert read_bars(flat).confident and not read_bars(flat, scale=2.0).confident
+
+
+def test_audit_of_lenet_with_2000_samples_agrees_with_the_exact_count(tmp_path):
+    pytest.importorskip("torch")
+    import json
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "topo.cli", "audit", "--torch", "topo.zoo:lenet", "--sample", "2000",
+                        "--out", str(tmp_path), "--format", "json", "-q"], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    rep = json.loads((tmp_path / "report.json").read_text())
+    t = rep["topology"]
+    assert t["status"] == "agree" and t["confident"]
+    assert t["ph_b0"] == t["theory_b0"] == rep["connectivity"]["n_components"]
+    assert t["n_trivial_factors"] + t["n_factors_sampled"] == rep["decomposition"]["n_factors"]
