@@ -254,9 +254,10 @@ def _channel_model(name, seed=0):
 
 
 # ----------------------------------------------------------------------------- oracles on every block
+@pytest.mark.parametrize("seed", [0, 7])
 @pytest.mark.parametrize("name", sorted(CHANNEL_MODELS))
-def test_euler_identity_at_every_constrained_unit(name):
-    model, x = _channel_model(name)
+def test_euler_identity_at_every_constrained_unit(name, seed):
+    model, x = _channel_model(name, seed)
     with pytest.warns() if name in ("mobilenet", "regnety") else _no_warning():
         imp = from_torch(model, x)
     arch = imp.architecture
@@ -567,3 +568,14 @@ def test_imported_activations_train_in_topo_dynamics():
     traj = topo.train(arch, imp.theta, x.numpy(), y, steps=3, lr=1e-3)
     # the loss at the start is the model's own mean squared error on (x, y)
     np.testing.assert_allclose(traj.losses[0], float(((model(x).detach().numpy() - y) ** 2).mean()), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["mlp", "residual_mlp", "lenet"])
+def test_euler_identity_on_the_zoo(name):
+    model, x = topo.zoo.MODELS[name](seed=5)
+    imp = from_torch(model, x)
+    res = euler_residuals(model, imp, x)
+    assert len(res) == imp.architecture.n_constrained > 0 and max(res.values()) < 1e-9
+    if imp.level == "neuron":
+        np.testing.assert_allclose(topo.forward(imp.architecture, imp.theta, x.numpy()), model(x).detach().numpy(),
+                                   rtol=1e-5, atol=1e-6)
