@@ -579,3 +579,21 @@ def test_euler_identity_on_the_zoo(name):
     if imp.level == "neuron":
         np.testing.assert_allclose(topo.forward(imp.architecture, imp.theta, x.numpy()), model(x).detach().numpy(),
                                    rtol=1e-5, atol=1e-6)
+
+
+def test_unmodelled_operation_on_a_tuple_keeps_every_input():
+    class StackChunks(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.out = nn.Linear(3, 4), nn.Linear(2, 1)
+
+        def forward(self, x):
+            return self.out(torch.relu(torch.stack(self.a(x).chunk(2, dim=1), dim=1).sum(dim=1)))
+
+    torch.manual_seed(0)
+    with pytest.warns(UnsupportedLayerWarning):
+        imp = from_torch(StackChunks().eval())
+    arch = imp.architecture
+    # every unit of the chunked tensor reaches the output, and is free
+    assert all(f"a.{j}" in arch.free for j in range(4))
+    assert not arch.constrained or all(v.startswith("out") for v in arch.constrained)

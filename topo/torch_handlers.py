@@ -633,54 +633,69 @@ class _Importer:
         return str(n.target) if n.op == "call_module" else n.name
 
     def _free(self, n, what: str, qual: str, *, dense: bool) -> _Value:
-        import torch
-        import torch.fx as fx
-
+        """New free units for the output of ``n``, with a fixed edge from every input unit they depend on
+        (elementwise: the units at the same position after broadcasting; else every input unit)."""
         if self.strict:
             raise GraphError(f"unsupported layer {what} ({qual!r})")
         kind, out = self.meta[n.name]
         if kind != "tensor" or len(out) < 2:
             raise GraphError(f"unsupported operation {what} ({qual!r}) with output {self.meta[n.name][1]!r}: "
                              "topo cannot import it")
-        inputs = []
-        fx.node.map_arg((n.args, n.kwargs), lambda a: inputs.append(a))
-        vals = [(a, self.env.get(a.name)) for a in dict.fromkeys(inputs)]
-        vals = [(a, v) for a, v in vals if isinstance(v, _Value)]
+        vals = self._tensor_inputs(n)
         if not vals:
             raise GraphError(f"unsupported operation {what} ({qual!r}) with no tensor input")
         self.unsupported.append((what, qual))
-        n_out = out[1]
-        outs = self.b.units(n.name, n_out, act=f"free:{what}")
-        spatial = int(np.prod(out[2:])) if len(out) >= 3 else 1
+        outs = self.b.units(n.name, out[1], act=f"free:{what}")
         us, vs = [], []
         for a, v in vals:
-            if dense:
-                if len(v.ids) * n_out > MAX_DENSE_FIXED_EDGES:
-                    raise GraphError(f"unsupported operation {what} ({qual!r}) mixes {len(v.ids)} units into "
-                                     f"{n_out}: too large to keep as fixed edges; topo cannot import it")
-                us.append(np.tile(v.ids, n_out))
-                vs.append(np.repeat(outs, len(v.ids)))
-                continue
-            L = _positions(self.shape(a), v)
-            try:
-                L = L.expand(out)
-            except RuntimeError:
-                us.append(np.tile(v.ids, n_out))
-                vs.append(np.repeat(outs, len(v.ids)))
-                continue
-            cols = torch.arange(n_out).view((1, n_out) + (1,) * (len(out) - 2)).expand(out)
-            key = torch.unique(cols.reshape(-1) * len(v.ids) + L.reshape(-1)).numpy()
-            us.append(v.ids[key % len(v.ids)])
-            vs.append(outs[key // len(v.ids)])
+            u, w = self._dependencies(v, self.shape(a) if a is not None else None, out, outs, dense, what, qual)
+            us.append(u)
+            vs.append(w)
         self.b.fixed(np.concatenate(us), np.concatenate(vs))
-        names = ", ".join(repr(a.name) for a, _ in vals)
-        for a, v in vals:
+        names = ", ".join(repr(a.name) for a, _ in vals if a is not None)
+        for _, v in vals:
             for i in v.ids.tolist():
                 self.b.reasons.setdefault(i, f"input of {what} ({qual!r}), which topo does not model: "
                                              "rescaling it would change the function")
         for i in outs.tolist():
             self.b.reasons[i] = f"output of {what} ({qual!r}) of {names}, which topo does not model"
-        return _Value(outs, spatial=spatial, fresh=False)
+        return _Value(outs, spatial=int(np.prod(out[2:])) if len(out) >= 3 else 1)
+
+    def _tensor_inputs(self, n) -> list:
+        """``(fx node or None, value)`` of every tensor read by ``n``; a tuple of tensors (chunk/split
+        output) contributes all its units, with no shape (read densely)."""
+        import torch.fx as fx
+
+        inputs = []
+        fx.node.map_arg((n.args, n.kwargs), lambda a: inputs.append(a))
+        vals = []
+        for a in dict.fromkeys(inputs):
+            v = self.env.get(a.name)
+            if isinstance(v, _Value):
+                vals.append((a, v))
+            elif isinstance(v, list) and any(isinstance(x, _Value) for x in v):
+                vals.append((None, _Value(np.concatenate([x.ids for x in v if isinstance(x, _Value)]))))
+        return vals
+
+    @staticmethod
+    def _dependencies(v: _Value, shape, out, outs, dense: bool, what: str, qual: str):
+        """Edges (input unit -> output unit) for one input of an unmodelled operation."""
+        import torch
+
+        L = None
+        if not dense and shape is not None:
+            try:
+                L = _positions(shape, v).expand(out)
+            except RuntimeError:  # not broadcastable to the output: read densely
+                L = None
+        if L is None:
+            if len(v.ids) * len(outs) > MAX_DENSE_FIXED_EDGES:
+                raise GraphError(f"unsupported operation {what} ({qual!r}) mixes {len(v.ids)} units into "
+                                 f"{len(outs)}: too large to keep as fixed edges; topo cannot import it")
+            return np.tile(v.ids, len(outs)), np.repeat(outs, len(v.ids))
+        cols = torch.arange(len(outs)).view((1, len(outs)) + (1,) * (len(out) - 2)).expand(out)
+        key = torch.unique(cols.reshape(-1) * len(v.ids) + L.reshape(-1)).numpy()
+        return v.ids[key % len(v.ids)], outs[key // len(v.ids)]
 
     # -- assembling the architecture
     def result(self, level: str) -> TorchImport:
