@@ -2,6 +2,8 @@
 pages of a small network and of the zoo ResNet-18 load without console errors,
 every figure decodes, the screenshots are not blank, and no raw Markdown shows."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,8 @@ import topo
 from tests.browser import Browser, find_chromium
 
 CHROMIUM = find_chromium()
+if CHROMIUM is None and os.environ.get("TOPO_REQUIRE_BROWSER"):  # CI (.ci/run) must not skip this file
+    raise RuntimeError("TOPO_REQUIRE_BROWSER is set but no Chromium was found (see tests/browser.py)")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs chromium-headless-shell (.ci/run installs it)")
 
 
