@@ -153,3 +153,11 @@ def test_bias_rules_and_architecture_init():
     assert np.allclose(arch.init("kaiming", seed=5), rng.standard_normal(21) * np.sqrt(2 / np.array(fan_in)))
     with pytest.raises(ValueError, match="bias rule"):
         arch.init("kaiming", bias="ones")
+
+
+def test_plain_records_without_pandas(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pandas", None)      # `import pandas` now raises ImportError
+    t = obstruction_table([(1, 2, 1)], inits=("kaiming", "xavier"))
+    assert isinstance(t, list) and t[1]["per_unit"] == pytest.approx(0.5, abs=1e-12) and t[0]["widths"] == "1-2-1"
