@@ -722,6 +722,10 @@ class _Importer:
         arch = Architecture.from_arrays(src, dst, nodes=names, sizes=sizes, trainable=trainable,
                                         roles=roles, activations=acts)
         reasons = {b.nodes[i]: r for i, r in b.reasons.items() if keep_node[i]}
+        # the architecture was just built here and nobody holds it yet: give its free units the import's
+        # precise reason (which operation made them free) instead of the generic "touches a non-trainable edge"
+        free = arch._free_reason
+        free.update((v, r) for v, r in reasons.items() if free.get(v) == "touches a non-trainable edge")
         return TorchImport(arch, theta, EdgeSources(arch, self._blocks(keep_edge)), self.unsupported, level,
                            reasons)
 
