@@ -597,3 +597,18 @@ def test_unmodelled_operation_on_a_tuple_keeps_every_input():
     # every unit of the chunked tensor reaches the output, and is free
     assert all(f"a.{j}" in arch.free for j in range(4))
     assert not arch.constrained or all(v.startswith("out") for v in arch.constrained)
+
+
+def test_report_says_when_a_frozen_edge_weight_is_derived_from_a_batchnorm():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 2), nn.ReLU(), nn.BatchNorm1d(2), nn.Linear(2, 1)).eval()
+    _randomise_bn(model)
+    with torch.no_grad():
+        model[0].weight.mul_(0.01)
+        model[0].bias.mul_(0.01)
+        model[2].weight.fill_(5.0)  # c < 0 at the ReLU units: their single out-edge (the BN scale) freezes
+    imp = from_torch(model)
+    rep = topo.audit(imp).report
+    noted = [w for w in rep["connectivity"]["frozen_edges"] if w.get("source", {}).get("module") == "2"]
+    assert len(noted) == 2
+    assert all(w["source"]["parameter"] == "weight" and "γ/√(running_var+ε)" in w["source"]["note"] for w in noted)

@@ -699,5 +699,8 @@ def _with_sources(con: dict, frozen: list, edge_source: dict | None) -> dict:
             src = edge_source.get(edge)
             if src is not None:
                 w["source"] = {"module": src[0], "parameter": src[1], "index": [str(i) for i in src[2]]}
+                note = edge_source.note(edge) if hasattr(edge_source, "note") else None
+                if note:  # e.g. a bias folded from a BatchNorm: derived from, not equal to, the parameter
+                    w["source"]["note"] = note
     return con
 
