@@ -599,3 +599,11 @@ def test_equal_huge_balances_make_a_one_bin_histogram(tmp_path, capsys):
                                          for i in range(4)))
     rc, _, err = _cli(capsys, ["audit", spec, "--out", tmp_path / "out", "-q"])
     assert rc == 0 and err == "", err
+
+
+def test_control_characters_in_the_output_folder_name_never_reach_the_terminal(tmp_path, capsys):
+    out = tmp_path / "o\x1b[2Jut"
+    rc, stdout, err = _cli(capsys, ["audit", "--mlp", "2,1", "--out", out, "--format", "json", "--max-strata", "0"])
+    assert rc == 0, err
+    assert "\x1b" not in stdout + err and "\\x1b" in stdout
+    assert (out / "report.json").exists()

@@ -335,7 +335,8 @@ class _Status:
         self.quiet = args.quiet
         self.clock = time.perf_counter
         self.start = self.clock()
-        self.fields = {"target": args.torch, "sample": args.sample, "out": args.out}
+        self.fields = {"target": one_line(str(args.torch), 200), "sample": args.sample,
+                       "out": one_line(str(args.out), 200)}  # user text: no control characters on the terminal
 
     def __call__(self, stage: str) -> None:
         if not self.quiet:
@@ -376,7 +377,7 @@ def _cmd_audit(args) -> int:
         except OSError as exc:
             raise _UsageError(f"topo audit: cannot write to {short(args.out)}: {exc.strerror or exc}") from None
         if not args.quiet:
-            print("wrote " + ", ".join(str(p) for p in paths))
+            print("wrote " + ", ".join(one_line(str(p)) for p in paths))
     status.done()
     return 0
 
