@@ -189,6 +189,135 @@ def _check_widths(widths) -> list[int]:
     return [check_count(w, f"widths[{i}]", maximum=LIMITS.max_nodes) for i, w in enumerate(widths)]
 
 
+def _node_index(nodes) -> tuple[list, dict]:
+    """Node names as a list and their positions; unhashable or repeated names are refused."""
+    if isinstance(nodes, (str, bytes, Mapping)) or not isinstance(nodes, Iterable):
+        raise GraphError(f"nodes must be a sequence of node names, got {short(nodes)}")
+    names = list(nodes)
+    try:
+        index = {name: i for i, name in enumerate(names)}
+    except TypeError:
+        for v in names:
+            check_name(v)
+        raise
+    if len(index) != len(names):
+        seen = set()
+        dup = next(v for v in names if v in seen or seen.add(v))
+        raise GraphError(f"node {short(dup)} is listed twice")
+    return names, index
+
+
+def _edge_arrays(names: list, src, dst, sizes, trainable) -> tuple:
+    """Validated ``(src, dst, sizes, trainable)`` arrays: index ranges, sizes, no self-loop or duplicate."""
+    n = len(names)
+    src = _index_array(src, "src")
+    dst = _index_array(dst, "dst")
+    if src.shape != dst.shape:
+        raise GraphError(f"src has shape {src.shape} but dst has shape {dst.shape}")
+    n_edges = len(src)
+    check_size_budget(n, n_edges)
+    if n_edges and (src.min() < 0 or dst.min() < 0 or src.max() >= n or dst.max() >= n):
+        raise GraphError(f"edge endpoints must be node indices in [0, {n})")
+    if sizes is None:
+        sizes = np.ones(n_edges, dtype=np.int64)
+    else:
+        sizes = _index_array(sizes, "sizes", shape=(n_edges,))
+        bad = np.flatnonzero(sizes < 1)
+        if len(bad):
+            e = int(bad[0])
+            raise GraphError(
+                f"edge ({short(names[src[e]])}, {short(names[dst[e]])}) has size {sizes[e]}; sizes must be >= 1"
+            )
+        if n_edges and int(sizes.max()) > LIMITS.max_params:
+            raise GraphError(f"an edge size is {int(sizes.max())}; the limit on parameters is "
+                             f"{LIMITS.max_params} (topo.validation.LIMITS.max_params)")
+        check_size_budget(n, n_edges, int(sizes.sum()))
+    if trainable is None:
+        trainable = np.ones(n_edges, dtype=bool)
+    else:
+        trainable = _bool_array(trainable, "trainable")
+        if trainable.shape != (n_edges,):
+            raise GraphError(f"trainable has shape {trainable.shape}, expected ({n_edges},)")
+
+    loops = np.flatnonzero(src == dst)
+    if len(loops):
+        raise GraphError(f"self-loop on node {short(names[src[loops[0]]])}")
+    if n_edges:
+        keys = np.sort(src * n + dst)  # a plain sort: several times faster than np.unique with counts
+        same = np.flatnonzero(keys[1:] == keys[:-1])
+        if len(same):
+            k = int(keys[same[0]])
+            raise GraphError(f"duplicated edge ({short(names[k // n])}, {short(names[k % n])})")
+    return src, dst, sizes, trainable
+
+
+def _assign_roles(names: list, index: dict, roles, indeg: np.ndarray, outdeg: np.ndarray) -> np.ndarray:
+    """Role codes: the given ones, else input (no in-edge), output (no out-edge) or hidden."""
+    role = np.full(len(names), -1, dtype=np.int8)
+    if roles:
+        if not isinstance(roles, Mapping):
+            raise GraphError(f"roles must be a mapping {{node: role}}, got {short(roles)}")
+        for node, r in roles.items():
+            if check_name(node) not in index:
+                raise GraphError(f"role given for unknown node {short(node)}")
+            if not isinstance(r, str) or r not in _ROLE_CODE:
+                raise GraphError(f"unknown role {short(r)} for node {short(node)}; expected one of {ROLES}")
+            role[index[node]] = _ROLE_CODE[r]
+    unset = role < 0
+    isolated = np.flatnonzero(unset & (indeg == 0) & (outdeg == 0))
+    if len(isolated):
+        raise GraphError(f"node {short(names[isolated[0]])} has no edges (give it an explicit role to keep it)")
+    role[unset & (indeg == 0)] = INPUT
+    role[unset & (indeg > 0) & (outdeg == 0)] = OUTPUT
+    role[unset & (indeg > 0) & (outdeg > 0)] = HIDDEN
+    return role
+
+
+def _assign_activations(names: list, index: dict, role: np.ndarray, activations, activation: str,
+                        output_activation: str) -> list[str]:
+    """Activation of every node: the given ones, else the hidden/output defaults, ``input``/``bias``."""
+    if activations is not None and not isinstance(activations, Mapping):
+        raise GraphError(f"activations must be a mapping {{node: activation}}, got {short(activations)}")
+    activations = dict(activations or {})
+    for name in activations:
+        if check_name(name) not in index:
+            raise GraphError(f"activation given for unknown node {short(name)}")
+    default_hidden = _check_activation("<default>", activation)
+    default_out = _check_activation("<default output>", output_activation)
+    act = [""] * len(names)
+    for i, name in enumerate(names):
+        r = role[i]
+        if name in activations:
+            act[i] = _check_activation(name, activations[name])
+        elif r == HIDDEN:
+            act[i] = default_hidden
+        elif r == OUTPUT:
+            act[i] = default_out
+        else:
+            act[i] = "input" if r == INPUT else "bias"
+    return act
+
+
+def _constrained_units(names: list, role: np.ndarray, act: list, src: np.ndarray, dst: np.ndarray,
+                       trainable: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Hidden nodes carrying a balance (homogeneous, no fixed edge) and why the others are free."""
+    frozen_edges = ~trainable
+    touches_fixed = np.zeros(len(names), dtype=bool)
+    touches_fixed[src[frozen_edges]] = True
+    touches_fixed[dst[frozen_edges]] = True
+    free_reason: dict[Hashable, str] = {}
+    constrained = []
+    for i in np.flatnonzero(role == HIDDEN).tolist():
+        a = act[i]
+        if touches_fixed[i]:
+            free_reason[names[i]] = "touches a non-trainable edge"
+        elif not is_homogeneous(a):
+            free_reason[names[i]] = f"activation {a!r} is not positively homogeneous"
+        else:
+            constrained.append(i)
+    return np.asarray(constrained, dtype=np.int64), free_reason
+
+
 class Architecture:
     """A feed-forward network as a directed acyclic graph.
 
@@ -233,60 +362,9 @@ class Architecture:
         activation: str = "relu",
         output_activation: str = "linear",
     ):
-        if isinstance(nodes, (str, bytes, Mapping)) or not isinstance(nodes, Iterable):
-            raise GraphError(f"nodes must be a sequence of node names, got {short(nodes)}")
-        names = list(nodes)
+        names, index = _node_index(nodes)
+        src, dst, sizes, trainable = _edge_arrays(names, src, dst, sizes, trainable)
         n = len(names)
-        try:
-            index = {name: i for i, name in enumerate(names)}
-        except TypeError:
-            for v in names:
-                check_name(v)
-            raise
-        if len(index) != n:
-            seen = set()
-            dup = next(v for v in names if v in seen or seen.add(v))
-            raise GraphError(f"node {short(dup)} is listed twice")
-        src = _index_array(src, "src")
-        dst = _index_array(dst, "dst")
-        if src.shape != dst.shape:
-            raise GraphError(f"src has shape {src.shape} but dst has shape {dst.shape}")
-        n_edges = len(src)
-        check_size_budget(n, n_edges)
-        if n_edges and (src.min() < 0 or dst.min() < 0 or src.max() >= n or dst.max() >= n):
-            raise GraphError(f"edge endpoints must be node indices in [0, {n})")
-        if sizes is None:
-            sizes = np.ones(n_edges, dtype=np.int64)
-        else:
-            sizes = _index_array(sizes, "sizes", shape=(n_edges,))
-            bad = np.flatnonzero(sizes < 1)
-            if len(bad):
-                e = int(bad[0])
-                raise GraphError(
-                    f"edge ({short(names[src[e]])}, {short(names[dst[e]])}) has size {sizes[e]}; sizes must be >= 1"
-                )
-            if n_edges and int(sizes.max()) > LIMITS.max_params:
-                raise GraphError(f"an edge size is {int(sizes.max())}; the limit on parameters is "
-                                 f"{LIMITS.max_params} (topo.validation.LIMITS.max_params)")
-            check_size_budget(n, n_edges, int(sizes.sum()))
-        if trainable is None:
-            trainable = np.ones(n_edges, dtype=bool)
-        else:
-            trainable = _bool_array(trainable, "trainable")
-            if trainable.shape != (n_edges,):
-                raise GraphError(f"trainable has shape {trainable.shape}, expected ({n_edges},)")
-
-        loops = np.flatnonzero(src == dst)
-        if len(loops):
-            raise GraphError(f"self-loop on node {short(names[src[loops[0]]])}")
-        if n_edges:
-            keys = np.sort(src * n + dst)  # a plain sort: several times faster than np.unique with counts
-            same = np.flatnonzero(keys[1:] == keys[:-1])
-            if len(same):
-                k = int(keys[same[0]])
-                raise GraphError(f"duplicated edge ({short(names[k // n])}, {short(names[k % n])})")
-            del keys
-
         order = _topological_order(n, src, dst, names)
         if not np.array_equal(order, np.arange(n)):
             inv = np.empty(n, dtype=np.int64)
@@ -297,44 +375,9 @@ class Architecture:
 
         indeg = np.bincount(dst, minlength=n)
         outdeg = np.bincount(src, minlength=n)
-        role = np.full(n, -1, dtype=np.int8)
-        if roles:
-            if not isinstance(roles, Mapping):
-                raise GraphError(f"roles must be a mapping {{node: role}}, got {short(roles)}")
-            for node, r in roles.items():
-                if check_name(node) not in index:
-                    raise GraphError(f"role given for unknown node {short(node)}")
-                if not isinstance(r, str) or r not in _ROLE_CODE:
-                    raise GraphError(f"unknown role {short(r)} for node {short(node)}; expected one of {ROLES}")
-                role[index[node]] = _ROLE_CODE[r]
-        unset = role < 0
-        isolated = np.flatnonzero(unset & (indeg == 0) & (outdeg == 0))
-        if len(isolated):
-            raise GraphError(f"node {short(names[isolated[0]])} has no edges (give it an explicit role to keep it)")
-        role[unset & (indeg == 0)] = INPUT
-        role[unset & (indeg > 0) & (outdeg == 0)] = OUTPUT
-        role[unset & (indeg > 0) & (outdeg > 0)] = HIDDEN
+        role = _assign_roles(names, index, roles, indeg, outdeg)
         self._check_roles(names, role, indeg, outdeg, src, dst)
-
-        act = [""] * n
-        if activations is not None and not isinstance(activations, Mapping):
-            raise GraphError(f"activations must be a mapping {{node: activation}}, got {short(activations)}")
-        activations = dict(activations or {})
-        for name in activations:
-            if check_name(name) not in index:
-                raise GraphError(f"activation given for unknown node {short(name)}")
-        default_hidden = _check_activation("<default>", activation)
-        default_out = _check_activation("<default output>", output_activation)
-        for i, name in enumerate(names):
-            r = role[i]
-            if name in activations:
-                act[i] = _check_activation(name, activations[name])
-            elif r == HIDDEN:
-                act[i] = default_hidden
-            elif r == OUTPUT:
-                act[i] = default_out
-            else:
-                act[i] = "input" if r == INPUT else "bias"
+        act = _assign_activations(names, index, role, activations, activation, output_activation)
 
         self._nodes = names
         self._index = index
@@ -348,27 +391,12 @@ class Architecture:
         for arr in (self._src, self._dst, self._sizes, self._offsets, self._trainable, self._role):
             arr.flags.writeable = False
 
-        frozen_edges = ~trainable
-        touches_fixed = np.zeros(n, dtype=bool)
-        touches_fixed[src[frozen_edges]] = True
-        touches_fixed[dst[frozen_edges]] = True
-        free_reason: dict[Hashable, str] = {}
-        constrained = []
-        for i in np.flatnonzero(role == HIDDEN).tolist():
-            a = act[i]
-            if touches_fixed[i]:
-                free_reason[names[i]] = "touches a non-trainable edge"
-            elif not is_homogeneous(a):
-                free_reason[names[i]] = f"activation {a!r} is not positively homogeneous"
-            else:
-                constrained.append(i)
-        self._constrained = np.asarray(constrained, dtype=np.int64)
+        self._constrained, self._free_reason = _constrained_units(names, role, act, src, dst, trainable)
         self._constrained.flags.writeable = False
         row = np.full(n, -1, dtype=np.int64)
         row[self._constrained] = np.arange(len(self._constrained))
         row.flags.writeable = False
         self._row = row
-        self._free_reason = free_reason
 
     @staticmethod
     def _check_roles(names, role, indeg, outdeg, src, dst):

@@ -480,7 +480,6 @@ def audit_report(
     notify("symmetry")
     symmetry = symmetry_section(arch, conn, max_listed)
     dec = decompose(arch)
-    names = arch.constrained
     notes = _notes(arch, unsupported)
     if unit:
         notes.append(
@@ -491,33 +490,11 @@ def audit_report(
     strata = None
     if max_strata > 0 and len(c):
         notify("strata")
-        from .singular import MAX_STRATA_WORK, singular_strata
-
-        found = singular_strata(arch, c, tol=tol, max_size=1, limit=max_strata,
-                                max_work=MAX_STRATA_WORK if max_strata_work is None else max_strata_work)
-        strata = {
-            "searched": "clusters of one unit",
-            "complete": found.complete,
-            "strata": [s.to_dict() for s in found],
-        } | ({"stopped": found.stopped} if found.stopped else {})
-        if "max_work" in found.stopped:
-            notes.append(f"Singular strata: the search {found.stopped}.")
+        strata = _strata_section(arch, c, tol, max_strata, max_strata_work, notes)
     topology = None
     if sample > 0:
         notify("sampling")
-        from .verification import verify_topology
-
-        topology = verify_topology(arch, c, n_samples=sample, seed=seed, coordinates="bottleneck").to_dict()
-        if topology["status"] == "disagree":
-            notes.append(
-                "The persistent-homology count of components confidently differs from the exact count: "
-                "please report this (it contradicts the theory or reveals a bug)."
-            )
-        elif topology["status"] != "agree":
-            why = next((f["reason"] for f in topology["factors"] if f["status"] != "agree"), "")
-            notes.append(f"The sampled check of the component count is {topology['status']}: {why}")
-    order = np.argsort(-np.abs(c)) if len(c) else np.zeros(0, dtype=np.int64)
-    listed = order[:max_listed]
+        topology = _topology_section(arch, c, sample, seed, notes)
     return {
         "schema": "topo-audit",
         "schema_version": SCHEMA_VERSION,
@@ -527,21 +504,7 @@ def audit_report(
             "source": parameters,
             "norm": _norm(vec),
         },
-        "balances": {
-            "n": len(c),
-            "unit_log2": unit,
-            "min": float(c.min()) if len(c) else None,
-            "max": float(c.max()) if len(c) else None,
-            "mean": float(c.mean()) if len(c) else None,
-            "n_positive": int(np.sum(c > tol)),
-            "n_negative": int(np.sum(c < -tol)),
-            "n_zero": int(np.sum(np.abs(c) <= tol)),
-            "tol": tol,
-            "largest": {str(names[r]): float(c[r]) for r in listed.tolist()},
-            "truncated": len(c) > len(listed),
-            "histogram": _histogram(c),
-            "per_layer": _per_layer(names, c, tol),
-        },
+        "balances": _balances_section(arch.constrained, c, tol, unit, max_listed),
         "decomposition": {
             "n_in_bottlenecks": len(dec.in_forest.roots),
             "n_out_bottlenecks": len(dec.out_forest.roots),
@@ -559,6 +522,59 @@ def audit_report(
         "notes": notes,
     } | ({"topology": topology} if topology is not None else {}) | (
         {"singular_strata": strata} if strata is not None else {})
+
+
+def _balances_section(names: list, c: np.ndarray, tol: float, unit: int, max_listed: int) -> dict:
+    """The ``balances`` part of the report: summary, the largest |c|, histogram, per layer."""
+    order = np.argsort(-np.abs(c)) if len(c) else np.zeros(0, dtype=np.int64)
+    listed = order[:max_listed]
+    return {
+        "n": len(c),
+        "unit_log2": unit,
+        "min": float(c.min()) if len(c) else None,
+        "max": float(c.max()) if len(c) else None,
+        "mean": float(c.mean()) if len(c) else None,
+        "n_positive": int(np.sum(c > tol)),
+        "n_negative": int(np.sum(c < -tol)),
+        "n_zero": int(np.sum(np.abs(c) <= tol)),
+        "tol": tol,
+        "largest": {str(names[r]): float(c[r]) for r in listed.tolist()},
+        "truncated": len(c) > len(listed),
+        "histogram": _histogram(c),
+        "per_layer": _per_layer(names, c, tol),
+    }
+
+
+def _strata_section(arch: Architecture, c: np.ndarray, tol: float, max_strata: int,
+                    max_strata_work: int | None, notes: list) -> dict:
+    """The ``singular_strata`` part of the report (single-unit clusters); a note when the search stopped."""
+    from .singular import MAX_STRATA_WORK, singular_strata
+
+    found = singular_strata(arch, c, tol=tol, max_size=1, limit=max_strata,
+                            max_work=MAX_STRATA_WORK if max_strata_work is None else max_strata_work)
+    if "max_work" in found.stopped:
+        notes.append(f"Singular strata: the search {found.stopped}.")
+    return {
+        "searched": "clusters of one unit",
+        "complete": found.complete,
+        "strata": [s.to_dict() for s in found],
+    } | ({"stopped": found.stopped} if found.stopped else {})
+
+
+def _topology_section(arch: Architecture, c: np.ndarray, sample: int, seed: int | None, notes: list) -> dict:
+    """The ``topology`` part of the report (sampled check of β₀); a note unless it agrees."""
+    from .verification import verify_topology
+
+    topology = verify_topology(arch, c, n_samples=sample, seed=seed, coordinates="bottleneck").to_dict()
+    if topology["status"] == "disagree":
+        notes.append(
+            "The persistent-homology count of components confidently differs from the exact count: "
+            "please report this (it contradicts the theory or reveals a bug)."
+        )
+    elif topology["status"] != "agree":
+        why = next((f["reason"] for f in topology["factors"] if f["status"] != "agree"), "")
+        notes.append(f"The sampled check of the component count is {topology['status']}: {why}")
+    return topology
 
 
 #: The audit searches quotient graphs (twin classes collapsed) up to this size with bliss;
