@@ -153,6 +153,40 @@ class _TorchNet:
         return H[:, self.outputs]
 
 
+def _loss_and_targets(torch, loss: str, ya: np.ndarray, n_out: int):
+    """The loss function and the target tensor for ``loss`` (shapes and labels checked)."""
+    if loss == "mse":
+        shape = ya.shape
+        ya = ya.reshape(len(ya), -1).astype(np.float64)
+        if ya.shape[1] != n_out:
+            raise ValueError(f"y has shape {shape} but the network has {n_out} outputs")
+        loss_fn = lambda out, target: torch.mean((out - target) ** 2)  # noqa: E731
+        yt = torch.as_tensor(ya)
+    elif loss == "bce":
+        if n_out != 1:
+            raise ValueError(f"loss='bce' needs one output (a logit), the network has {n_out}")
+        yt = torch.as_tensor(ya.reshape(-1, 1).astype(np.float64))
+        loss_fn = torch.nn.functional.binary_cross_entropy_with_logits
+    elif loss == "ce":
+        yt = torch.as_tensor(ya.astype(np.int64).reshape(-1))
+        if yt.numel() and (int(yt.min()) < 0 or int(yt.max()) >= n_out):
+            raise ValueError(f"class labels must lie in [0, {n_out}) for loss='ce'")
+        loss_fn = torch.nn.functional.cross_entropy
+    else:
+        raise ValueError(f"unknown loss {loss!r}; expected 'mse', 'bce' or 'ce'")
+    return loss_fn, yt
+
+
+def _optimizer(torch, optimizer: str, param, lr: float):
+    """The torch optimizer named ``optimizer`` (``"gd"`` and ``"sgd"`` are both plain SGD)."""
+    if optimizer in ("gd", "sgd"):
+        return torch.optim.SGD([param], lr=lr)
+    elif optimizer == "adam":
+        return torch.optim.Adam([param], lr=lr)
+    else:
+        raise ValueError(f"unknown optimizer {optimizer!r}; expected 'gd', 'sgd' or 'adam'")
+
+
 def train(
     arch: Architecture,
     theta: Any,
@@ -212,36 +246,13 @@ def train(
     ya = np.asarray(y)
     if len(ya) != len(Xa):
         raise ValueError(f"X has {len(Xa)} rows but y has {len(ya)}")
-    n_out = len(arch.outputs)
-    if loss == "mse":
-        ya = ya.reshape(len(ya), -1).astype(np.float64)
-        if ya.shape[1] != n_out:
-            raise ValueError(f"y has shape {np.asarray(y).shape} but the network has {n_out} outputs")
-        loss_fn = lambda out, target: torch.mean((out - target) ** 2)  # noqa: E731
-        yt = torch.as_tensor(ya)
-    elif loss == "bce":
-        if n_out != 1:
-            raise ValueError(f"loss='bce' needs one output (a logit), the network has {n_out}")
-        yt = torch.as_tensor(ya.reshape(-1, 1).astype(np.float64))
-        loss_fn = torch.nn.functional.binary_cross_entropy_with_logits
-    elif loss == "ce":
-        yt = torch.as_tensor(ya.astype(np.int64).reshape(-1))
-        if yt.numel() and (int(yt.min()) < 0 or int(yt.max()) >= n_out):
-            raise ValueError(f"class labels must lie in [0, {n_out}) for loss='ce'")
-        loss_fn = torch.nn.functional.cross_entropy
-    else:
-        raise ValueError(f"unknown loss {loss!r}; expected 'mse', 'bce' or 'ce'")
+    loss_fn, yt = _loss_and_targets(torch, loss, ya, len(arch.outputs))
     if steps < 0 or record_every < 1:
         raise ValueError("steps must be >= 0 and record_every >= 1")
 
     Xt = torch.as_tensor(Xa)
     param = torch.tensor(vec, dtype=torch.float64, requires_grad=True)
-    if optimizer in ("gd", "sgd"):
-        opt = torch.optim.SGD([param], lr=lr)
-    elif optimizer == "adam":
-        opt = torch.optim.Adam([param], lr=lr)
-    else:
-        raise ValueError(f"unknown optimizer {optimizer!r}; expected 'gd', 'sgd' or 'adam'")
+    opt = _optimizer(torch, optimizer, param, lr)
     gen = torch.Generator().manual_seed(int(seed) if seed is not None else 0)
 
     def data_loss():
