@@ -211,11 +211,11 @@ class FlowPolytope:
                    leave=False, mininterval=0.5)
         k = step = 0
         while k < n:
-            d = self.project(rng.standard_normal(self.E))
-            lo, hi, lo_face, hi_face = self._chord(q, d)
             step += 1
-            if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
+            chord = self.random_chord(q, rng)
+            if chord is None:
                 continue
+            d, lo, hi, lo_face, hi_face = chord
             record = step > burn_in and step % thin == 0
             if record and face_fraction and rng.random() < face_fraction:
                 ends = [t for t, is_face in ((lo, lo_face), (hi, hi_face)) if is_face]
@@ -235,6 +235,16 @@ class FlowPolytope:
                 k += 1
                 bar.update(1)
         bar.close()
+
+    def random_chord(self, q: np.ndarray, rng: np.random.Generator) -> tuple | None:
+        """A random direction ``d`` of the flow space and the chord ``q + t d``, ``lo <= t <= hi``,
+        inside the window, as ``(d, lo, hi, lo_face, hi_face)`` (``*_face``: that end lies on a
+        face ``q_e = 0`` rather than on ``Σq = R²``); None when the chord is degenerate."""
+        d = self.project(rng.standard_normal(self.E))
+        lo, hi, lo_face, hi_face = self._chord(q, d)
+        if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
+            return None
+        return d, lo, hi, lo_face, hi_face
 
     def _chord(self, q: np.ndarray, d: np.ndarray) -> tuple[float, float, bool, bool]:
         pos, neg = d > 1e-15, d < -1e-15

@@ -102,11 +102,11 @@ def _theta_chain(P: FlowPolytope, q, n, rng, *, thin, progress):
     bar = tqdm(total=n, desc="sampling fiber", disable=None if progress is None else not progress, leave=False)
     k = step = 0
     while k < n:
-        d = P.project(rng.standard_normal(P.E))
-        lo, hi, _, _ = P._chord(q, d)
         step += 1
-        if not (np.isfinite(lo) and np.isfinite(hi)) or hi <= lo:
+        chord = P.random_chord(q, rng)
+        if chord is None:
             continue
+        d, lo, hi, _, _ = chord
         y = -0.5 * float(np.sum(np.log(q + delta))) + np.log(rng.random())
         a, b, t = lo, hi, 0.0
         for _ in range(60):
