@@ -22,7 +22,7 @@ sys.path.insert(0, {root!r})
 import torch
 torch.set_num_threads(2)
 from topo import zoo
-from topo.torch_import import from_torch
+from topo.nn.trace import from_torch
 from topo.report import audit
 t0 = time.perf_counter()
 if {case!r} == "resnet18":

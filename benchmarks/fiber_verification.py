@@ -37,7 +37,7 @@ def timed(fn):
 
 def zoo_case(name: str):
     from topo import zoo
-    from topo.torch_import import from_torch
+    from topo.nn.trace import from_torch
 
     imp = from_torch(*getattr(zoo, name)())
     return imp.architecture, imp.theta

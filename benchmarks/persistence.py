@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _table import print_table  # noqa: E402
-from topo.persistence import mst_h0_deaths, persistence  # noqa: E402
+from topo.sampling.persistence import mst_h0_deaths, persistence  # noqa: E402
 
 
 def part1():

@@ -45,7 +45,7 @@ def main(resnet: bool):
     rows.append(_row("MLP 8-64x9-1", arch, np.ones(arch.n_constrained)))
     if resnet:
         from topo import zoo
-        from topo.torch_import import from_torch
+        from topo.nn.trace import from_torch
 
         model, x = zoo.resnet18()
         imp = from_torch(model, x)

@@ -35,7 +35,7 @@ import torch
 torch.set_num_threads(2)
 import topo
 from topo import zoo
-from topo.torch_import import from_torch
+from topo.nn.trace import from_torch
 if {case!r} == "resnet50":
     model, x = zoo.resnet50()
 else:

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _table import print_table  # noqa: E402
 
 import topo  # noqa: E402
-from topo.architecture import _bool_array, _index_array  # noqa: E402
-from topo.balance import _apply_incidence  # noqa: E402
+from topo.graph.architecture import _bool_array, _index_array  # noqa: E402
+from topo.fiber.balance import _apply_incidence  # noqa: E402
 
 
 def best(f, k: int = 3) -> float:
@@ -74,7 +74,7 @@ def main(quick: bool) -> None:
 
     def refuse_mlp():
         try:
-            topo.spec.parse_spec({"mlp": [3954981863, 5234970399472]})
+            topo.graph.spec.parse_spec({"mlp": [3954981863, 5234970399472]})
         except topo.SpecError:
             pass
 

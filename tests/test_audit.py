@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import topo
-from topo.auditing import TargetError
+from topo.errors import TargetError
 from tests.oracles import check_witness, constrained_nodes, lp_frozen_edges, random_dag
 
 

@@ -172,7 +172,7 @@ def test_factors_multiply():
 def test_huge_component_counts_are_exact_and_serialisable():
     import json
 
-    from topo.connectivity import count_repr
+    from topo.fiber.connectivity import count_repr
     from topo.report import audit
 
     arch = topo.generators.bottleneck_chain(5000)

@@ -7,7 +7,7 @@ import pytest
 
 import topo
 from topo.experiments import ExperimentError, obstruction_probability, obstruction_table
-from topo.initializers import draw_parameters, init_scales
+from topo.graph.initializers import draw_parameters, init_scales
 
 from .oracles_experiments import pathological_probability_quad
 

@@ -10,9 +10,9 @@ import pytest
 import topo
 from tests.fiber_cases import fiber_cases
 from tests.oracles import lp_frozen_edges, random_dag
-from topo.factor_sampling import sample_factor
-from topo.persistence import UndeterminedWarning, estimate_betti, persistence, read_bars
-from topo.polytope import factor_edges, positive_flow
+from topo.sampling.factors import sample_factor
+from topo.sampling.persistence import UndeterminedWarning, estimate_betti, persistence, read_bars
+from topo.sampling.polytope import factor_edges, positive_flow
 
 FRESH_SEED = 91_250_000  # not used while developing (that was 5000.. and 7000..)
 

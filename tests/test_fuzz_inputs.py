@@ -88,7 +88,7 @@ _spec_doc = st.one_of(
 @_FUZZ
 @given(doc=_spec_doc)
 def test_parse_spec_gives_a_spec_or_a_spec_error(doc):
-    out = _bounded(topo.spec.parse_spec, doc)
+    out = _bounded(topo.graph.spec.parse_spec, doc)
     if isinstance(out, TopoError):
         assert isinstance(out, topo.SpecError)
     else:
@@ -161,7 +161,7 @@ def test_read_spec_on_arbitrary_text(tmp_path_factory, text, suffix):
     path.write_bytes(text.encode("utf-8", errors="surrogatepass") if suffix == ".yaml" else
                      text.encode("latin-1", errors="replace"))
     out = _bounded(topo.read_spec, path)
-    assert isinstance(out, (topo.spec.Spec, topo.SpecError))
+    assert isinstance(out, (topo.graph.spec.Spec, topo.SpecError))
     assert [p.name for p in path.parent.iterdir()] == [path.name]
 
 

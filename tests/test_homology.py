@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 import topo
 from tests.oracles import random_dag
 from topo.errors import TopoError
-from topo.homology import poly_mul, sphere, zeroable_complex
+from topo.fiber.homology import poly_mul, sphere, zeroable_complex
 
 
 def _real_moment_angle_betti(live: list[int], ghosts: list[int], faces: list[frozenset]) -> list[int]:

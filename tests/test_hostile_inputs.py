@@ -20,7 +20,7 @@ import topo
 from topo.cli import main
 from topo.errors import GraphError, ParameterError, SpecError, TopoError
 from topo.report import audit, read_report_set
-from topo.validation import LIMITS
+from topo.utils.validation import LIMITS
 
 
 def _assert_one_line_error(rc: int, err: str, match: str) -> None:
@@ -415,13 +415,13 @@ API = [
     ("init-seed-negative", lambda: topo.Architecture.mlp([2, 1]).init(seed=-1), ParameterError, "seed must be >= 0"),
     ("init-seed-float", lambda: topo.Architecture.mlp([2, 1]).init(seed=1.5), ParameterError, "whole number"),
     ("init-scheme", lambda: topo.Architecture.mlp([2, 1]).init("he"), ParameterError, "unknown init scheme 'he'"),
-    ("parse-list", lambda: topo.spec.parse_spec([1]), SpecError, "mapping at top level"),
-    ("parse-int-keys", lambda: topo.spec.parse_spec({1: 2, "x": 3}), SpecError, "unknown top-level key"),
-    ("parse-tuple-name", lambda: topo.spec.parse_spec({"edges": [[("x",), "y"]]}), SpecError, "node names"),
-    ("parse-object-name", lambda: topo.spec.parse_spec({"edges": [[object(), "y"]]}), SpecError, "node names"),
-    ("parse-deep-name", lambda: topo.spec.parse_spec({"name": _deep_list(5000), "edges": [["x", "y"]]}),
+    ("parse-list", lambda: topo.graph.spec.parse_spec([1]), SpecError, "mapping at top level"),
+    ("parse-int-keys", lambda: topo.graph.spec.parse_spec({1: 2, "x": 3}), SpecError, "unknown top-level key"),
+    ("parse-tuple-name", lambda: topo.graph.spec.parse_spec({"edges": [[("x",), "y"]]}), SpecError, "node names"),
+    ("parse-object-name", lambda: topo.graph.spec.parse_spec({"edges": [[object(), "y"]]}), SpecError, "node names"),
+    ("parse-deep-name", lambda: topo.graph.spec.parse_spec({"name": _deep_list(5000), "edges": [["x", "y"]]}),
      SpecError, "'name' must be a string"),
-    ("parse-self-referencing", lambda: topo.spec.parse_spec(_self_ref()), SpecError, "node names"),
+    ("parse-self-referencing", lambda: topo.graph.spec.parse_spec(_self_ref()), SpecError, "node names"),
     ("write-spec-folder", lambda: topo.write_spec(_tmp_folder(), topo.Architecture.mlp([1, 1])), SpecError,
      "it is a folder"),
     ("write-spec-tuple-names", lambda: topo.write_spec(_tmp_folder() + "/t.json",
@@ -585,7 +585,7 @@ def test_tiny_and_huge_weights_keep_the_component_count(tmp_path, capsys, scale)
 
 
 def test_equal_huge_balances_make_a_one_bin_histogram(tmp_path, capsys):
-    from topo.auditing import _histogram
+    from topo.report.build import _histogram
 
     for value in (1e16, -3e300, 5e-320, 0.0, 1e308):
         h = _histogram(np.full(7, value))

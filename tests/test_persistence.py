@@ -6,9 +6,9 @@ import gudhi
 import numpy as np
 import pytest
 
-from topo.persistence import UndeterminedWarning, estimate_betti, mst_h0_deaths, persistence
+from topo.sampling.persistence import UndeterminedWarning, estimate_betti, mst_h0_deaths, persistence
 
-tp = importlib.import_module("topo.persistence")  # the module (topo.persistence is also a function)
+tp = importlib.import_module("topo.sampling.persistence")
 
 
 @pytest.mark.parametrize("seed", range(10))

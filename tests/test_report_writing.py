@@ -162,7 +162,7 @@ def test_a_figure_that_cannot_be_drawn_never_costs_the_report(tmp_path, capsys, 
     def broken(*args, **kwargs):
         raise ValueError("mathtext: unknown symbol")
 
-    monkeypatch.setattr(topo.plots, "report_figures", broken)
+    monkeypatch.setattr(topo.report.plots, "report_figures", broken)
     rc = main(["audit", "--mlp", "2,3,1", "--out", str(tmp_path / "out"), "--max-strata", "0"])
     err = capsys.readouterr().err
     assert rc == 0 and "figures not drawn (ValueError: mathtext: unknown symbol)" in err

@@ -5,7 +5,7 @@ import pytest
 
 import topo
 from tests.oracles import random_dag
-from topo.sampling import bottleneck_parameters
+from topo.sampling.points import bottleneck_parameters
 
 
 def _rel_err(arch, pts, c):

@@ -36,7 +36,7 @@ edges:
     assert spec.name == "small"
     assert arch.biases == ["b"] and arch.free == ["g"] and arch.constrained == ["h"]
     np.testing.assert_allclose(topo.balance(arch, spec.theta), [1.0 + 0.25 - 2.0])
-    assert topo.Architecture.from_spec(p) == arch
+    assert topo.read_spec(p).architecture == arch  # (Architecture.from_spec was removed: graph.architecture is below graph.spec)
 
 
 def test_mlp_shorthand_and_round_trip(tmp_path):

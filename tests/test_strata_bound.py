@@ -4,7 +4,7 @@ import numpy as np
 
 import topo
 from topo.cli import main
-from topo.singular import singular_strata
+from topo.fiber.singular import singular_strata
 
 
 def test_search_stops_before_exceeding_the_bound_and_names_the_option():

@@ -208,7 +208,7 @@ def test_many_identical_branches_use_the_multiset_formula(monkeypatch):
     arch = _parallel_chains(2, 11)
     sym = topo.components_up_to_symmetry(arch, -np.ones(arch.n_constrained))
     assert sym.n_classes == (2**22 + 2**11) // 2 == math.comb(2 + 2**11 - 1, 2)
-    import topo.symmetry as S
+    import topo.symmetry.classes as S
 
     monkeypatch.setattr(S, "_block_part", lambda *a: None)
     sym = topo.components_up_to_symmetry(arch, -np.ones(arch.n_constrained))
@@ -223,7 +223,7 @@ def test_large_part_methods_agree_with_union_find(seed, monkeypatch):
     # force the multiset / Burnside paths on the oracle DAGs and compare with union-find
     _, _, arch, c = _oracle_case(seed)
     expected = topo.components_up_to_symmetry(arch, c)
-    import topo.symmetry as S
+    import topo.symmetry.classes as S
 
     monkeypatch.setattr(S, "MAX_UNION_FIND_BITS", 0)
     forced = topo.components_up_to_symmetry(arch, c)

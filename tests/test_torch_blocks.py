@@ -18,7 +18,8 @@ torch = pytest.importorskip("torch")
 
 from tests.oracles_torch import edge_terms, euler_residuals  # noqa: E402
 
-from topo.torch_import import UnsupportedLayerWarning, from_torch  # noqa: E402
+from topo.nn.result import UnsupportedLayerWarning  # noqa: E402
+from topo.nn.trace import from_torch  # noqa: E402
 
 nn = torch.nn
 F = torch.nn.functional

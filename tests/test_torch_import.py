@@ -9,7 +9,8 @@ import topo
 torch = pytest.importorskip("torch")  # CI installs torch==2.13.0 before the test extra
 
 from topo import zoo  # noqa: E402
-from topo.torch_import import UnsupportedLayerWarning, _fold_bn, from_torch  # noqa: E402
+from topo.nn.result import UnsupportedLayerWarning, fold_bn  # noqa: E402
+from topo.nn.trace import from_torch  # noqa: E402
 
 
 def _np(t):
@@ -80,7 +81,7 @@ def test_batchnorm_folding_matches_the_eval_model():
         bn.running_var.uniform_(0.5, 2)
         bn.weight.uniform_(0.5, 1.5)
         bn.bias.uniform_(-0.5, 0.5)
-    W, b = _fold_bn(_np(conv.weight), _np(conv.bias), bn)
+    W, b = fold_bn(_np(conv.weight), _np(conv.bias), bn)
     folded = torch.nn.Conv2d(3, 4, 3, padding=1).double()
     with torch.no_grad():
         folded.weight.copy_(torch.from_numpy(W))
@@ -97,8 +98,8 @@ def test_resnet18_shaped_cnn():
     # channels of each block's first convolution are constrained; sum nodes are free
     c = dict(zip(arch.constrained, topo.balance(arch, imp.theta)))
     blk = model.layers[0]
-    W1, b1 = _fold_bn(_np(blk.conv1.weight), np.zeros(8), blk.bn1)
-    W2, _ = _fold_bn(_np(blk.conv2.weight), np.zeros(8), blk.bn2)
+    W1, b1 = fold_bn(_np(blk.conv1.weight), np.zeros(8), blk.bn1)
+    W2, _ = fold_bn(_np(blk.conv2.weight), np.zeros(8), blk.bn2)
     direct = (W1**2).sum((1, 2, 3)) + b1**2 - (W2**2).sum((0, 2, 3))
     np.testing.assert_allclose([c[f"layers.0.conv1.{o}"] for o in range(8)], direct, rtol=1e-10)
     assert any(arch.activation(v) in ("sum", "relu") and v in arch.free for v in arch.nodes)

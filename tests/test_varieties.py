@@ -10,13 +10,13 @@ from hypothesis import strategies as st
 
 import topo
 from tests.oracles import random_dag
-from topo.varieties import _batch_values, _gates_full, modular_rank, pattern_units
+from topo.varieties.patterns import batch_values, modular_rank, pattern_gates, pattern_units
 
 
 def _phi(arch, theta, X, A):
     """Outputs of the fixed-pattern map φ_A (gates forced), independent of realisability."""
-    gates = _gates_full(arch, A, pattern_units(arch)).astype(float)
-    _, H = _batch_values(arch, theta[None], X, gates=gates)
+    gates = pattern_gates(arch, A, pattern_units(arch)).astype(float)
+    _, H = batch_values(arch, theta[None], X, gates=gates)
     return H[0][:, [arch.node_index(o) for o in arch.outputs]]
 
 

@@ -16,17 +16,28 @@ The main objects:
 :func:`from_torch` are imported on first use.
 """
 
-from . import catalog, generators
-from .architecture import Architecture
-from .auditing import Audit, audit
-from .balance import balance, edge_norms, incidence_matrix, scaled_balance
-from .connectivity import ConnectivityReport, Witness, component_label, connectivity, same_component
-from .decompose import Decomposition, decompose
-from .errors import CycleError, FiberError, GraphError, ParameterError, SpecError, TopoError
-from .fiber_path import fiber_path
-from .dynamics import Trajectory, train
-from .forward import forward
-from .singular import (
+from topo._version import __version__
+from topo.auditing import Audit, audit
+from topo.errors import (
+    CycleError,
+    FiberError,
+    GraphError,
+    ParameterError,
+    SpecError,
+    TopoError,
+)
+from topo.fiber.balance import balance, edge_norms, incidence_matrix, scaled_balance
+from topo.fiber.connectivity import (
+    ConnectivityReport,
+    Witness,
+    component_label,
+    connectivity,
+    same_component,
+)
+from topo.fiber.decompose import Decomposition, decompose
+from topo.fiber.fiber_path import fiber_path
+from topo.fiber.homology import betti_numbers
+from topo.fiber.singular import (
     floating_clusters,
     has_singularities,
     jacobian_rank,
@@ -34,36 +45,38 @@ from .singular import (
     prune,
     singular_strata,
 )
-from .homology import betti_numbers
-from .persistence import estimate_betti, persistence
-from .sampling import sample_fiber
-from .spec import read_spec, write_spec
-from .automorphisms import AutomorphismGroup, automorphism_group
-from .symmetry import SymmetryClasses, components_up_to_symmetry
-from .verification import verify_topology
-from .varieties import (
+from topo.graph import catalog, generators
+from topo.graph.architecture import Architecture
+from topo.graph.forward import forward
+from topo.graph.spec import read_spec, write_spec
+from topo.nn.train import Trajectory, train
+from topo.sampling.persistence import estimate_betti, persistence
+from topo.sampling.points import sample_fiber
+from topo.sampling.verification import verify_topology
+from topo.symmetry.automorphisms import AutomorphismGroup, automorphism_group
+from topo.symmetry.classes import SymmetryClasses, components_up_to_symmetry
+from topo.utils.validation import LIMITS
+from topo.varieties.checks import check_outputs
+from topo.varieties.patterns import (
     activation_patterns,
-    check_outputs,
     functional_dimension,
     output_invariants,
     pattern_variety,
     realized_patterns,
 )
 
-__version__ = "0.1.0"
-
 
 def __getattr__(name: str):
     """``topo.from_torch``, ``topo.zoo``, ``topo.report``, ``topo.plots`` on first use
     (torch and matplotlib are not imported with topo)."""
     if name == "from_torch":
-        from .torch_import import from_torch
+        from topo.nn.trace import from_torch
 
         return from_torch
     if name in ("zoo", "report", "plots"):
         import importlib
 
-        return importlib.import_module(f".{name}", __name__)
+        return importlib.import_module(f"topo.{name}")
     raise AttributeError(f"module 'topo' has no attribute {name!r}")
 
 __all__ = [

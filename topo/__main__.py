@@ -2,7 +2,7 @@
 
 import sys
 
-from .cli import main
+from topo.cli import main
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

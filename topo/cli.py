@@ -11,8 +11,8 @@ import re
 import sys
 from collections.abc import Sequence
 
-from .errors import TopoError, UsageError
-from .validation import LIMITS, one_line, short
+from topo.errors import TopoError, UsageError
+from topo.utils.validation import LIMITS, one_line, short
 
 __all__ = ["main"]
 
@@ -25,8 +25,6 @@ _EPILOG = """examples:
   topo sweep sweep.yaml --scheduler tcp://127.0.0.1:8786 --out results.csv
 """
 
-
-_UsageError = UsageError  # a TopoError: every error reaching main() is one
 
 _MAX_SEED = 2**128
 
@@ -59,7 +57,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from topo._version import __version__
 
     parser = _Parser(
         prog="topo",
@@ -195,71 +193,61 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _load_target(args):
-    from . import catalog
-    from .architecture import Architecture
-    from .spec import read_spec
-
-    given = [x for x in (args.spec, args.example, args.mlp, args.torch) if x is not None]
-    if len(given) != 1:
-        raise _UsageError(
-            "topo audit: give exactly one target: a spec file, --example NAME, --mlp WIDTHS or --torch MODULE:FACTORY")
+def _target(args):
+    """``(target, options)`` for :func:`topo.audit` from the command line: a spec path, an example
+    name, widths, or a PyTorch model with its example input (the factory is called here)."""
     if args.weights is not None and args.torch is None:
-        raise _UsageError("topo audit: --weights goes with --torch")
+        raise UsageError("topo audit: --weights goes with --torch")
     if args.input_shape is not None and args.torch is None:
-        raise _UsageError("topo audit: --input-shape goes with --torch")
+        raise UsageError("topo audit: --input-shape goes with --torch")
+    options = {"init": args.init, "seed": args.seed, "random_weights": args.random_weights}
     if args.torch is not None:
-        return _load_torch(args)
+        model, example = _load_torch(args)
+        factory = args.torch.split(":", 1)[1]
+        return model, options | {"example_input": example, "level": args.level, "state_dict": args.weights,
+                                 "name": factory}
     if args.example is not None:
-        try:
-            ex = catalog.get(args.example)
-        except KeyError as exc:
-            raise _UsageError(f"topo audit: {exc.args[0]}") from None
-        return ex.architecture, ex.theta, ex.name, f"built-in example {ex.name!r}"
+        from topo.graph import catalog
+
+        if args.example not in catalog.EXAMPLES:
+            try:
+                catalog.get(args.example)
+            except KeyError as exc:
+                raise UsageError(f"topo audit: {exc.args[0]}") from None
+        return args.example, options
     if args.mlp is not None:
         widths = args.widths if getattr(args, "widths", None) is not None else _parse_widths(args.mlp)
-        arch = Architecture.mlp(widths, bias=not args.no_bias)
-        return arch, None, "mlp-" + "-".join(map(str, widths)), f"MLP {widths}, bias={not args.no_bias}"
-    spec = read_spec(args.spec)
-    return spec.architecture, spec.theta, spec.name, f"spec file {args.spec}"
+        return widths, options | {"bias": not args.no_bias}
+    return args.spec, options
 
 
 def _load_torch(args):
+    """The model and example input named by ``--torch MODULE:FACTORY`` (and ``--input-shape``)."""
     spec = args.torch
     if ":" not in spec:
-        raise _UsageError(f"topo audit: --torch expects MODULE:FACTORY, e.g. topo.zoo:lenet, got {spec!r}")
+        raise UsageError(f"topo audit: --torch expects MODULE:FACTORY, e.g. topo.zoo:lenet, got {spec!r}")
     status = getattr(args, "_status", lambda stage: None)
     status("importing")
     try:
         import torch
     except ImportError:
-        raise _UsageError(
+        raise UsageError(
             "topo audit: --torch needs PyTorch: pip install torch, or pip install '.[torch]' from a topo checkout"
         ) from None
     shape = _parse_shape(args.input_shape) if args.input_shape is not None else None
     if args.weights is not None and not os.path.isfile(args.weights):
-        raise _UsageError(f"topo audit: cannot read weights file {args.weights!r}: no such file")
+        raise UsageError(f"topo audit: cannot read weights file {args.weights!r}: no such file")
     model, example = _call_factory(_resolve_factory(spec), spec)
     if shape is not None:
         dtype = next((p.dtype for p in model.parameters()), torch.float32)
         example = torch.randn(shape, generator=torch.Generator().manual_seed(args.seed), dtype=dtype)
-    from .torch_import import from_torch
+    return model, example
 
-    status("tracing")
-    try:
-        imp = from_torch(model, example, level=args.level, state_dict=args.weights)
-    except TopoError as exc:
-        # speak CLI: --level channel, not the Python keyword level='channel'
-        text = str(exc).replace("level='channel'", "--level channel").replace("level='neuron'", "--level neuron")
-        text = text.replace("pass example_input", "give --input-shape").replace(
-            "need example_input", "need --input-shape")
-        raise _UsageError("topo audit: " + _one_line(text)) from None
-    except Exception as exc:  # noqa: BLE001 - anything torch raises: one line, exit 2
-        raise _UsageError(f"topo audit: importing {spec!r} failed: {type(exc).__name__}: {_one_line(exc)}") from None
-    args._edge_source = imp.edge_source
-    args._unsupported = imp.unsupported
-    args._weights_given = True
-    return imp.architecture, imp.theta, spec.split(":", 1)[1], f"PyTorch model {spec} ({imp.level} level)"
+
+def _cli_words(text: str) -> str:
+    """An import error in the words of the command line: ``--level channel``, not ``level='channel'``."""
+    text = text.replace("level='channel'", "--level channel").replace("level='neuron'", "--level neuron")
+    return text.replace("pass example_input", "give --input-shape").replace("need example_input", "need --input-shape")
 
 
 def _one_line(exc) -> str:
@@ -273,7 +261,7 @@ def _parse_shape(text: str) -> tuple[int, ...]:
     except ValueError:
         shape = ()
     if len(shape) < 2 or any(d < 1 for d in shape):
-        raise _UsageError(f"topo audit: --input-shape expects positive integers (batch first) like 1,3,224,224, "
+        raise UsageError(f"topo audit: --input-shape expects positive integers (batch first) like 1,3,224,224, "
                           f"got {text!r}")
     return shape
 
@@ -288,14 +276,14 @@ def _resolve_factory(spec: str):
     try:
         module = importlib.import_module(mod_name)
     except Exception as exc:  # noqa: BLE001 - ImportError, or the module itself raising
-        raise _UsageError(f"topo audit: cannot load {spec!r}: {type(exc).__name__}: {_one_line(exc)}") from None
+        raise UsageError(f"topo audit: cannot load {spec!r}: {type(exc).__name__}: {_one_line(exc)}") from None
     try:
         factory = getattr(module, fn_name)
     except AttributeError:
-        raise _UsageError(f"topo audit: cannot load {spec!r}: module {mod_name!r} has no attribute {fn_name!r}") \
+        raise UsageError(f"topo audit: cannot load {spec!r}: module {mod_name!r} has no attribute {fn_name!r}") \
             from None
     if not callable(factory):
-        raise _UsageError(f"topo audit: {spec!r} is a {type(factory).__name__}, not a callable returning a model")
+        raise UsageError(f"topo audit: {spec!r} is a {type(factory).__name__}, not a callable returning a model")
     return factory
 
 
@@ -305,13 +293,13 @@ def _call_factory(factory, spec: str):
     try:
         made = factory()
     except Exception as exc:  # noqa: BLE001 - the user's factory failed
-        raise _UsageError(f"topo audit: {spec}() raised {type(exc).__name__}: {_one_line(exc)}") from None
+        raise UsageError(f"topo audit: {spec}() raised {type(exc).__name__}: {_one_line(exc)}") from None
     model, example = made if isinstance(made, tuple) and len(made) == 2 else (made, None)
     if not isinstance(model, torch.nn.Module):
-        raise _UsageError(f"topo audit: {spec}() returned a {type(model).__name__}, not a torch.nn.Module "
+        raise UsageError(f"topo audit: {spec}() returned a {type(model).__name__}, not a torch.nn.Module "
                           "(or a pair (model, example_input))")
     if example is not None and not isinstance(example, torch.Tensor):
-        raise _UsageError(f"topo audit: {spec}() returned an example input of type {type(example).__name__}, "
+        raise UsageError(f"topo audit: {spec}() returned an example input of type {type(example).__name__}, "
                           "not a torch.Tensor")
     return model, example
 
@@ -349,23 +337,27 @@ class _Status:
 
 
 def _cmd_audit(args) -> int:
-    from .auditing import audit
+    from topo.auditing import audit, load_target
 
     formats = args.formats if getattr(args, "formats", None) else _parse_formats(args.format)
     status = _Status(args)
     args._status = status
-    arch, theta, name, source = _load_target(args)
-    if getattr(args, "_weights_given", False) and not args.random_weights:
-        params = "weights of the model" + (f" from {args.weights}" if args.weights else "")
-    elif theta is None or args.random_weights:
-        theta = arch.init(args.init, seed=args.seed)
-        params = f"random init {args.init!r}, seed {args.seed}"
-    else:
-        params = "weights given by the target"
-    result = audit(arch, theta, name=name, source=source, parameters=params, max_listed=args.max_listed,
-                   sample=args.sample, seed=args.seed, edge_source=getattr(args, "_edge_source", None),
-                   max_strata=args.max_strata, max_strata_work=args.max_strata_work,
-                   unsupported=getattr(args, "_unsupported", None), progress=status)
+    target, options = _target(args)
+    name = options.pop("name", None)
+    try:
+        loaded = load_target(target, progress=status, **options)
+    except TopoError as exc:
+        if args.torch is None:
+            raise
+        raise UsageError("topo audit: " + _cli_words(_one_line(exc))) from None
+    source = parameters = None
+    if args.torch is not None:
+        source = f"PyTorch model {args.torch} ({loaded.level} level)"
+        if not args.random_weights:
+            parameters = "weights of the model" + (f" from {args.weights}" if args.weights else "")
+    result = audit(loaded, name=name, source=source, parameters=parameters, max_listed=args.max_listed,
+                   sample=args.sample, seed=args.seed, max_strata=args.max_strata,
+                   max_strata_work=args.max_strata_work, progress=status)
     if not args.quiet:
         print(result.summary(), flush=True)
     if args.out:
@@ -375,7 +367,7 @@ def _cmd_audit(args) -> int:
             if getattr(result, "figure_error", None) and not args.quiet:
                 print(f"topo: warning: figures not drawn ({one_line(result.figure_error, 150)})", file=sys.stderr)
         except OSError as exc:
-            raise _UsageError(f"topo audit: cannot write to {short(args.out)}: {exc.strerror or exc}") from None
+            raise UsageError(f"topo audit: cannot write to {short(args.out)}: {exc.strerror or exc}") from None
         if not args.quiet:
             print("wrote " + ", ".join(one_line(str(p)) for p in paths))
     status.done()
@@ -383,7 +375,7 @@ def _cmd_audit(args) -> int:
 
 
 def _cmd_examples(args) -> int:
-    from . import catalog
+    from topo.graph import catalog
 
     for name in sorted(catalog.EXAMPLES):
         ex = catalog.get(name)
@@ -410,11 +402,11 @@ def _add_sweep_parser(sub) -> None:
 def _cmd_sweep(args) -> int:
     import json
 
-    from .experiments import read_config, run_config
+    from topo.experiments import read_config, run_config
 
     out = args.out
     if out is not None and not out.endswith((".csv", ".json")):
-        raise _UsageError(f"topo sweep: --out must end in .csv or .json, got {out!r}")
+        raise UsageError(f"topo sweep: --out must end in .csv or .json, got {out!r}")
     result = run_config(read_config(args.config), client=args.scheduler, progress=args.progress or None)
     table = getattr(result, "table", result)
     records = table.to_dict("records") if hasattr(table, "to_dict") else list(table)
@@ -440,7 +432,7 @@ def _cmd_sweep(args) -> int:
                     writer.writeheader()
                     writer.writerows(records)
         except OSError as exc:
-            raise _UsageError(f"topo sweep: cannot write {out!r}: {exc.strerror or exc}") from None
+            raise UsageError(f"topo sweep: cannot write {out!r}: {exc.strerror or exc}") from None
         if not args.quiet:
             print(f"wrote {out}")
     return 0

@@ -3,6 +3,8 @@
 Every error a user can trigger with bad input is a subclass of :class:`TopoError`
 and of the matching built-in (``ValueError`` or ``TypeError``), so that
 ``except ValueError`` keeps working in user code.
+
+This module is the bottom of the package: it imports nothing from topo.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ __all__ = [
     "FiberError",
     "UsageError",
     "ReportError",
+    "TargetError",
 ]
 
 
@@ -30,17 +33,12 @@ class GraphError(TopoError, ValueError):
 class CycleError(GraphError):
     """The network graph has a directed cycle; ``cycle`` lists its nodes in order."""
 
-    def __init__(self, cycle: list):
-        from .validation import short
-
+    def __init__(self, cycle: list, message: str | None = None):
         self.cycle = list(cycle)
-        shown = self.cycle + self.cycle[:1]
-        if len(shown) > 12:  # a long cycle: its start and end
-            path = " -> ".join(short(v) for v in shown[:6]) + f" -> ... ({len(self.cycle) - 10} more) -> " + \
-                " -> ".join(short(v) for v in shown[-5:])
-        else:
-            path = " -> ".join(short(v) for v in shown)
-        super().__init__(f"the network graph has a directed cycle: {path}")
+        if message is None:  # the raiser usually formats the names (topo.graph.architecture)
+            message = "the network graph has a directed cycle: " + " -> ".join(
+                repr(v) for v in self.cycle + self.cycle[:1])
+        super().__init__(message)
 
 
 class ParameterError(TopoError, ValueError):
@@ -57,6 +55,10 @@ class FiberError(TopoError, ValueError):
 
 class UsageError(TopoError, ValueError):
     """A command-line argument is malformed or out of range (the CLI exits with code 2)."""
+
+
+class TargetError(TopoError, TypeError):
+    """``topo.audit`` was given something it cannot audit (or a PyTorch model failed to import)."""
 
 
 class ReportError(TopoError, ValueError):

@@ -8,11 +8,27 @@
 See ``docs/experiments.md``.
 """
 
-from .config import read_config, run_config
-from .obstruction import ObstructionProbability, obstruction_probability, obstruction_table, units_below_output
-from .pathological import PathologicalSweep, init_with_balance_signs, linear_fit, pathological_sweep
-from .regularizers import PENALTIES, Penalty, RegularizerSweep, penalty, regularizer_sweep
-from .runner import ExperimentError, Task, run_tasks, task_seeds, tidy
+from topo.experiments.config import read_config, run_config
+from topo.experiments.obstruction import (
+    ObstructionProbability,
+    obstruction_probability,
+    obstruction_table,
+    units_below_output,
+)
+from topo.experiments.pathological import (
+    PathologicalSweep,
+    init_with_balance_signs,
+    linear_fit,
+    pathological_sweep,
+)
+from topo.experiments.regularizers import (
+    PENALTIES,
+    Penalty,
+    RegularizerSweep,
+    penalty,
+    regularizer_sweep,
+)
+from topo.experiments.runner import ExperimentError, Task, run_tasks, task_seeds, tidy
 
 __all__ = [
     "ExperimentError",

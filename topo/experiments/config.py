@@ -18,17 +18,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .runner import ExperimentError
+from topo.experiments.runner import ExperimentError
 
 __all__ = ["EXPERIMENTS", "read_config", "run_config"]
 
 
 def _experiments() -> dict:
-    from . import obstruction
+    from topo.experiments import obstruction
 
     table = {"obstruction": obstruction.obstruction_table}
     try:
-        from . import pathological, regularizers
+        from topo.experiments import pathological, regularizers
     except ImportError:  # pragma: no cover - modules always present; kept for partial installs
         return table
     table["pathological"] = pathological.pathological_sweep

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .runner import ExperimentError
+from topo.experiments.runner import ExperimentError
 
 __all__ = ["breast_cancer"]
 

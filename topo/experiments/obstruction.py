@@ -34,9 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from ..architecture import OUTPUT, Architecture
-from ..initializers import init_scales
-from .runner import ExperimentError, Task, run_tasks, task_seeds, tidy
+from topo.experiments.runner import ExperimentError, Task, run_tasks, task_seeds, tidy
+from topo.graph.architecture import Architecture
+from topo.graph.initializers import init_scales
+from topo.graph.nodes import OUTPUT
 
 __all__ = ["ObstructionProbability", "obstruction_probability", "obstruction_table", "units_below_output"]
 
@@ -85,7 +86,7 @@ def units_below_output(arch: Architecture) -> np.ndarray:
     out_edge = np.zeros(arch.n_nodes, dtype=np.int64)
     out_edge[arch.src] = np.arange(arch.n_edges)          # the only out-edge where outdeg == 1
     e = out_edge[idx]
-    ok = (outdeg[idx] == 1) & (arch._role[arch.dst[e]] == OUTPUT) & (arch.edge_sizes[e] == 1)
+    ok = (outdeg[idx] == 1) & (arch.role_codes[arch.dst[e]] == OUTPUT) & (arch.edge_sizes[e] == 1)
     return np.flatnonzero(ok)
 
 
@@ -146,9 +147,9 @@ def _exact(arch: Architecture, rows: np.ndarray, scheme: str, rule: str, shallow
 
 def _obstruction_chunk(arch, scheme, rule, n, seed, rows, disconnection):
     """Monte Carlo chunk: histogram of the number of pathological units, disconnected count."""
-    from ..balance import balance
-    from ..connectivity import connectivity
-    from ..initializers import draw_parameters
+    from topo.fiber.balance import balance
+    from topo.fiber.connectivity import connectivity
+    from topo.graph.initializers import draw_parameters
 
     thetas = draw_parameters(arch, scheme, bias=rule, seed=np.random.default_rng(seed), size=n)
     c = balance(arch, thetas)
@@ -184,7 +185,7 @@ def _reduce(results, n_units: int, n: int, disconnection: bool) -> dict:
 
 
 def _check_args(init, method, n_samples, chunk_size):
-    from ..initializers import SCHEMES
+    from topo.graph.initializers import SCHEMES
 
     if init not in SCHEMES:
         raise ExperimentError(f"unknown init {init!r}; expected one of {', '.join(SCHEMES)}")
@@ -204,9 +205,9 @@ class _Job:
         if len(self.rows) == 0:
             raise ExperimentError("no unit has a single outgoing edge into a scalar output; "
                                   "the per-unit obstruction is defined for scalar-output networks")
-        from ..initializers import _check
+        from topo.graph.initializers import resolve_bias_rule
 
-        self.rule = _check(init, bias_rule)
+        self.rule = resolve_bias_rule(init, bias_rule)
         self.init, self.bias, self.method = init, bool(bias), method
         self.n = int(n_samples) if method == "monte_carlo" else 0
         self.disconnection = bool(disconnection)
@@ -246,7 +247,7 @@ def obstruction_probability(
         Layer widths of a scalar-output MLP, e.g. ``(2, 8, 1)`` (or any
         architecture for the Monte Carlo method).
     init : str
-        A scheme of :func:`topo.initializers.init_scales`: ``"kaiming"``
+        A scheme of :func:`topo.graph.initializers.init_scales`: ``"kaiming"``
         (normal), ``"kaiming_uniform"``, ``"xavier"`` (normal), ``"xavier_uniform"``,
         ``"pytorch"`` (``torch.nn.Linear``'s default), ...
     bias : bool

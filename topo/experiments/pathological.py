@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from ..architecture import Architecture
-from .obstruction import units_below_output
-from .runner import ExperimentError, Task, run_tasks, task_seeds, tidy
+from topo.experiments.obstruction import units_below_output
+from topo.experiments.runner import ExperimentError, Task, run_tasks, task_seeds, tidy
+from topo.graph.architecture import Architecture
 
 __all__ = ["init_with_balance_signs", "linear_fit", "pathological_sweep", "PathologicalSweep"]
 
@@ -142,11 +142,11 @@ def _bce(z: np.ndarray, y: np.ndarray) -> float:
 
 def _pathological_task(width, l_plus, seed_index, seed, init, bias, steps, lr, optimizer, ratio, data_kw):
     """Train one 30-l-1 network with l₊ non-pathological units; returns one table row."""
-    from ..balance import balance
-    from ..connectivity import connectivity
-    from ..dynamics import train
-    from ..forward import forward
-    from .data import breast_cancer
+    from topo.experiments.data import breast_cancer
+    from topo.fiber.balance import balance
+    from topo.fiber.connectivity import connectivity
+    from topo.graph.forward import forward
+    from topo.nn.train import train
 
     Xtr, ytr, Xte, yte = breast_cancer(**data_kw)
     arch = Architecture.mlp([Xtr.shape[1], width, 1], bias=bias)

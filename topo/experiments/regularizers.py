@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ..architecture import Architecture
-from .runner import ExperimentError, Task, run_tasks, task_seeds, tidy
+from topo.experiments.runner import ExperimentError, Task, run_tasks, task_seeds, tidy
+from topo.graph.architecture import Architecture
 
 __all__ = ["PENALTIES", "Penalty", "penalty", "regularizer_sweep", "RegularizerSweep"]
 
@@ -66,7 +66,7 @@ class Penalty:
 
     def _incidence(self, torch):
         if "B" not in self._cache:
-            from ..balance import incidence_matrix
+            from topo.fiber.balance import incidence_matrix
 
             self._cache["B"] = torch.as_tensor(incidence_matrix(self.arch, over="parameters").toarray())
         return self._cache["B"]
@@ -111,7 +111,7 @@ def penalty(arch: Architecture, kind: str, strength: float) -> Penalty:
 
 
 def _train_to_completion(arch, theta, X, y, pen, lr, max_steps, round_steps, tol):
-    from ..dynamics import train
+    from topo.nn.train import train
 
     obj_prev, steps, converged = np.inf, 0, False
     while steps < max_steps:
@@ -128,8 +128,8 @@ def _train_to_completion(arch, theta, X, y, pen, lr, max_steps, round_steps, tol
 
 def _prune_small(arch, theta, prune_tol):
     """Prune units with boundary norm below ``prune_tol``, smallest first; stop if pruning would cut the output."""
-    from ..errors import GraphError
-    from ..singular import prunability, prune
+    from topo.errors import GraphError
+    from topo.fiber.singular import prunability, prune
 
     small, t_small, pruned = arch, theta, 0
     for p in prunability(arch, theta):
@@ -148,9 +148,9 @@ def _regularizer_task(kind, strength, hidden, seed_index, seed, init, bias, lr, 
     """One run: train with the penalty, prune, evaluate; returns a table row."""
     import torch
 
-    from ..forward import forward
-    from ..singular import prunability
-    from .data import breast_cancer
+    from topo.experiments.data import breast_cancer
+    from topo.fiber.singular import prunability
+    from topo.graph.forward import forward
 
     Xtr, ytr, Xte, yte = breast_cancer(**data_kw)
     arch = Architecture.mlp([Xtr.shape[1], *hidden, 1], bias=bias)

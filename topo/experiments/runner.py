@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import TopoError
+from topo.errors import TopoError
 
 __all__ = ["Task", "run_tasks", "task_seeds", "tidy", "ExperimentError"]
 

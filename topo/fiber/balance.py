@@ -1,0 +1,315 @@
+"""Conserved balances of gradient flow: c = B̃ q(θ).
+
+For a constrained node ``v``, rescaling its in-edges by ``a > 0`` and its
+out-edges by ``1/a`` leaves the network function unchanged, so under gradient
+flow the balance ``c_v = sum_{e into v} q_e - sum_{e out of v} q_e`` is constant,
+where ``q_e = ||θ_e||²`` is the squared norm of the weight group of edge ``e``.
+
+References
+----------
+.. [1] M. Nurisso, P. Leroy, G. Petri, F. Vaccarino, "Topology and geometry of the
+   learning space of ReLU networks: connectivity and singularities", ICLR 2026,
+   arXiv:2602.00693.
+.. [2] S. Du, W. Hu, J. Lee, "Algorithmic regularization in learning deep
+   homogeneous models", NeurIPS 2018.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from topo.errors import FiberError, ParameterError
+from topo.graph.architecture import Architecture
+from topo.utils.text import short
+from topo.utils.validation import real_vector
+
+__all__ = ["edge_norms", "incidence_matrix", "balance", "scaled_balance", "balances_in_range", "as_balance",
+           "default_tol", "check_tol", "check_same_fiber", "power_of_two_scale"]
+
+
+def power_of_two_scale(vec: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(vec / 2**k, k)`` with ``2**(k-1) <= max|vec| < 2**k``: exact (a power of two),
+    and the squares of the scaled vector neither underflow nor overflow."""
+    m = float(np.max(np.abs(vec), initial=0.0))
+    if m == 0.0 or not np.isfinite(m):
+        return vec, 0
+    k = int(np.frexp(m)[1])
+    return np.ldexp(vec, -k), k
+
+
+def _scaled_norms(arch: Architecture, vec: np.ndarray, *, always: bool = True) -> tuple[np.ndarray, int]:
+    """``(q / 2**e, e)``; with ``always=False`` the common case of weights between 2^-400
+    and 2^400 (no square can overflow, none that matters can underflow) is not rescaled."""
+    if not always:
+        m = float(np.max(np.abs(vec), initial=0.0))
+        if m == 0.0 or 2.0**-400 < m < 2.0**400:
+            q = vec * vec
+            return (q if arch.n_params == arch.n_edges else
+                    np.bincount(arch.param_edge, weights=q, minlength=arch.n_edges)), 0
+    scaled, k = power_of_two_scale(vec)
+    if arch.n_params == arch.n_edges:  # every edge carries one weight (neuron level): no grouping needed
+        return scaled * scaled, 2 * k
+    return np.bincount(arch.param_edge, weights=scaled * scaled, minlength=arch.n_edges), 2 * k
+
+
+def edge_norms(arch: Architecture, theta: Any) -> np.ndarray:
+    """Squared norm ``q_e = ||θ_e||²`` of every edge group.
+
+    Examples
+    --------
+    >>> import topo
+    >>> arch = topo.Architecture.from_edges([("x", "h", {"size": 2}), ("h", "y")])
+    >>> topo.edge_norms(arch, [3.0, 4.0, 2.0])
+    array([25.,  4.])
+    """
+    q, e = _scaled_norms(arch, arch.as_vector(theta), always=False)
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(q, e) if e else q
+
+
+def scaled_balance(arch: Architecture, theta: Any) -> tuple[np.ndarray, int]:
+    """Balances as ``(c_scaled, e)`` with ``c = c_scaled * 2**e``, computed from ``θ / 2**(e/2)``
+    whose entries are all below 1 in absolute value.
+
+    ``θ`` is divided by a power of two before squaring, so nothing underflows or
+    overflows whatever the scale of ``θ`` (weights of 1e-170 or 1e170 included), and
+    ``c_scaled`` is the same for ``θ`` and ``2**j θ``: decisions that depend on ``c``
+    only up to a positive factor (frozen edges, components, signs) must be made on
+    ``c_scaled``.
+
+    Examples
+    --------
+    >>> import topo
+    >>> arch = topo.Architecture.mlp([2, 1, 1], bias=False)
+    >>> topo.balance(arch, [1e-170, 2e-170, 3e-170])          # the squares underflow
+    array([0.])
+    >>> c, e = topo.scaled_balance(arch, [1e-170, 2e-170, 3e-170])
+    >>> bool(c[0] < 0), e
+    (True, -1126)
+    >>> c2, e2 = topo.scaled_balance(arch, [2.0**-563, 2 * 2.0**-563, 3 * 2.0**-563])
+    >>> c2, e2          # (1 + 4 - 9) * 2**-1126 = -0.25 * 2**-1122
+    (array([-0.25]), -1122)
+    """
+    q, e = _scaled_norms(arch, arch.as_vector(theta))
+    return _apply_incidence(arch, q), e
+
+
+def _apply_incidence(arch: Architecture, q: np.ndarray) -> np.ndarray:
+    row_of = arch.node_row
+    head = row_of[arch.dst]
+    tail = row_of[arch.src]
+    c = np.bincount(head[head >= 0], weights=q[head >= 0], minlength=arch.n_constrained)
+    c -= np.bincount(tail[tail >= 0], weights=q[tail >= 0], minlength=arch.n_constrained)
+    return c
+
+
+def incidence_matrix(arch: Architecture, *, over: str = "edges") -> sp.csr_matrix:
+    """Signed incidence matrix B̃ restricted to the constrained nodes.
+
+    Row ``i`` is ``arch.constrained[i]``.  With ``over="edges"`` column ``e`` is
+    edge ``arch.edges[e]`` (+1 at its head, -1 at its tail, when those are
+    constrained), so that ``c = B̃ @ q`` with ``q = edge_norms(arch, theta)``.
+    With ``over="parameters"`` each edge column is repeated once per scalar weight
+    of its group, so that ``c = B̃ @ theta**2``.  The ``"edges"`` matrix depends on
+    the structure only: it is built once and cached on the architecture (do not
+    modify it in place).
+
+    Examples
+    --------
+    >>> import topo
+    >>> arch = topo.Architecture.from_edges([("x", "h"), ("h", "y")])
+    >>> topo.incidence_matrix(arch).toarray()
+    array([[ 1., -1.]])
+    """
+    if over == "edges":  # structure only: built once per architecture and shared by the analyses
+        return arch.derived("incidence", lambda: _incidence(arch, np.arange(arch.n_edges, dtype=np.int64)))
+    if over == "parameters":
+        col_edge = arch.param_edge
+    else:
+        raise ParameterError(f"over must be 'edges' or 'parameters', got {short(over)}")
+    return _incidence(arch, col_edge)
+
+
+def _incidence(arch: Architecture, col_edge: np.ndarray) -> sp.csr_matrix:
+    row_of = arch.node_row
+    head = row_of[arch.dst[col_edge]]
+    tail = row_of[arch.src[col_edge]]
+    cols = np.arange(len(col_edge), dtype=np.int64)
+    mh, mt = head >= 0, tail >= 0
+    rows = np.concatenate([head[mh], tail[mt]])
+    columns = np.concatenate([cols[mh], cols[mt]])
+    data = np.concatenate([np.ones(int(mh.sum())), -np.ones(int(mt.sum()))])
+    return sp.csr_matrix((data, (rows, columns)), shape=(arch.n_constrained, len(col_edge)))
+
+
+def balance(arch: Architecture, theta: Any) -> np.ndarray:
+    """Conserved balances ``c = B̃ q(θ)``, aligned with ``arch.constrained``.
+
+    Parameters
+    ----------
+    arch : Architecture
+    theta : array_like or mapping
+        Flat parameter vector or ``{(u, v): weights}``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``c[i]`` = (squared norm entering) - (squared norm leaving) of
+        ``arch.constrained[i]``.  ``θ`` is rescaled by a power of two before
+        squaring, so intermediate squares never overflow or underflow; ``c`` itself
+        is ``±inf``/``0`` only when its true value is outside the float range (use
+        :func:`scaled_balance` for such scales).
+
+    A 2-D array of shape ``(n_points, n_params)`` (e.g. a trajectory or a
+    fiber path) gives one row of balances per point.
+
+    Examples
+    --------
+    >>> import topo
+    >>> arch = topo.Architecture.mlp([2, 1, 1], bias=False)
+    >>> topo.balance(arch, [1.0, 2.0, 3.0])     # 1 + 4 - 9
+    array([-4.])
+    >>> topo.balance(arch, [[1.0, 2.0, 3.0], [0.0, 0.0, 1.0]])
+    array([[-4.],
+           [-1.]])
+    """
+    if not isinstance(theta, Mapping):
+        arr = np.asarray(theta)
+        if arr.ndim == 2:
+            if arr.shape[1] != arch.n_params:
+                raise ParameterError(
+                    f"theta has shape {arr.shape}; a batch must have shape (n_points, {arch.n_params})"
+                )
+            rows = np.stack([arch.as_vector(r, name=f"theta[{i}]") for i, r in enumerate(arr)])
+            m = np.max(np.abs(rows), axis=1, initial=0.0)
+            k = np.where(m > 0, np.frexp(m)[1], 0)
+            rows = np.ldexp(rows, -k[:, None])
+            out = (incidence_matrix(arch, over="parameters") @ (rows * rows).T).T
+            with np.errstate(over="ignore", under="ignore"):
+                return np.ldexp(out, 2 * k[:, None])
+    q, e = _scaled_norms(arch, arch.as_vector(theta), always=False)
+    c = _apply_incidence(arch, q)
+    with np.errstate(over="ignore", under="ignore"):
+        return np.ldexp(c, e) if e else c
+
+
+def as_balance(arch: Architecture, c: Any) -> np.ndarray:
+    """Validate a balance vector (array aligned with ``arch.constrained`` or
+    ``{node: value}``) and return it as float64."""
+    m = arch.n_constrained
+    if isinstance(c, Mapping):
+        vec = np.zeros(m)
+        seen = np.zeros(m, dtype=bool)
+        for node, value in c.items():
+            r = arch.constrained_row(node)
+            val = real_vector(value, f"c: balance of node {short(node)}")
+            if val.size != 1:
+                raise ParameterError(f"c: balance of node {short(node)} must be one number, got shape {val.shape}")
+            vec[r] = float(val.reshape(-1)[0])
+            seen[r] = True
+        if not seen.all():
+            missing = [arch.constrained[r] for r in np.flatnonzero(~seen)[:3].tolist()]
+            raise ParameterError(f"c: no balance for {int((~seen).sum())} constrained node(s), e.g. {missing}")
+    else:
+        vec = real_vector(c, "c")
+        if vec.shape != (m,):
+            raise ParameterError(
+                f"c has shape {vec.shape} but the architecture has {m} constrained nodes "
+                f"(expected shape ({m},))"
+            )
+    bad = ~np.isfinite(vec)
+    if bad.any():
+        r = int(np.argmax(bad))
+        raise ParameterError(f"c has a non-finite value {vec[r]} at constrained node {arch.constrained[r]!r}")
+    return vec
+
+
+def default_tol(c: np.ndarray, scale: float = 0.0) -> float:
+    """The tolerance of every zero test on balances: ``1e-9 * max(max|c|, scale)``.
+
+    ``scale`` is the largest squared edge norm of the parameter point when there is one
+    (sums of balances are compared with the norms they are made of); a balance vector
+    alone gives ``1e-9 * max|c|``.  This is the one rule used by the frozen-edge
+    decision, the strata search, exact Betti numbers, sampling checks and the audit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> default_tol(np.array([2.0, -4.0])), default_tol(np.array([1e-3]), scale=10.0)
+    (4e-09, 1e-08)
+    """
+    return 1e-9 * max(float(np.max(np.abs(c), initial=0.0)), scale)
+
+
+def check_tol(tol: Any, c: np.ndarray, scale: float = 0.0) -> float:
+    """``tol`` as a float (the :func:`default_tol` of ``c`` when None), refusing negative,
+    NaN and non-numeric values with a :class:`~topo.errors.ParameterError`.
+
+    Examples
+    --------
+    >>> check_tol(None, np.array([1.0])), check_tol(0.5, np.array([1.0]))
+    (1e-09, 0.5)
+    >>> check_tol(-1, np.array([1.0]))
+    Traceback (most recent call last):
+    ...
+    topo.errors.ParameterError: tol must be a finite number >= 0, got -1
+    """
+    if tol is None:
+        return default_tol(c, scale)
+    if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, (int, float, np.integer, np.floating)) \
+            or not (tol >= 0 and np.isfinite(tol)):
+        raise ParameterError(f"tol must be a finite number >= 0, got {short(tol)}")
+    return float(tol)
+
+
+def check_same_fiber(arch: Architecture, v0: np.ndarray, v1: np.ndarray, rtol: float) -> np.ndarray:
+    """The balances of ``v0``, after checking that ``v1`` has the same ones (within ``rtol``
+    times the largest squared edge norm); a :class:`~topo.errors.FiberError` naming the
+    first unit that differs otherwise."""
+    c_given = balance(arch, v0)
+    both, k = power_of_two_scale(np.concatenate([v0, v1]))  # one common power of two
+    v0, v1 = both[: len(v0)], both[len(v0):]
+    c0, c1 = balance(arch, v0), balance(arch, v1)
+    scale = max(float(np.max(edge_norms(arch, v0), initial=0.0)),
+                float(np.max(edge_norms(arch, v1), initial=0.0)), 1e-300)
+    diff = np.abs(c0 - c1)
+    if diff.size and float(diff.max()) > rtol * scale:
+        r = int(np.argmax(diff))
+        raise FiberError(
+            f"the two points lie on different fibers: balance of {arch.constrained[r]!r} is "
+            f"{np.ldexp(c0[r], 2 * k):.6g} vs {np.ldexp(c1[r], 2 * k):.6g}"
+        )
+    return c_given
+
+
+def balances_in_range(arch: Architecture, vec: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(c, q, unit)``: balances and squared edge norms in units of ``2**unit``.
+
+    ``unit`` is 0 unless the balances or norms of ``vec`` fall outside the normal float
+    range (weights below ~1e-154 or above ~1e154), where squaring would underflow to 0
+    (one component instead of eight) or overflow to inf.  ``θ`` is rescaled by a power
+    of two, so the values are exact up to the scale and every decision is unchanged.
+
+    Examples
+    --------
+    >>> import topo
+    >>> arch = topo.Architecture.mlp([2, 1, 1], bias=False)
+    >>> balances_in_range(arch, [1.0, 2.0, 3.0])
+    (array([-4.]), array([1., 4., 9.]), 0)
+    >>> c, q, unit = balances_in_range(arch, [1e-170, 2e-170, 3e-170])
+    >>> c, unit        # (1 + 4 - 9) 1e-340 = -0.3646... 2^-1126
+    (array([-0.36461549]), -1126)
+    """
+    scaled, k = power_of_two_scale(arch.as_vector(vec))
+    qn, e = _scaled_norms(arch, scaled)  # max|scaled| < 1: e == 0, the squares are exact in range
+    cn = _apply_incidence(arch, qn)
+    top = max(float(np.max(np.abs(cn), initial=0.0)), float(np.max(qn, initial=0.0)))
+    with np.errstate(over="ignore", under="ignore"):
+        full = float(np.ldexp(top, 2 * k))
+    if top == 0.0 or (np.isfinite(full) and full >= 2.0**-960 and full <= 2.0**960):
+        return np.ldexp(cn, 2 * k), np.ldexp(qn, 2 * k), 0
+    return cn, qn, 2 * k

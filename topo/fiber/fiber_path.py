@@ -1,0 +1,187 @@
+"""Paths inside one connected component of a fiber H(c).
+
+The path is built in q-space, where the fiber's image P(c) is convex: straight
+segments between waypoints of P(c), lifted back to parameters with
+``θ_e = sign_e · sqrt(q_e)`` on scalar edges and ``θ_e = sqrt(q_e) · u_e`` on group
+edges (``u_e`` moving along a great circle of the unit sphere).  A scalar edge
+whose sign differs between the two ends changes sign at a waypoint where its
+``q_e`` is zero; such waypoints come from linear programs over P(c), grouping as
+many sign changes as can vanish at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from topo.errors import FiberError
+from topo.fiber.balance import (
+    check_same_fiber,
+    default_tol,
+    edge_norms,
+    incidence_matrix,
+)
+from topo.fiber.connectivity import connectivity
+from topo.fiber.flows import feasible_flow
+from topo.graph.architecture import Architecture
+
+__all__ = ["fiber_path"]
+
+
+def fiber_path(
+    arch: Architecture,
+    theta0: Any,
+    theta1: Any,
+    *,
+    n_steps: int = 100,
+    rtol: float = 1e-9,
+) -> np.ndarray:
+    """A path of parameter vectors from ``theta0`` to ``theta1`` inside their fiber.
+
+    Parameters
+    ----------
+    arch : Architecture
+    theta0, theta1 : array_like or mapping
+        Two points with the same balances (to ``rtol`` relative to the largest
+        squared edge norm) in the same connected component.
+    n_steps : int
+        Number of steps; the result has ``n_steps + 1`` rows.  Must be at least the
+        number of straight segments (one more than the number of waypoints).
+    rtol : float
+        Tolerance of the same-fiber check.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_steps + 1, n_params)
+        Row 0 is ``theta0``, the last row ``theta1``; every row has the balances
+        of ``theta0`` up to rounding.  Each non-frozen scalar edge whose sign
+        differs between the ends passes through zero at one row.
+
+    Raises
+    ------
+    FiberError
+        If the points have different balances or lie in different components.
+
+    Examples
+    --------
+    >>> import numpy as np, topo
+    >>> arch = topo.Architecture.mlp([2, 1, 1], bias=False)
+    >>> a = np.array([2.0, 1.0, 1.0])                  # c = 4 + 1 - 1 = 4 > 0
+    >>> b = np.array([-1.0, -2.0, -1.0])               # same balance, every sign flipped
+    >>> path = topo.fiber_path(arch, a, b, n_steps=20)
+    >>> path.shape, np.allclose(topo.balance(arch, path[7]), 4.0)
+    ((21, 3), True)
+    >>> bool((np.abs(path[:, 2]) < 1e-12).any())      # the out-weight crossed zero
+    True
+    """
+    n_steps = int(n_steps)
+    v0 = arch.as_vector(theta0, name="theta0")
+    v1 = arch.as_vector(theta1, name="theta1")
+    c = check_same_fiber(arch, v0, v1, rtol)
+    q0, q1 = edge_norms(arch, v0), edge_norms(arch, v1)
+    rep = connectivity(arch, c, tol=default_tol(c, float(np.max(np.maximum(q0, q1), initial=0.0))))
+    l0, l1 = rep.label(v0), rep.label(v1)
+    if l0 != l1:
+        idx = rep.frozen_index[arch.edge_sizes[rep.frozen_index] == 1]
+        k = next(i for i, (a, b) in enumerate(zip(l0, l1)) if a != b)
+        e = arch.edges[int(idx[k])]
+        raise FiberError(
+            f"theta0 and theta1 lie in different components: frozen edge {e!r} has sign "
+            f"{l0[k]:+d} at theta0 and {l1[k]:+d} at theta1"
+        )
+    sizes, offsets = arch.edge_sizes, arch.edge_offsets
+    scalar = np.flatnonzero(sizes == 1)
+    s0 = np.sign(v0[offsets[scalar]])
+    s1 = np.sign(v1[offsets[scalar]])
+    differ = scalar[(s0 * s1) < 0]
+
+    B = incidence_matrix(arch)
+    groups = _zero_groups(arch, c, differ.tolist(), B)
+    waypoints = [q0] + [q for q, _ in groups] + [q1]
+    n_seg = len(waypoints) - 1
+    if n_steps < n_seg:
+        raise ValueError(f"n_steps must be at least {n_seg} for this pair of points, got {n_steps}")
+
+    lengths = np.array([np.linalg.norm(b - a) for a, b in zip(waypoints[:-1], waypoints[1:])])
+    alloc = np.ones(n_seg, dtype=np.int64)
+    extra = n_steps - n_seg
+    if extra:
+        share = lengths / lengths.sum() if lengths.sum() > 0 else np.full(n_seg, 1.0 / n_seg)
+        alloc += np.floor(share * extra).astype(np.int64)
+        rest = n_steps - int(alloc.sum())
+        alloc[np.argsort(-(share * extra - np.floor(share * extra)))[:rest]] += 1
+
+    # q along the path: straight segments between the waypoints
+    qs = [q0[None, :]]
+    for i in range(n_seg):
+        t = (np.arange(1, alloc[i] + 1) / alloc[i])[:, None]
+        qs.append((1 - t) * waypoints[i][None, :] + t * waypoints[i + 1][None, :])
+    Q = np.maximum(np.vstack(qs), 0.0)
+
+    # sign of each scalar edge on each row: flipped after the waypoint of its group
+    sign = np.where(s0 != 0, s0, s1)
+    sign = np.where(sign != 0, sign, 1.0)
+    signs = np.tile(sign, (len(Q), 1))
+    col_of = {int(e): j for j, e in enumerate(scalar.tolist())}
+    ends = np.cumsum(alloc)  # row index of waypoint i+1 is ends[i]
+    for g, (_, members) in enumerate(groups):
+        cols = [col_of[e] for e in members]
+        rows_after = np.arange(len(Q)) >= ends[g]  # at the waypoint itself q_e = 0
+        signs[np.ix_(rows_after, cols)] = s1[cols]
+
+    out = np.empty((len(Q), arch.n_params))
+    out[:, offsets[scalar]] = signs * np.sqrt(Q[:, scalar])
+    tpos = np.linspace(0.0, 1.0, len(Q))
+    for e in np.flatnonzero(sizes > 1).tolist():
+        a, b = int(offsets[e]), int(offsets[e + 1])
+        dirs = _sphere_path(v0[a:b], v1[a:b], tpos)
+        out[:, a:b] = np.sqrt(Q[:, e])[:, None] * dirs
+    out[0], out[-1] = v0, v1
+    return out
+
+
+def _zero_groups(arch, c, edges: list[int], B) -> list[tuple[np.ndarray, list[int]]]:
+    """Waypoints of P(c) zeroing the given edges, as few as the LP finds."""
+    if not edges:
+        return []
+    q = feasible_flow(arch, c, zero=edges, B=B)
+    if q is not None:
+        return [(q, edges)]
+    if len(edges) == 1:  # pragma: no cover - a non-frozen edge always has a zero point
+        raise FiberError(f"no point of the fiber has edge {arch.edges[edges[0]]!r} at zero")
+    half = len(edges) // 2
+    return _zero_groups(arch, c, edges[:half], B) + _zero_groups(arch, c, edges[half:], B)
+
+
+def _sphere_path(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Unit vectors moving from a/|a| to b/|b| along a great circle (via a
+    perpendicular vector when they are antipodal)."""
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0 and nb == 0:
+        u = np.zeros_like(a)
+        u[0] = 1.0
+        return np.tile(u, (len(t), 1))
+    ua = a / na if na > 0 else b / nb
+    ub = b / nb if nb > 0 else ua
+    dot = float(np.clip(ua @ ub, -1.0, 1.0))
+    if dot < -1 + 1e-12:
+        w = np.zeros_like(ua)
+        w[int(np.argmin(np.abs(ua)))] = 1.0
+        w -= (w @ ua) * ua
+        w /= np.linalg.norm(w)
+        first = t <= 0.5
+        out = np.empty((len(t), len(ua)))
+        out[first] = _slerp(ua, w, 2 * t[first])
+        out[~first] = _slerp(w, ub, 2 * t[~first] - 1)
+        return out
+    return _slerp(ua, ub, t)
+
+
+def _slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    dot = float(np.clip(a @ b, -1.0, 1.0))
+    omega = np.arccos(dot)
+    if omega < 1e-12:
+        return np.tile(a, (len(t), 1))
+    so = np.sin(omega)
+    return (np.sin((1 - t) * omega)[:, None] * a + np.sin(t * omega)[:, None] * b) / so

@@ -1,0 +1,464 @@
+"""Singular points of fibers, the induced sub-networks they correspond to, and pruning.
+
+The Jacobian of ``F(θ) = B̃ q(θ)`` is ``2 B̃ diag(θ)`` on scalar edges.  Its rank is
+the number of constrained nodes minus the number of *floating clusters*: connected
+components of the support graph (edges with a non-zero weight group) made only of
+constrained nodes.  A floating cluster ``C`` is cut off from the inputs and outputs
+by zero weights, so at such a point the network computes exactly the function of
+the induced sub-network on ``V ∖ C``: singular strata are pruned networks.
+
+``H(c)`` contains a point whose floating cluster is ``C`` iff the flow problem with
+the boundary edges ``∂C`` removed is feasible (its inner part forces
+``Σ_C c = 0``).  Weight decay drives ``c`` to 0, where every stratum is present;
+the distance ``||θ_∂C||`` of a parameter point to the stratum of ``C`` is a
+prunability score.
+
+References
+----------
+.. [1] M. Nurisso, P. Leroy, G. Petri, F. Vaccarino, "Topology and geometry of the
+   learning space of ReLU networks: connectivity and singularities", ICLR 2026,
+   arXiv:2602.00693.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from topo.errors import GraphError
+from topo.fiber.balance import as_balance, check_tol, edge_norms, incidence_matrix
+from topo.fiber.flows import feasible_flow
+from topo.graph.architecture import Architecture
+from topo.graph.nodes import HIDDEN
+
+__all__ = [
+    "floating_clusters",
+    "jacobian_rank",
+    "Stratum",
+    "StrataSearch",
+    "singular_strata",
+    "has_singularities",
+    "Prunability",
+    "prunability",
+    "prune",
+    "ZERO_PRESERVING",
+]
+
+#: Activations with ``f(0) = 0``: a hidden unit left without inputs by pruning
+#: outputs 0 and can be dropped with its outgoing edges.
+ZERO_PRESERVING = frozenset(
+    {"relu", "leaky_relu", "linear", "identity", "sum", "maxpool", "avgpool", "gelu", "tanh", "silu",
+     "swish", "elu", "selu", "square", "sin", "softsign", "hardtanh"}
+)
+
+
+def _support(arch: Architecture, theta: Any, tol: float) -> np.ndarray:
+    vec = arch.as_vector(theta)
+    group_max = np.zeros(arch.n_edges)
+    np.maximum.at(group_max, arch.param_edge, np.abs(vec))
+    return group_max > tol
+
+
+def floating_clusters(arch: Architecture, theta: Any, *, tol: float = 0.0) -> list[list]:
+    """Connected components of the support graph made only of constrained nodes.
+
+    An edge is in the support when some weight of its group exceeds ``tol`` in
+    absolute value (a group counts as zero only when all of it is).
+
+    Examples
+    --------
+    >>> import topo
+    >>> arch = topo.Architecture.mlp([1, 2, 1], bias=False)
+    >>> topo.floating_clusters(arch, [1.0, 0.0, 1.0, 0.0])   # h1_1 is cut off
+    [['h1_1']]
+    """
+    keep = _support(arch, theta, tol)
+    n = arch.n_nodes
+    g = sp.coo_matrix((np.ones(int(keep.sum())), (arch.src[keep], arch.dst[keep])), shape=(n, n))
+    _, labels = connected_components(g, directed=False)
+    anchored = np.zeros(labels.max() + 1 if n else 0, dtype=bool)
+    unconstrained = arch.node_row < 0
+    anchored[labels[unconstrained]] = True
+    cons = arch.constrained_index
+    out: dict[int, list] = {}
+    names = arch.nodes
+    for v in cons.tolist():
+        if not anchored[labels[v]]:
+            out.setdefault(int(labels[v]), []).append(names[v])
+    return sorted(out.values(), key=lambda c: (len(c), [str(x) for x in c]))
+
+
+def jacobian_rank(arch: Architecture, theta: Any, *, tol: float = 0.0) -> int:
+    """Rank of the Jacobian of ``θ ↦ B̃ q(θ)`` at ``θ``, combinatorially.
+
+    Equals ``n_constrained - len(floating_clusters(arch, theta, tol=tol))``;
+    ``θ`` is a singular point of its fiber iff the rank is not full.
+
+    Examples
+    --------
+    >>> import topo
+    >>> arch = topo.Architecture.mlp([1, 2, 1], bias=False)
+    >>> topo.jacobian_rank(arch, [1.0, 0.0, 1.0, 0.0]), arch.n_constrained
+    (1, 2)
+    """
+    return arch.n_constrained - len(floating_clusters(arch, theta, tol=tol))
+
+
+def _boundary(arch: Architecture, mask: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(mask[arch.src] != mask[arch.dst])
+
+
+@dataclass(frozen=True)
+class Stratum:
+    """A stratum of the singular locus: points where the cluster ``nodes`` floats.
+
+    Attributes
+    ----------
+    nodes : tuple
+        The cluster C (connected constrained nodes).
+    boundary_edges : list of (u, v)
+        The edges ∂C with exactly one end in C (all zero on the stratum).
+    point_q : ndarray
+        A point of P(c) on the stratum (squared edge norms), a certificate.
+    """
+
+    arch: Architecture = field(repr=False)
+    nodes: tuple
+    boundary_edges: list
+    point_q: np.ndarray = field(repr=False)
+
+    @property
+    def subnetwork(self) -> Architecture:
+        """The pruned network: ``arch`` without C (and the units pruning leaves dead)."""
+        return _pruned_architecture(self.arch, self.nodes)[0]
+
+    def point(self, seed: int | None = 0) -> np.ndarray:
+        """A parameter point of the fiber on this stratum (random signs, seeded)."""
+        rng = np.random.default_rng(seed)
+        sizes = self.arch.edge_sizes
+        theta = np.empty(self.arch.n_params)
+        for e in range(self.arch.n_edges):
+            a, b = int(self.arch.edge_offsets[e]), int(self.arch.edge_offsets[e + 1])
+            d = rng.standard_normal(int(sizes[e]))
+            theta[a:b] = np.sqrt(self.point_q[e]) * d / np.linalg.norm(d)
+        return theta
+
+    def to_dict(self) -> dict:
+        return {"nodes": [str(v) for v in self.nodes],
+                "boundary_edges": [[str(u), str(v)] for u, v in self.boundary_edges]}
+
+
+@dataclass(frozen=True)
+class StrataSearch:
+    """Result of :func:`singular_strata`: the strata found and what was searched.
+
+    ``complete`` is True when every connected cluster up to ``max_size`` was
+    examined (so "no stratum" is a proof for those sizes); ``n_examined`` counts
+    clusters examined and ``largest_size`` the largest size fully covered.
+    ``stopped`` says why an incomplete search stopped (``""`` when it did not).
+    """
+
+    strata: list
+    n_examined: int
+    largest_size: int
+    complete: bool
+    stopped: str = ""
+
+    def __iter__(self):
+        return iter(self.strata)
+
+    def __len__(self) -> int:
+        return len(self.strata)
+
+    def __getitem__(self, i):
+        return self.strata[i]
+
+
+#: Default bound on the work of :func:`singular_strata`, in edge visits (each
+#: linear program over the whole graph costs its number of edges and nodes).
+MAX_STRATA_WORK = 20_000_000
+
+
+def _adjacency(arch: Architecture, pool: np.ndarray) -> list[list[int]]:
+    """Undirected adjacency among the nodes ``pool`` (by position in ``pool``)."""
+    pos = np.full(arch.n_nodes, -1, dtype=np.int64)
+    pos[pool] = np.arange(len(pool))
+    a, b = pos[arch.src], pos[arch.dst]
+    both = (a >= 0) & (b >= 0)
+    adj: list[set] = [set() for _ in range(len(pool))]
+    for x, y in zip(a[both].tolist(), b[both].tolist()):
+        adj[x].add(y)
+        adj[y].add(x)
+    return [sorted(t) for t in adj]
+
+
+def _connected_sets(adj: list[list[int]], max_size: int) -> Iterator[tuple[int, ...]]:
+    """Connected vertex sets in order of size (each once), breadth first."""
+    level = [(v,) for v in range(len(adj))]
+    size = 1
+    while level and size <= max_size:
+        yield from level
+        if size == max_size:
+            return
+        seen = set()
+        nxt = []
+        for s in level:
+            members = set(s)
+            frontier = {w for v in s for w in adj[v]} - members
+            for w in sorted(frontier):
+                t = tuple(sorted(members | {w}))
+                if t not in seen:
+                    seen.add(t)
+                    nxt.append(t)
+        level = nxt
+        size += 1
+
+
+def singular_strata(
+    arch: Architecture,
+    c: Any,
+    *,
+    tol: float | None = None,
+    max_size: int | None = None,
+    limit: int | None = None,
+    max_work: float | None = MAX_STRATA_WORK,
+) -> StrataSearch:
+    """Clusters C for which the fiber H(c) has a singular point floating on C.
+
+    Examines connected sets of constrained nodes, smallest first: C qualifies
+    when ``|Σ_C c| <= tol`` and the flow problem with ``∂C`` removed is feasible
+    (one linear program, only for the zero-sum candidates).
+
+    The cost is estimated before each step: listing the clusters of more than one
+    unit visits the edges between constrained units, and each linear program
+    costs the size of the graph.  When the next step would exceed ``max_work``
+    the search stops, with ``complete=False`` and ``stopped`` naming the bound
+    (``max_work`` here, ``max_strata_work`` in :func:`topo.audit`,
+    ``--max-strata-work`` on the command line).
+
+    Parameters
+    ----------
+    arch : Architecture
+    c : array_like or mapping
+        Balances.
+    tol : float, optional
+        Zero-sum tolerance, default ``1e-9 * max|c|`` (:func:`topo.fiber.balance.default_tol`).
+    max_size : int, optional
+        Largest cluster examined (default: all sizes — exponential for c = 0).
+    limit : int, optional
+        Stop after this many strata.
+    max_work : float, optional
+        Bound on the work in edge visits (default :data:`MAX_STRATA_WORK`;
+        None: unbounded).
+
+    Examples
+    --------
+    >>> import topo
+    >>> arch = topo.Architecture.mlp([1, 2, 1], bias=False)
+    >>> res = topo.singular_strata(arch, [0.0, 1.0])
+    >>> [s.nodes for s in res], res.complete
+    ([('h1_0',)], True)
+    >>> res[0].subnetwork.nodes
+    ['x0', 'h1_1', 'y0']
+    >>> res = topo.singular_strata(arch, [0.0, 0.0], max_work=1)
+    >>> res.complete, res.stopped.split(":")[0]
+    (False, 'stopped before a linear program of 8 edge visits (max_work=1)')
+    """
+    cv = as_balance(arch, c)
+    tol = check_tol(tol, cv)
+    m = arch.n_constrained
+    max_size = m if max_size is None else int(max_size)
+    budget = _Budget(max_work)
+    if max_size > 1:
+        row = arch.node_row
+        if not budget.spend(int(np.sum((row[arch.src] >= 0) & (row[arch.dst] >= 0))), "listing clusters"):
+            return StrataSearch([], 0, 0, False, budget.stopped)
+        sets = _connected_sets(_adjacency(arch, arch.constrained_index), max_size)
+    else:
+        sets = ((v,) for v in range(m))
+    B = None  # built for the first linear program only (it is as large as the graph)
+    cons = arch.constrained_index
+    names = arch.constrained
+    lp_cost = arch.n_edges + arch.n_nodes
+    strata = []
+    examined = 0
+    cur_size = 0
+    for S in sets:
+        cur_size = len(S)
+        if abs(float(cv[list(S)].sum())) > tol:
+            examined += 1
+            continue
+        if not budget.spend(lp_cost, "a linear program"):
+            return StrataSearch(strata, examined, cur_size - 1, False, budget.stopped)
+        examined += 1
+        mask = np.zeros(arch.n_nodes, dtype=bool)
+        mask[cons[list(S)]] = True
+        bnd = _boundary(arch, mask)
+        B = incidence_matrix(arch) if B is None else B
+        q = feasible_flow(arch, cv, zero=bnd.tolist(), B=B)
+        if q is None:
+            continue
+        strata.append(Stratum(arch=arch, nodes=tuple(names[i] for i in S),
+                              boundary_edges=arch.edge_names(bnd), point_q=q))
+        if limit is not None and len(strata) >= limit:
+            # sizes below the current one were fully examined
+            return StrataSearch(strata, examined, cur_size - 1, False, f"stopped at the limit of {limit} strata")
+    return StrataSearch(strata, examined, min(max_size, m), True)
+
+
+class _Budget:
+    """Work counter of the strata search: refuses a step that would exceed the bound."""
+
+    def __init__(self, max_work: float | None):
+        self.max_work = max_work
+        self.used = 0
+        self.stopped = ""
+
+    def spend(self, cost: int, what: str) -> bool:
+        if self.max_work is not None and self.used + cost > self.max_work:
+            self.stopped = (f"stopped before {what} of {cost:,} edge visits (max_work={self.max_work:,}): "
+                            "raise max_work (max_strata_work in topo.audit, --max-strata-work in the CLI) "
+                            "to search further")
+            return False
+        self.used += cost
+        return True
+
+
+def has_singularities(arch: Architecture, c: Any, *, tol: float | None = None, max_size: int | None = None) -> bool:
+    """Whether H(c) has a singular point floating on a cluster of at most ``max_size`` nodes.
+
+    Examples
+    --------
+    >>> import topo
+    >>> arch = topo.Architecture.mlp([2, 3, 1])
+    >>> topo.has_singularities(arch, [0.3, -1.2, 2.0]), topo.has_singularities(arch, [0.0, 1.0, 1.0])
+    (False, True)
+    """
+    return len(singular_strata(arch, c, tol=tol, max_size=max_size, limit=1)) > 0
+
+
+@dataclass(frozen=True)
+class Prunability:
+    """Distance ``||θ_∂C||`` of a parameter point to the stratum where C floats."""
+
+    nodes: tuple
+    distance: float
+
+
+def prunability(arch: Architecture, theta: Any, *, max_size: int = 1, hidden: str = "constrained") -> list[Prunability]:
+    """Distances to the pruned strata, smallest first.
+
+    For every hidden node (and every connected cluster of up to ``max_size``
+    nodes), the norm of the weights on its boundary edges: setting those to zero
+    (moving by exactly that distance) cuts the cluster off, after which
+    :func:`prune` removes it without changing the outputs.
+
+    Parameters
+    ----------
+    hidden : {"constrained", "all"}
+        Clusters of constrained nodes only (the strata of the fiber), or of any
+        hidden nodes.
+
+    Examples
+    --------
+    >>> import topo
+    >>> arch = topo.Architecture.mlp([1, 2, 1], bias=False)
+    >>> [(p.nodes, round(p.distance, 3)) for p in topo.prunability(arch, [1.0, 0.1, 1.0, 0.2])]
+    [(('h1_1',), 0.224), (('h1_0',), 1.414)]
+    """
+    q = edge_norms(arch, theta)
+    if hidden == "constrained":
+        pool = arch.constrained_index
+    elif hidden == "all":
+        pool = np.flatnonzero(arch.role_codes == HIDDEN)
+    else:
+        raise ValueError(f"hidden must be 'constrained' or 'all', got {hidden!r}")
+    names = arch.nodes
+    if max_size == 1:
+        into = np.bincount(arch.dst, weights=q, minlength=arch.n_nodes)
+        out = np.bincount(arch.src, weights=q, minlength=arch.n_nodes)
+        d = np.sqrt(into[pool] + out[pool])
+        order = np.argsort(d, kind="stable")
+        return [Prunability((names[pool[i]],), float(d[i])) for i in order.tolist()]
+    res = []
+    for S in _connected_sets(_adjacency(arch, pool), max_size):
+        mask = np.zeros(arch.n_nodes, dtype=bool)
+        mask[pool[list(S)]] = True
+        d = float(np.sqrt(q[_boundary(arch, mask)].sum()))
+        res.append(Prunability(tuple(names[pool[i]] for i in S), d))
+    res.sort(key=lambda p: p.distance)
+    return res
+
+
+def _pruned_architecture(arch: Architecture, cluster: Iterable[Hashable]) -> tuple[Architecture, np.ndarray]:
+    """Remove C, then hidden units left without outputs or (zero-preserving) inputs."""
+    keep = np.ones(arch.n_nodes, dtype=bool)
+    for v in cluster:
+        i = arch.node_index(v)
+        if arch.role_codes[i] != HIDDEN:
+            raise GraphError(f"only hidden nodes can be pruned; {v!r} is an {arch.role(v)}")
+        keep[i] = False
+    hidden = arch.role_codes == HIDDEN
+    while True:
+        alive = keep[arch.src] & keep[arch.dst]
+        indeg = np.bincount(arch.dst[alive], minlength=arch.n_nodes)
+        outdeg = np.bincount(arch.src[alive], minlength=arch.n_nodes)
+        dead_out = keep & hidden & (outdeg == 0)
+        dead_in = keep & hidden & (indeg == 0)
+        for i in np.flatnonzero(dead_in).tolist():
+            if arch.activations[i] not in ZERO_PRESERVING:
+                raise GraphError(
+                    f"pruning leaves node {arch.nodes[i]!r} without inputs, and its activation "
+                    f"{arch.activations[i]!r} does not map 0 to 0 (it would become a constant)"
+                )
+        dead = dead_out | dead_in
+        if not dead.any():
+            break
+        keep &= ~dead
+    outputs = np.flatnonzero((arch.role_codes == 3) & keep)
+    alive = keep[arch.src] & keep[arch.dst]
+    indeg = np.bincount(arch.dst[alive], minlength=arch.n_nodes)
+    orphan = outputs[indeg[outputs] == 0]
+    if len(orphan):
+        raise GraphError(f"pruning cuts output {arch.nodes[int(orphan[0])]!r} off from every input")
+    kept_nodes = [arch.nodes[i] for i in np.flatnonzero(keep).tolist()]
+    return arch.induced(kept_nodes), np.flatnonzero(alive)
+
+
+def prune(arch: Architecture, theta: Any, cluster: Iterable[Hashable]) -> tuple[Architecture, np.ndarray]:
+    """Remove the hidden nodes ``cluster`` (and units this leaves dead).
+
+    Hidden units left with no outgoing edge are removed; units left with no
+    incoming edge are removed when their activation maps 0 to 0.  When the
+    weights on the cluster's boundary are zero, the pruned network computes
+    exactly the same outputs.
+
+    Returns
+    -------
+    (Architecture, numpy.ndarray)
+        The pruned architecture and its parameters (the kept edges' weights).
+
+    Examples
+    --------
+    >>> import numpy as np, topo
+    >>> arch = topo.Architecture.mlp([1, 2, 1], bias=False)
+    >>> theta = np.array([1.0, 0.0, 2.0, 0.0])            # h1_1 is cut off
+    >>> small, t = topo.prune(arch, theta, ["h1_1"])
+    >>> small.edges, t
+    ([('x0', 'h1_0'), ('h1_0', 'y0')], array([1., 2.]))
+    >>> X = np.array([[1.0], [-2.0], [3.0]])
+    >>> bool(np.allclose(topo.forward(arch, theta, X), topo.forward(small, t, X)))
+    True
+    """
+    vec = arch.as_vector(theta)
+    sub, kept_edges = _pruned_architecture(arch, cluster)
+    offsets = arch.edge_offsets
+    parts = [vec[offsets[e]:offsets[e + 1]] for e in kept_edges.tolist()]
+    sub_theta = np.concatenate(parts) if parts else np.zeros(0)
+    # the induced architecture keeps the kept edges in their original order
+    return sub, sub_theta

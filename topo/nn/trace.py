@@ -1,0 +1,250 @@
+"""Import PyTorch models as architectures (neuron or channel level).
+
+:func:`from_torch` traces the model with ``torch.fx``, runs it once on an example
+batch to learn every tensor's shape, and interprets the graph node by node in the
+manner of :class:`torch.fx.Interpreter`: each node kind (module type, function,
+tensor method) has a handler that turns the units (neurons or channels) holding
+its inputs into the units holding its output.  Adding a block is adding a handler
+to one of the tables at the end of :mod:`topo.torch_handlers`.
+
+Modelled exactly:
+
+- ``Linear``, ``Conv1d/2d/3d`` (channel level: one edge per (input channel,
+  output channel) pair carrying the kernel slice; grouped and depthwise);
+- eval-mode ``BatchNorm``: folded into the preceding layer when it directly
+  follows one (nothing else reads the layer's output); elsewhere (pre-activation
+  BatchNorm, BatchNorm after a concatenation) a unit per channel with one scaled
+  incoming edge (``γ/√(var+ε)``) and a bias (``β − mean·γ/√(var+ε)``);
+- ``ReLU``, ``LeakyReLU`` of any slope (and their compositions), applied in place
+  to the units of a layer that nothing else reads, else to copies of the units
+  joined by fixed identity edges (the copies and the originals are then free);
+- pooling, dropout, padding and other channel-wise homogeneous maps (a channel
+  keeps its unit);
+- residual ``+``/``-`` (a free sum node per unit), ``torch.cat``, channel split
+  (``chunk``, ``split``, slicing) and channel shuffle (``view``/``transpose``/
+  ``flatten``/``permute``): parameter-free relabelling of units, computed by
+  applying the operation itself to a tensor of unit labels;
+- multiplication or division by a constant (a copy with a fixed edge).
+
+Not positively homogeneous, hence free with the reason: ``GELU``, ``SiLU``,
+``Sigmoid``, ``Tanh``, ``ReLU6``, ``Hardswish``, ... (the activation is set on the
+units, so the architecture says why).  Gating and any other operation topo does
+not model (``x * sigmoid(...)`` of squeeze-excitation, softmax, ...) keeps every
+tensor input: each output unit gets a fixed edge from every input unit it
+depends on, so all the units it touches are free.  A module with parameters
+called twice (weight sharing) is refused with its name.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+from topo.errors import GraphError
+from topo.nn.handlers import Importer
+from topo.nn.result import TorchImport, UnsupportedLayerWarning
+
+__all__ = ["from_torch"]
+
+
+def _describe(result):
+    import torch
+
+    if isinstance(result, torch.Tensor):
+        return ("tensor", tuple(result.shape))
+    if isinstance(result, (tuple, list)) and result and all(isinstance(r, torch.Tensor) for r in result):
+        return ("tensors", [tuple(r.shape) for r in result])
+    return ("value", result)
+
+
+def _record_shapes(gm, example_input) -> dict:
+    """Run the traced module once; the shape of every tensor and the value of everything else.
+
+    The run is on the ``meta`` device (shapes without arithmetic) when the model
+    allows it, else on the example itself.
+    """
+    import copy
+
+    import torch
+
+    try:
+        meta_gm = copy.deepcopy(gm).to("meta")
+        return _shape_run(meta_gm, example_input.to("meta"))
+    except Exception:  # noqa: BLE001 - an operation without a meta kernel, data-dependent code, ...
+        pass
+    try:
+        with torch.no_grad():
+            return _shape_run(gm, example_input)
+    except Exception as exc:  # noqa: BLE001 - the model itself failed on the example
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise GraphError(f"running the model on example_input of shape {tuple(example_input.shape)} "
+                         f"failed: {type(exc).__name__}: {first}") from None
+
+
+def _shape_run(gm, example_input) -> dict:
+    import torch
+    import torch.fx as fx
+
+    meta: dict = {}
+
+    class Recorder(fx.Interpreter):
+        def run_node(self, n):
+            result = super().run_node(n)
+            meta[n.name] = _describe(result)
+            return result
+
+    with torch.no_grad():
+        Recorder(gm).run(example_input)
+    return meta
+
+
+def _hook_trace(model, example_input, fx_error):
+    """Fallback for models torch.fx cannot trace (e.g. data-dependent control flow):
+    run the model once with forward hooks on its leaf modules and rebuild the graph
+    from which module consumed which module's output.  Only models whose tensors
+    flow from module to module (no functional operations in between) can be
+    rebuilt this way."""
+    import torch
+    import torch.fx as fx
+
+    name = type(model).__name__
+    if example_input is None:
+        raise GraphError(f"torch.fx could not trace {name} ({fx_error}); pass example_input to trace it "
+                         "with forward hooks instead")
+    events = []
+    handles = []
+    for qual, mod in model.named_modules():
+        if qual and not any(True for _ in mod.children()):
+            def hook(m, inputs, output, qual=qual):
+                events.append((qual, [id(t) for t in inputs if isinstance(t, torch.Tensor)], id(output), output))
+            handles.append(mod.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            result = model(example_input)
+    finally:
+        for h in handles:
+            h.remove()
+    graph = fx.Graph()
+    values = {id(example_input): graph.placeholder("x")}
+    keep_alive = []
+    for qual, in_ids, out_id, output in events:
+        if len(in_ids) != 1 or in_ids[0] not in values:
+            raise GraphError(
+                f"torch.fx could not trace {name} ({fx_error}), and the forward-hook trace cannot either: "
+                f"the input of {qual!r} is not the output of another module (functional operations in forward)"
+            )
+        values[out_id] = graph.call_module(qual, (values[in_ids[0]],))
+        keep_alive.append(output)  # ids stay unique while the tensors live
+    if id(result) not in values:
+        raise GraphError(f"torch.fx could not trace {name} ({fx_error}), and the forward-hook trace cannot "
+                         "either: the output is not produced by a module")
+    graph.output(values[id(result)])
+    return fx.GraphModule(model, graph)
+
+
+
+
+def from_torch(
+    model,
+    example_input=None,
+    *,
+    level: str = "auto",
+    fold_batchnorm: bool = True,
+    strict: bool = False,
+    state_dict: Any = None,
+) -> TorchImport:
+    """Trace a PyTorch model into an :class:`~topo.Architecture` and its weights.
+
+    The model is traced with ``torch.fx`` and run once on ``example_input`` to
+    learn the shape of every tensor; when tracing fails (data-dependent control
+    flow, for instance) and ``example_input`` is given, it is run with forward
+    hooks on its leaf modules instead, which works when tensors flow from module
+    to module.  See the module docstring for what is modelled and how.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Put in eval mode (BatchNorm uses its running statistics).
+    example_input : torch.Tensor, optional
+        A batch: needed for convolutional models; for models starting with a
+        ``Linear`` layer a zero batch of its width is used by default.
+    level : {"auto", "neuron", "channel"}
+        ``"channel"``: one unit per convolution channel (edges carry kernel slices);
+        ``"neuron"``: one unit per feature (models without convolutions).
+        ``"auto"`` picks channel level when the model has convolutions.
+    fold_batchnorm : bool
+        Fold a BatchNorm that directly follows a layer into it (default); else
+        every BatchNorm becomes a unit per channel with a scaled edge and a bias.
+    strict : bool
+        Raise on operations topo does not model instead of warning and making
+        their units free.
+    state_dict : mapping or path, optional
+        Weights to load into the model first (a ``state_dict``, or a file saved by
+        ``torch.save``, read with ``weights_only=True``).
+
+    Examples
+    --------
+    >>> import torch, topo
+    >>> from topo.nn.trace import from_torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    >>> imp = from_torch(net)
+    >>> imp.architecture.n_params, len(imp.architecture.constrained)
+    (13, 3)
+    >>> imp.edge_source[("0.0", "2.0")]
+    ('2', 'weight', (0, 0))
+    """
+    import torch
+    import torch.fx as fx
+
+    if level not in ("auto", "neuron", "channel"):
+        raise ValueError(f"level must be 'auto', 'neuron' or 'channel', got {level!r}")
+    if state_dict is not None:
+        _load_state_dict(model, state_dict)
+    model = model.eval()
+    convs = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
+    has_conv = any(isinstance(m, convs) for m in model.modules())
+    if level == "auto":
+        level = "channel" if has_conv else "neuron"
+    if level == "neuron" and has_conv:
+        raise GraphError("neuron level is supported for models without convolutions; use level='channel'")
+    if example_input is None:
+        if has_conv:
+            raise GraphError("convolutional models need example_input to propagate shapes")
+        first = next((m for m in model.modules() if isinstance(m, torch.nn.Linear)), None)
+        if first is None:
+            raise GraphError("cannot infer the input width: pass example_input")
+        example_input = torch.zeros(2, first.in_features, dtype=first.weight.dtype)
+    try:
+        gm = fx.symbolic_trace(model)
+    except Exception as exc:  # noqa: BLE001 - any tracing failure: try the forward-hook trace
+        gm = _hook_trace(model, example_input, exc)
+    meta = _record_shapes(gm, example_input)
+    imp = Importer(gm, meta, level, strict=strict, fold_batchnorm=fold_batchnorm)
+    imp.run()
+    if imp.unsupported:
+        listed = ", ".join(f"{t} ({q})" for t, q in imp.unsupported)
+        warnings.warn(f"units produced by unsupported layers are treated as free: {listed}",
+                      UnsupportedLayerWarning, stacklevel=2)
+    return imp.result(level)
+
+
+def _load_state_dict(model, state_dict) -> None:
+    import torch
+
+    if isinstance(state_dict, (str, bytes)) or hasattr(state_dict, "__fspath__"):
+        try:
+            state_dict = torch.load(state_dict, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise GraphError(f"cannot read weights file {str(state_dict)!r}: no such file") from None
+        except Exception as exc:  # noqa: BLE001 - corrupt file, pickled code refused, ...
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise GraphError(f"cannot load weights file {str(state_dict)!r}: {first}") from None
+    if not isinstance(state_dict, Mapping):
+        raise GraphError(f"the weights are a {type(state_dict).__name__}, not a state_dict (a mapping of "
+                         "parameter names to tensors)")
+    try:
+        model.load_state_dict(state_dict)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        raise GraphError("the weights do not fit the model: " + " ".join(s.strip() for s in first[:3])) from None

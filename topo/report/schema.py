@@ -1,0 +1,29 @@
+"""The audit report's schema: its version, listing limits, and how units are grouped by layer.
+
+The report is one JSON-serialisable dictionary (documented in ``docs/report.md``),
+built by :func:`topo.report.build.audit_report` and rendered by the other modules of
+:mod:`topo.report`; this module holds what they all agree on.
+
+Examples
+--------
+>>> from topo.report.schema import SCHEMA_VERSION, layer_key
+>>> SCHEMA_VERSION, layer_key("layer1.0.conv1.17")
+(1, 'layer1.0.conv1')
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = ["SCHEMA_VERSION", "MAX_LISTED", "layer_key"]
+
+#: Version of the report dictionary (``report["schema_version"]``).
+SCHEMA_VERSION = 1
+#: Default of ``max_listed``: at most this many frozen edges, balances and free units are listed.
+MAX_LISTED = 200
+
+
+def layer_key(name: Any) -> str:
+    """The layer of a unit: its name without a trailing index (``"layer1.0.conv1.17"`` → ``"layer1.0.conv1"``)."""
+    return re.sub(r"[._]?\d+$", "", str(name)) or str(name)
