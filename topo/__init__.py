@@ -16,7 +16,7 @@ The main objects:
 :func:`from_torch` are imported on first use.
 """
 
-from topo._version import __version__
+from topo._version import __version__  # noqa: F401 - topo.__version__
 from topo.auditing import Audit, audit
 from topo.errors import (
     CycleError,
@@ -55,7 +55,7 @@ from topo.sampling.points import sample_fiber
 from topo.sampling.verification import verify_topology
 from topo.symmetry.automorphisms import AutomorphismGroup, automorphism_group
 from topo.symmetry.classes import SymmetryClasses, components_up_to_symmetry
-from topo.utils.validation import LIMITS
+from topo.utils.validation import LIMITS  # noqa: F401 - topo.LIMITS, the limits in force
 from topo.varieties.checks import check_outputs
 from topo.varieties.patterns import (
     activation_patterns,

@@ -10,7 +10,7 @@ initialisation scheme,
 * ``network``: the probability that at least one is;
 * ``disconnected``: the probability that the fiber through the initial point
   has more than one connected component (any frozen edge, decided exactly by
-  :func:`topo.connectivity` for every Monte Carlo sample).
+  :func:`topo.fiber.connectivity` for every Monte Carlo sample).
 
 These differ: with one input and no bias, every unit has a single input edge,
 which freezes when ``c_k > 0``; the fiber is then *always* disconnected while
@@ -262,11 +262,11 @@ def obstruction_probability(
     client : None, dask.distributed.Client or scheduler address
         Where the chunks run (``None``: in this process, no Dask needed).
     bias_rule : {"input", "pytorch", "zeros"}, optional
-        How biases are drawn (:mod:`topo.initializers`); default ``"pytorch"`` for
+        How biases are drawn (:mod:`topo.graph.initializers`); default ``"pytorch"`` for
         ``init="pytorch"``, ``"input"`` (a bias is one more input weight) otherwise.
     disconnection : bool
         Also estimate the probability that the fiber is disconnected (Monte Carlo:
-        one :func:`topo.connectivity` call per sample).
+        one :func:`topo.fiber.connectivity` call per sample).
 
     Returns
     -------

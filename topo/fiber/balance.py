@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from topo.errors import FiberError, ParameterError
 from topo.graph.architecture import Architecture
 from topo.utils.text import short
-from topo.utils.validation import real_vector
+from topo.utils.validation import first_non_finite, real_vector, real_vector_of_length
 
 __all__ = ["edge_norms", "incidence_matrix", "balance", "scaled_balance", "balances_in_range", "as_balance",
            "default_tol", "check_tol", "check_same_fiber", "power_of_two_scale"]
@@ -215,15 +215,9 @@ def as_balance(arch: Architecture, c: Any) -> np.ndarray:
             missing = [arch.constrained[r] for r in np.flatnonzero(~seen)[:3].tolist()]
             raise ParameterError(f"c: no balance for {int((~seen).sum())} constrained node(s), e.g. {missing}")
     else:
-        vec = real_vector(c, "c")
-        if vec.shape != (m,):
-            raise ParameterError(
-                f"c has shape {vec.shape} but the architecture has {m} constrained nodes "
-                f"(expected shape ({m},))"
-            )
-    bad = ~np.isfinite(vec)
-    if bad.any():
-        r = int(np.argmax(bad))
+        vec = real_vector_of_length(c, "c", m, "constrained nodes")
+    r = first_non_finite(vec)
+    if r is not None:
         raise ParameterError(f"c has a non-finite value {vec[r]} at constrained node {arch.constrained[r]!r}")
     return vec
 

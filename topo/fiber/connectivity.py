@@ -14,8 +14,8 @@ By the flow feasibility theorem (Gale/Hoffman) with infinite capacities, edge
 * (out) some set ``S`` containing ``u`` has ``e`` as its only leaving edge and
   ``Σ_S c < 0``.
 
-Such ``S`` lie in the region of a bottleneck (see :mod:`topo.decompose`); the best
-one is a maximum-weight closure (:mod:`topo.closure`).  No linear program is solved
+Such ``S`` lie in the region of a bottleneck (see :mod:`topo.fiber.decompose`); the best
+one is a maximum-weight closure (:mod:`topo.fiber.closure`).  No linear program is solved
 to decide frozenness; one is solved on demand for the certificate of a non-frozen
 edge (:meth:`ConnectivityReport.zero_flow`).
 

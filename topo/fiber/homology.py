@@ -142,22 +142,20 @@ def _hochster(faces, core: list[int], sizes: np.ndarray) -> list[int]:
     return [poly.get(p, 0) for p in range(top + 1)]
 
 
-def betti_numbers(
-    arch: Architecture, c: Any, *, max_core: int = 12, tol: float | None = None, method: str = "auto",
-    connectivity: ConnectivityReport | None = None,
-) -> BettiNumbers:
+def betti_numbers(arch: Architecture, c: Any, *, max_core: int = 12, tol: float | None = None,
+                  method: str = "auto", connectivity: ConnectivityReport | None = None) -> BettiNumbers:
     """Exact Betti numbers of the fiber H(c).
 
     Parameters
     ----------
     arch : Architecture
     c : array_like or mapping
-        Balances.
+        Balances, aligned with ``arch.constrained`` or ``{node: value}``.
     max_core : int
         Largest core (edges of a factor that are neither frozen nor cone vertices)
         handled by Hochster's formula, which costs ``2^core`` homology computations.
     tol : float, optional
-        Tolerance of the frozen-edge decision (see :func:`topo.connectivity`).
+        Tolerance of the frozen-edge decision (see :func:`topo.fiber.connectivity`).
     method : {"auto", "hochster"}
         ``"auto"`` uses the closed form for single-node factors; ``"hochster"``
         applies Hochster's formula to every factor (a cross-check).

@@ -34,7 +34,9 @@ from topo.utils.validation import (
     check_count,
     check_name,
     check_size_budget,
+    first_non_finite,
     real_vector,
+    real_vector_of_length,
 )
 
 __all__ = ["Architecture", "DERIVED_RESULTS"]
@@ -972,15 +974,9 @@ class Architecture:
                 more = int((~seen).sum())
                 raise ParameterError(f"{name}: no value for {more} edge(s), e.g. {missing}")
         else:
-            vec = real_vector(theta, name)
-            if vec.shape != (self.n_params,):
-                raise ParameterError(
-                    f"{name} has shape {vec.shape} but the architecture has {self.n_params} "
-                    f"parameters (expected shape ({self.n_params},))"
-                )
-        bad = ~np.isfinite(vec)
-        if bad.any():
-            i = int(np.argmax(bad))
+            vec = real_vector_of_length(theta, name, self.n_params, "parameters")
+        i = first_non_finite(vec)
+        if i is not None:
             e = int(np.searchsorted(self._offsets, i, side="right") - 1)
             raise ParameterError(
                 f"{name} has a non-finite value {vec[i]} at parameter {i} (edge {short(self.edges[e])})"
@@ -1025,7 +1021,7 @@ class Architecture:
         variance; ``"normal"``: N(0, 1); ``"uniform"``: U(-1/sqrt(fan_in), 1/sqrt(fan_in));
         ``"pytorch"``: the default of ``torch.nn.Linear`` (U(±1/sqrt(fan_in)) for
         weights and biases, fan_in counting weights only).  ``bias`` chooses the bias
-        rule (:mod:`topo.initializers`): ``"input"`` (default except for
+        rule (:mod:`topo.graph.initializers`): ``"input"`` (default except for
         ``"pytorch"``: a bias is an input edge, counted in ``fan_in`` and drawn
         like the other input weights), ``"pytorch"`` or ``"zeros"``.
 

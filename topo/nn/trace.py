@@ -5,7 +5,7 @@ batch to learn every tensor's shape, and interprets the graph node by node in th
 manner of :class:`torch.fx.Interpreter`: each node kind (module type, function,
 tensor method) has a handler that turns the units (neurons or channels) holding
 its inputs into the units holding its output.  Adding a block is adding a handler
-to one of the tables at the end of :mod:`topo.torch_handlers`.
+to one of the tables at the end of :mod:`topo.nn.handlers`.
 
 Modelled exactly:
 

@@ -5,7 +5,7 @@ given as an :class:`~topo.Architecture`, using PyTorch's autograd for the
 gradients, and returns the trajectory of parameters, balances and losses.  With
 small steps the balances stay put (drift ``O(lr)``); with weight decay ``λ`` they
 decay like ``c(t) = exp(-2 λ t) c(0)``, ``t = lr · step``, which drives the
-network towards the pruned strata of :mod:`topo.singular`.
+network towards the pruned strata of :mod:`topo.fiber.singular`.
 """
 
 from __future__ import annotations
@@ -65,30 +65,25 @@ def _import_torch():
     return torch
 
 
+def _functional(name: str):
+    return lambda t, z: getattr(t.nn.functional, name)(z)
+
+
+#: The torch function of every activation name :func:`train` evaluates.
 _TORCH_ACTS = {
     "relu": lambda t, z: t.relu(z),
     "leaky_relu": lambda t, z: t.nn.functional.leaky_relu(z, DEFAULT_LEAKY_SLOPE),
     "linear": lambda t, z: z,
     "identity": lambda t, z: z,
     "sum": lambda t, z: z,
-    "gelu": lambda t, z: t.nn.functional.gelu(z),
     "tanh": lambda t, z: t.tanh(z),
     "sigmoid": lambda t, z: t.sigmoid(z),
-    "silu": lambda t, z: t.nn.functional.silu(z),
-    "swish": lambda t, z: t.nn.functional.silu(z),
-    "softplus": lambda t, z: t.nn.functional.softplus(z),
-    "elu": lambda t, z: t.nn.functional.elu(z),
-    "selu": lambda t, z: t.nn.functional.selu(z),
+    "swish": _functional("silu"),
     "square": lambda t, z: z * z,
     "sin": lambda t, z: t.sin(z),
     "exp": lambda t, z: t.exp(z),
-    "softsign": lambda t, z: t.nn.functional.softsign(z),
-    "hardtanh": lambda t, z: t.nn.functional.hardtanh(z),
-    "relu6": lambda t, z: t.nn.functional.relu6(z),
-    "hardswish": lambda t, z: t.nn.functional.hardswish(z),
-    "hardsigmoid": lambda t, z: t.nn.functional.hardsigmoid(z),
-    "mish": lambda t, z: t.nn.functional.mish(z),
-}
+} | {name: _functional(name) for name in ("gelu", "silu", "softplus", "elu", "selu", "softsign", "hardtanh",
+                                         "relu6", "hardswish", "hardsigmoid", "mish")}
 
 
 def _torch_act(name: str):

@@ -69,16 +69,52 @@ def build_audit(
     progress: Progress | None = None,
     max_strata_work: int | None = None,
 ) -> AuditParts:
-    """The report dictionary of :func:`audit_report` with the balances and the connectivity
-    report it was built from (what :class:`topo.Audit` keeps, so that nothing is computed twice).
+    """Run the structural analyses on ``(arch, theta)`` and collect them in the report dict.
 
-    Takes the arguments of :func:`audit_report`.
+    This is the report dictionary of :func:`audit` (schema in ``docs/report.md``);
+    most users want :func:`audit`, which also accepts widths, spec files and
+    PyTorch modules and returns an :class:`Audit`.
+
+    Parameters
+    ----------
+    arch, theta
+        The network and a parameter point; the fiber audited is the one through
+        ``theta`` (balances ``c = balance(arch, theta)``).
+    name, source, parameters : str
+        Free-text provenance written into the report.
+    max_listed : int
+        At most this many frozen edges (with witnesses), balances and free units
+        are listed; counts are always complete.
+    sample : int
+        When > 0, sample that many fiber points (bottleneck coordinates) and add
+        a ``topology`` section comparing persistent β₀ with the exact count.
+    seed : int
+        Seed of the sampling.
+    edge_source : dict, optional
+        ``{edge: (module, parameter, index)}`` (from :func:`topo.nn.trace.from_torch`):
+        frozen edges then name where their weights live in the model.
+    max_strata : int
+        At most this many singular strata of single units are searched for and listed
+        (0 skips the search).
+    unsupported : list of (type, name), optional
+        Layers that could not be modelled (from the PyTorch import): listed in the
+        report as what could not be analysed.
+    progress : callable, optional
+        Called with the name of each stage as it starts.
+
+    Returns
+    -------
+    AuditParts
+        The report dictionary, the balances it was computed from (in its units) and the
+        connectivity report, so that nothing is computed twice (:class:`topo.Audit` keeps them).
 
     Examples
     --------
     >>> import topo
     >>> arch = topo.Architecture.mlp([2, 3, 1])
     >>> parts = build_audit(arch, arch.init(seed=0))
+    >>> parts.report["schema_version"], parts.report["network"]["n_constrained"]
+    (1, 3)
     >>> parts.report["connectivity"]["n_components"] == parts.connectivity.n_components
     True
     """
@@ -137,68 +173,17 @@ def build_audit(
     return AuditParts(report, c, conn)
 
 
-def audit_report(
-    arch: Architecture,
-    theta: Any,
-    *,
-    name: str = "network",
-    source: str = "",
-    parameters: str = "",
-    max_listed: int = MAX_LISTED,
-    sample: int = 0,
-    seed: int | None = 0,
-    edge_source: dict | None = None,
-    max_strata: int = 20,
-    unsupported: list | None = None,
-    progress: Progress | None = None,
-    max_strata_work: int | None = None,
-) -> dict:
-    """Run the structural analyses on ``(arch, theta)`` and collect them in a dict.
-
-    This is the report dictionary of :func:`audit` (schema in ``docs/report.md``);
-    most users want :func:`audit`, which also accepts widths, spec files and
-    PyTorch modules and returns an :class:`Audit`.
-
-    Parameters
-    ----------
-    arch, theta
-        The network and a parameter point; the fiber audited is the one through
-        ``theta`` (balances ``c = balance(arch, theta)``).
-    name, source, parameters : str
-        Free-text provenance written into the report.
-    max_listed : int
-        At most this many frozen edges (with witnesses), balances and free units
-        are listed; counts are always complete.
-    sample : int
-        When > 0, sample that many fiber points (bottleneck coordinates) and add
-        a ``topology`` section comparing persistent β₀ with the exact count.
-    seed : int
-        Seed of the sampling.
-    edge_source : dict, optional
-        ``{edge: (module, parameter, index)}`` (from :func:`topo.nn.trace.from_torch`):
-        frozen edges then name where their weights live in the model.
-    max_strata : int
-        At most this many singular strata of single units are searched for and listed
-        (0 skips the search).
-    unsupported : list of (type, name), optional
-        Layers that could not be modelled (from the PyTorch import): listed in the
-        report as what could not be analysed.
-    progress : callable, optional
-        Called with the name of each stage as it starts.
+def audit_report(arch: Architecture, theta: Any, **options: Any) -> dict:
+    """The report dictionary of :func:`build_audit` alone (same arguments).
 
     Examples
     --------
     >>> import topo
-    >>> from topo.report.build import audit_report
     >>> arch = topo.Architecture.mlp([2, 3, 1])
-    >>> rep = audit_report(arch, arch.init(seed=0))
-    >>> rep["schema_version"], rep["network"]["n_constrained"]
-    (1, 3)
+    >>> audit_report(arch, arch.init(seed=0))["schema_version"]
+    1
     """
-    return build_audit(
-        arch, theta, name=name, source=source, parameters=parameters, max_listed=max_listed, sample=sample,
-        seed=seed, edge_source=edge_source, max_strata=max_strata, unsupported=unsupported, progress=progress,
-        max_strata_work=max_strata_work).report
+    return build_audit(arch, theta, **options).report
 
 
 def _balances_section(names: list, c: np.ndarray, tol: float, unit: int, max_listed: int) -> dict:

@@ -94,34 +94,23 @@ def _polytope_chain(arch, c, R2, n, rng, *, face_fraction, thin, progress, unifo
 
 def _theta_chain(P: FlowPolytope, q, n, rng, *, thin, progress):
     """Hit-and-run targeting prod_e q_e^(-1/2) (uniform in θ): slice sampling on each chord."""
-    from tqdm.auto import tqdm
-
     delta = 1e-9 * P.R2
-    out = np.empty((n, P.E))
-    bar = tqdm(total=n, desc="sampling fiber", disable=None if progress is None else not progress, leave=False)
-    k = step = 0
-    while k < n:
-        step += 1
-        chord = P.random_chord(q, rng)
-        if chord is None:
-            continue
-        d, lo, hi, _, _ = chord
-        y = -0.5 * float(np.sum(np.log(q + delta))) + np.log(rng.random())
-        a, b, t = lo, hi, 0.0
+
+    def log_density(x):
+        return -0.5 * float(np.sum(np.log(np.maximum(x, 0.0) + delta)))
+
+    def slice_step(q, d, lo, hi, rng):
+        y = log_density(q) + np.log(rng.random())
+        a, b = lo, hi
         for _ in range(60):
             t = rng.uniform(a, b)
-            if -0.5 * float(np.sum(np.log(np.maximum(q + t * d, 0.0) + delta))) >= y:
-                break
+            if log_density(q + t * d) >= y:
+                return t
             a, b = (t, b) if t < 0 else (a, t)
-        else:
-            t = 0.0
-        q = np.maximum(q + t * d, 0.0)
-        if step > 10 * thin and step % thin == 0:
-            out[k] = q
-            k += 1
-            bar.update(1)
-    bar.close()
-    return out
+        return 0.0
+
+    return np.array(list(P.hit_and_run(q, n, thin=thin, rng=rng, burn_in=10 * thin, progress=progress,
+                                       move=slice_step)))
 
 
 def _walk(arch, c, Q_start, n, rng, *, step_size, n_walks, progress):

@@ -19,7 +19,7 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -197,12 +197,15 @@ class FlowPolytope:
         return q + eps * self.z
 
     def hit_and_run(self, q: np.ndarray, n: int, *, thin: int, rng: np.random.Generator,
-                    burn_in: int = 0, face_fraction: float = 0.0,
-                    progress: bool | None = None) -> Iterator[np.ndarray]:
+                    burn_in: int = 0, face_fraction: float = 0.0, progress: bool | None = None,
+                    move: Callable | None = None) -> Iterator[np.ndarray]:
         """Yield ``n`` points of the chain started at the interior point ``q``.
 
         Every ``thin`` steps one point is recorded; with probability ``face_fraction``
         the recorded point is instead the end of the chord on a face ``q_e = 0``.
+        ``move(q, d, lo, hi, rng)`` chooses the step ``t`` along the chord ``q + t d``
+        (default: uniform on ``[lo, hi]``, the uniform law on the polytope); a slice
+        sampler there targets another density.
         """
         from tqdm.auto import tqdm
 
@@ -227,7 +230,8 @@ class FlowPolytope:
                     bar.update(1)
                     if k >= n:
                         break
-            q = np.maximum(q + rng.uniform(lo, hi) * d, 0.0)
+            step_t = rng.uniform(lo, hi) if move is None else move(q, d, lo, hi, rng)
+            q = np.maximum(q + step_t * d, 0.0)
             if step % 200 == 0 and self.m:  # remove the drift of B q away from c
                 q = np.maximum(q - self.Bt @ self._lu.solve(self.B @ q - self.c), 0.0)
             if record:

@@ -1,10 +1,10 @@
 """Check the theory on data: sample each factor of a fiber, compute persistent homology, compare.
 
 :func:`verify_topology` samples every independent factor of H(c) on its own
-(:mod:`topo.factor_sampling`), in the coordinates of its bottleneck edges (or all its
+(:mod:`topo.sampling.factors`), in the coordinates of its bottleneck edges (or all its
 parameters), computes Rips persistence of each cloud, reads the Betti numbers with the
 scale-aware rule of :func:`topo.sampling.persistence.read_bars` and compares them with the exact
-ones: β₀ of each factor from :func:`topo.connectivity`, higher Betti numbers from
+ones: β₀ of each factor from :func:`topo.fiber.connectivity`, higher Betti numbers from
 :func:`topo.betti_numbers`.  The whole fiber's numbers follow by Künneth (products of
 Poincaré polynomials).  A reading that cannot decide says so (``"undetermined"``), a
 factor with too many components for the sample is ``"not checkable"``; neither is
@@ -49,7 +49,7 @@ def safe_radius(arch: Architecture, c: Any, *, edges: list[int] | None = None) -
 
     ``R² = 1.2 · max Σq`` over the minimum-norm points of P(c) with ``q_e = 0``.
     (:func:`verify_topology` chooses its window per factor; see
-    :mod:`topo.factor_sampling`.)
+    :mod:`topo.sampling.factors`.)
 
     Examples
     --------
@@ -235,7 +235,7 @@ def verify_topology(
     coordinates : {"bottleneck", "all"}
         ``"bottleneck"`` (default, affordable on large networks): each factor is
         sampled in the parameters of its bottleneck edges, a skeleton of paths
-        glued at every face (:mod:`topo.factor_sampling`); only β₀ is compared (the
+        glued at every face (:mod:`topo.sampling.factors`); only β₀ is compared (the
         projection keeps components, not higher homology).  A factor without
         bottleneck edges is connected by the theorem and has nothing to sample
         (``n_trivial_factors``).  ``"all"``: every parameter of the factor, random

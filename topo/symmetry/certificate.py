@@ -10,7 +10,7 @@
    component), and ``k⁻¹``, each followed by its rescaling.
 
 Every step keeps the function and the balances; the flips keep the component.
-The tests re-check each step with :func:`topo.forward` and :func:`topo.balance`.
+The tests re-check each step with :func:`topo.graph.forward` and :func:`topo.fiber.balance`.
 """
 
 from __future__ import annotations

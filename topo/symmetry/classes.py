@@ -1,6 +1,6 @@
 """Connected components of a fiber up to the symmetries of the network.
 
-An automorphism ``g`` of the network (:mod:`topo.automorphisms`) keeps the
+An automorphism ``g`` of the network (:mod:`topo.symmetry.automorphisms`) keeps the
 function but moves the balances (``c ↦ g·c``).  Rescalings restore them: for
 ``θ`` of full support the balances of ``T_α θ`` are the gradient of the convex
 function ``x ↦ ½ Σ_e q_e exp(2 (B̃ᵀx)_e)`` at ``x = log α``, and its gradient
@@ -423,9 +423,9 @@ def components_up_to_symmetry(
     ----------
     arch : Architecture
     c : array_like or mapping
-        Balances (as for :func:`topo.connectivity`).
+        Balances (as for :func:`topo.fiber.connectivity`).
     tol : float, optional
-        Tolerance of the frozen-edge decision (see :func:`topo.connectivity`).
+        Tolerance of the frozen-edge decision (see :func:`topo.fiber.connectivity`).
     max_representatives : int
         At most this many class representatives are listed.
     group : AutomorphismGroup, optional

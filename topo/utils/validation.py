@@ -41,7 +41,7 @@ from topo.errors import GraphError, ParameterError, TopoError
 from topo.utils.text import MAX_QUOTE, one_line, short
 
 __all__ = ["Limits", "LIMITS", "check_count", "check_bool", "check_name", "check_size_budget",
-           "real_vector"]
+           "real_vector", "real_vector_of_length", "first_non_finite"]
 
 
 @dataclass
@@ -217,3 +217,34 @@ def real_vector(value: Any, what: str, *, error: type[TopoError] = ParameterErro
     if kind == "b":
         raise error(f"{what} must hold numbers, got booleans")
     return np.asarray(arr, dtype=np.float64)
+
+
+def real_vector_of_length(value: Any, what: str, length: int, items: str, *,
+                          error: type[TopoError] = ParameterError) -> np.ndarray:
+    """:func:`real_vector` of shape ``(length,)``; the message of a wrong shape says what the
+    ``length`` entries are (``items``, e.g. ``"parameters"``).
+
+    Examples
+    --------
+    >>> real_vector_of_length([1.0, 2.0], "c", 3, "constrained nodes")
+    Traceback (most recent call last):
+    ...
+    topo.errors.ParameterError: c has shape (2,) but the architecture has 3 constrained nodes (expected shape (3,))
+    """
+    vec = real_vector(value, what, error=error)
+    if vec.shape != (length,):
+        raise error(f"{what} has shape {vec.shape} but the architecture has {length} {items} "
+                    f"(expected shape ({length},))")
+    return vec
+
+
+def first_non_finite(vec: np.ndarray) -> int | None:
+    """Position of the first NaN or infinity of ``vec``, None when every entry is finite.
+
+    Examples
+    --------
+    >>> first_non_finite(np.array([1.0, np.inf, np.nan])), first_non_finite(np.zeros(3))
+    (1, None)
+    """
+    bad = ~np.isfinite(vec)
+    return int(np.argmax(bad)) if bad.any() else None
