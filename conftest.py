@@ -8,6 +8,6 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 try:
     import torch  # noqa: F401
 except ImportError:  # the core install: torch paths are exercised in CI
-    collect_ignore = ["topo/torch_import.py", "topo/zoo.py", "topo/dynamics.py", "docs/torch.md",
-                      "topo/experiments/pathological.py", "topo/experiments/regularizers.py",
-                      "docs/experiments.md", "tests/oracles_torch.py"]
+    collect_ignore = ["topo/zoo.py", "docs/torch.md", "topo/experiments/pathological.py",
+                      "topo/experiments/regularizers.py", "docs/experiments.md", "tests/oracles_torch.py"]
+    collect_ignore_glob = ["topo/nn/*.py"]
