@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from topo.errors import CycleError, GraphError, ParameterError
-from topo.graph.initializers import draw_parameters, resolve_bias_rule
+from topo.graph.initializers import BIAS_RULE, SCHEME, draw_parameters
 from topo.graph.nodes import (
     BIAS,
     HIDDEN,
@@ -29,7 +29,11 @@ from topo.graph.nodes import (
 )
 from topo.utils.text import describe_cycle, short
 from topo.utils.validation import (
+    BOOLEAN,
     LIMITS,
+    NAME,
+    SEED,
+    InstanceOf,
     check_bool,
     check_count,
     check_name,
@@ -37,9 +41,14 @@ from topo.utils.validation import (
     first_non_finite,
     real_vector,
     real_vector_of_length,
+    validate_params,
 )
 
-__all__ = ["Architecture", "DERIVED_RESULTS"]
+__all__ = ["Architecture", "DERIVED_RESULTS", "ARCH"]
+
+#: The activation arguments of the constructors: strings (their names are checked by
+#: :func:`topo.graph.nodes.check_activation`).
+_activations = validate_params(error=GraphError, activation=NAME, output_activation=NAME)
 
 #: The results an :class:`Architecture` caches, each derived from its structure alone and
 #: computed once, on first use, by the module that owns it (``Architecture.derived``).
@@ -409,6 +418,7 @@ class Architecture:
 
     # ------------------------------------------------------------------ constructors
     @classmethod
+    @_activations
     def from_arrays(
         cls,
         src: Sequence[int] | np.ndarray,
@@ -470,6 +480,7 @@ class Architecture:
         )
 
     @classmethod
+    @_activations
     def from_edges(
         cls,
         edges: Iterable,
@@ -531,6 +542,7 @@ class Architecture:
         )
 
     @classmethod
+    @_activations
     def from_networkx(cls, G, *, activation: str = "relu", output_activation: str = "linear") -> "Architecture":
         """Build from a ``networkx.DiGraph``.
 
@@ -567,6 +579,7 @@ class Architecture:
         )
 
     @classmethod
+    @validate_params(error=GraphError, bias=BOOLEAN, activation=NAME, output_activation=NAME)
     def mlp(
         cls,
         widths: Sequence[int],
@@ -590,7 +603,6 @@ class Architecture:
         [('x0', 'h1_0'), ('x1', 'h1_0'), ('x0', 'h1_1'), ('x1', 'h1_1'), ('h1_0', 'y0'), ('h1_1', 'y0')]
         """
         widths = _check_widths(widths)
-        check_bool(bias, "bias")
         n_edges = sum(a * b for a, b in zip(widths, widths[1:])) + (sum(widths[1:]) if bias else 0)
         check_size_budget(sum(widths) + (len(widths) - 1 if bias else 0), n_edges, n_edges,
                           what=f"MLP {short(widths)}")
@@ -938,6 +950,7 @@ class Architecture:
         )
 
     # ------------------------------------------------------------------ parameters
+    @validate_params(name=NAME)
     def as_vector(self, theta: Any, *, name: str = "theta") -> np.ndarray:
         """Validate parameters and return them as a flat float64 vector.
 
@@ -992,6 +1005,7 @@ class Architecture:
             out[edge] = float(block[0]) if k == 1 else block.copy()
         return out
 
+    @validate_params(attr=NAME)
     def parameters_from_networkx(self, G, attr: str = "weight") -> np.ndarray:
         """Read edge attribute ``attr`` of ``G`` as the flat parameter vector.
 
@@ -1011,6 +1025,7 @@ class Architecture:
             values[(u, v)] = d[attr]
         return self.as_vector(values, name=f"edge attribute {attr!r}")
 
+    @validate_params(scheme=SCHEME, seed=SEED, bias=BIAS_RULE)
     def init(
         self, scheme: str = "kaiming", *, seed: int | np.random.Generator | None = None, bias: str | None = None,
     ) -> np.ndarray:
@@ -1035,8 +1050,8 @@ class Architecture:
         >>> arch.init("kaiming", bias="zeros", seed=0)[6:9].tolist()    # the hidden biases
         [0.0, 0.0, 0.0]
         """
-        resolve_bias_rule(scheme, bias)  # checks both names
-        if seed is not None and not isinstance(seed, np.random.Generator):
-            seed = check_count(seed, "seed", minimum=0, error=ParameterError)
-
         return draw_parameters(self, scheme, bias=bias, seed=seed)
+
+
+#: The constraint of every ``arch`` argument of a public function.
+ARCH = InstanceOf(Architecture, name="an Architecture (e.g. topo.Architecture.mlp([2, 8, 1]))")

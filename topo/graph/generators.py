@@ -9,10 +9,21 @@ from __future__ import annotations
 import numpy as np
 
 from topo.graph.architecture import Architecture
+from topo.utils.validation import (
+    BOOLEAN,
+    COUNT,
+    COUNT_OR_ZERO,
+    SEED,
+    Interval,
+    NoneOr,
+    check_size_budget,
+    validate_params,
+)
 
 __all__ = ["bottleneck_chain", "binary_tree", "random_layered_dag"]
 
 
+@validate_params(n=COUNT)
 def bottleneck_chain(n: int) -> Architecture:
     """``x -> h0 -> h1 -> ... -> h{n-1} -> y``: ``n`` nodes that are in- and
     out-bottlenecks, with nested regions of depth ``n``.
@@ -24,13 +35,13 @@ def bottleneck_chain(n: int) -> Architecture:
     >>> arch.edges
     [('x', 'h0'), ('h0', 'h1'), ('h1', 'h2'), ('h2', 'y')]
     """
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
+    check_size_budget(n + 2, n + 1, what=f"bottleneck_chain({n})")
     names = ["x"] + [f"h{i}" for i in range(n)] + ["y"]
     src = np.arange(n + 1, dtype=np.int64)
     return Architecture.from_arrays(src, src + 1, nodes=names)
 
 
+@validate_params(depth=Interval(int, 0, 62))
 def binary_tree(depth: int) -> Architecture:
     """An input feeding the root of a complete binary tree of hidden nodes (every
     node an in-bottleneck), whose ``2**depth`` leaves all feed one output.
@@ -44,9 +55,8 @@ def binary_tree(depth: int) -> Architecture:
     >>> len(arch.constrained), len(topo.decompose(arch).in_bottlenecks)
     (7, 7)
     """
-    if depth < 0:
-        raise ValueError(f"depth must be >= 0, got {depth}")
     n = 2 ** (depth + 1) - 1
+    check_size_budget(n + 2, n + 2**depth, what=f"binary_tree({depth})")
     names = ["x"] + [f"t{i}" for i in range(n)] + ["y"]
     child = np.arange(1, n, dtype=np.int64)
     parent = (child - 1) // 2
@@ -56,6 +66,12 @@ def binary_tree(depth: int) -> Architecture:
     return Architecture.from_arrays(src, dst, nodes=names)
 
 
+_PROBABILITY = Interval(float, 0, 1)
+
+
+@validate_params(n_layers=COUNT_OR_ZERO, width=COUNT, fan_in=COUNT, n_inputs=NoneOr(COUNT), n_outputs=COUNT,
+                 p_skip=_PROBABILITY, p_in_bottleneck=_PROBABILITY, p_out_bottleneck=_PROBABILITY, bias=BOOLEAN,
+                 seed=SEED)
 def random_layered_dag(
     n_layers: int,
     width: int,
@@ -92,6 +108,7 @@ def random_layered_dag(
     sizes = [n_inputs] + [width] * n_layers + [n_outputs]
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     n_nodes = int(starts[-1])
+    check_size_budget(n_nodes + 1, 0, what=f"random_layered_dag({n_layers}, {width})")
     names = [f"{layer}:{i}" for layer, s in enumerate(sizes) for i in range(s)]
     bias_id = n_nodes
     if bias:

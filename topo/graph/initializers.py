@@ -28,8 +28,9 @@ import numpy as np
 from topo.errors import ParameterError
 from topo.graph.nodes import BIAS
 from topo.utils.text import short
+from topo.utils.validation import SEED, Interval, NoneOr, Options, check_parameter_memory, validate_params
 
-__all__ = ["SCHEMES", "BIAS_RULES", "init_scales", "draw_parameters", "resolve_bias_rule"]
+__all__ = ["SCHEMES", "BIAS_RULES", "SCHEME", "BIAS_RULE", "INIT_BYTES_PER_PARAMETER", "init_scales", "draw_parameters", "resolve_bias_rule"]
 
 #: scheme -> (law, gain function of (fan_in, fan_out)); the law's scale is the
 #: standard deviation for "normal", the half-width of the support for "uniform".
@@ -46,6 +47,13 @@ SCHEMES = {
 }
 BIAS_RULES = ("input", "pytorch", "zeros")
 _DEFAULT_BIAS = {"pytorch": "pytorch"}
+
+#: The constraints of ``scheme`` and ``bias`` arguments (:func:`~topo.utils.validation.validate_params`).
+SCHEME = Options(*SCHEMES, unknown="init scheme")
+BIAS_RULE = Options(None, *BIAS_RULES, unknown="bias rule")
+
+#: Peak bytes per parameter of one random draw (laws, scales, the draws), checked before it starts.
+INIT_BYTES_PER_PARAMETER = 48
 
 
 def resolve_bias_rule(scheme: str, bias: str | None) -> str:
@@ -65,6 +73,7 @@ def resolve_bias_rule(scheme: str, bias: str | None) -> str:
     return rule
 
 
+@validate_params(scheme=SCHEME, bias=BIAS_RULE)
 def init_scales(arch, scheme: str = "kaiming", *, bias: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Law and scale of every parameter under an initialisation scheme.
 
@@ -120,6 +129,7 @@ def init_scales(arch, scheme: str = "kaiming", *, bias: str | None = None) -> tu
     return np.repeat(edge_law, sizes).astype(str), np.repeat(edge_scale, sizes)
 
 
+@validate_params(scheme=SCHEME, bias=BIAS_RULE, seed=SEED, size=NoneOr(Interval(int, 0)))
 def draw_parameters(
     arch, scheme: str = "kaiming", *, bias: str | None = None, seed: Any = None, size: int | None = None,
 ) -> np.ndarray:
@@ -138,6 +148,7 @@ def draw_parameters(
     >>> bool((draw_parameters(arch, seed=1) == arch.init("kaiming", seed=1)).all())
     True
     """
+    check_parameter_memory(arch, INIT_BYTES_PER_PARAMETER, "a random initialisation", rows=1 if size is None else size)
     law, scale = init_scales(arch, scheme, bias=bias)
     rng = np.random.default_rng(seed)
     shape = (arch.n_params,) if size is None else (int(size), arch.n_params)
