@@ -23,9 +23,16 @@ import numpy as np
 import scipy.sparse as sp
 
 from topo.errors import FiberError, ParameterError
-from topo.graph.architecture import Architecture
+from topo.graph.architecture import ARCH, Architecture
 from topo.utils.text import short
-from topo.utils.validation import first_non_finite, real_vector, real_vector_of_length
+from topo.utils.validation import (
+    TOLERANCE,
+    Options,
+    first_non_finite,
+    real_vector,
+    real_vector_of_length,
+    validate_params,
+)
 
 __all__ = ["edge_norms", "incidence_matrix", "balance", "scaled_balance", "balances_in_range", "as_balance",
            "default_tol", "check_tol", "check_same_fiber", "power_of_two_scale"]
@@ -56,6 +63,7 @@ def _scaled_norms(arch: Architecture, vec: np.ndarray, *, always: bool = True) -
     return np.bincount(arch.param_edge, weights=scaled * scaled, minlength=arch.n_edges), 2 * k
 
 
+@validate_params(arch=ARCH)
 def edge_norms(arch: Architecture, theta: Any) -> np.ndarray:
     """Squared norm ``q_e = ||θ_e||²`` of every edge group.
 
@@ -71,6 +79,7 @@ def edge_norms(arch: Architecture, theta: Any) -> np.ndarray:
         return np.ldexp(q, e) if e else q
 
 
+@validate_params(arch=ARCH)
 def scaled_balance(arch: Architecture, theta: Any) -> tuple[np.ndarray, int]:
     """Balances as ``(c_scaled, e)`` with ``c = c_scaled * 2**e``, computed from ``θ / 2**(e/2)``
     whose entries are all below 1 in absolute value.
@@ -107,6 +116,7 @@ def _apply_incidence(arch: Architecture, q: np.ndarray) -> np.ndarray:
     return c
 
 
+@validate_params(arch=ARCH, over=Options("edges", "parameters"))
 def incidence_matrix(arch: Architecture, *, over: str = "edges") -> sp.csr_matrix:
     """Signed incidence matrix B̃ restricted to the constrained nodes.
 
@@ -127,11 +137,7 @@ def incidence_matrix(arch: Architecture, *, over: str = "edges") -> sp.csr_matri
     """
     if over == "edges":  # structure only: built once per architecture and shared by the analyses
         return arch.derived("incidence", lambda: _incidence(arch, np.arange(arch.n_edges, dtype=np.int64)))
-    if over == "parameters":
-        col_edge = arch.param_edge
-    else:
-        raise ParameterError(f"over must be 'edges' or 'parameters', got {short(over)}")
-    return _incidence(arch, col_edge)
+    return _incidence(arch, arch.param_edge)  # over="parameters"
 
 
 def _incidence(arch: Architecture, col_edge: np.ndarray) -> sp.csr_matrix:
@@ -146,6 +152,7 @@ def _incidence(arch: Architecture, col_edge: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((data, (rows, columns)), shape=(arch.n_constrained, len(col_edge)))
 
 
+@validate_params(arch=ARCH)
 def balance(arch: Architecture, theta: Any) -> np.ndarray:
     """Conserved balances ``c = B̃ q(θ)``, aligned with ``arch.constrained``.
 
@@ -178,8 +185,11 @@ def balance(arch: Architecture, theta: Any) -> np.ndarray:
            [-1.]])
     """
     if not isinstance(theta, Mapping):
-        arr = np.asarray(theta)
-        if arr.ndim == 2:
+        try:
+            arr = np.asarray(theta)
+        except (TypeError, ValueError, OverflowError, RecursionError):
+            arr = None  # not an array (e.g. ragged): as_vector below says why
+        if arr is not None and arr.ndim == 2:
             if arr.shape[1] != arch.n_params:
                 raise ParameterError(
                     f"theta has shape {arr.shape}; a batch must have shape (n_points, {arch.n_params})"
@@ -254,9 +264,8 @@ def check_tol(tol: Any, c: np.ndarray, scale: float = 0.0) -> float:
     """
     if tol is None:
         return default_tol(c, scale)
-    if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, (int, float, np.integer, np.floating)) \
-            or not (tol >= 0 and np.isfinite(tol)):
-        raise ParameterError(f"tol must be a finite number >= 0, got {short(tol)}")
+    if not TOLERANCE.accepts(tol):
+        raise ParameterError(TOLERANCE.message("tol", tol))
     return float(tol)
 
 

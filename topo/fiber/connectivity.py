@@ -47,8 +47,9 @@ from topo.fiber.balance import (
 from topo.fiber.closure import RegionClosures
 from topo.fiber.decompose import Decomposition, decompose
 from topo.fiber.flows import feasible_flow
-from topo.graph.architecture import Architecture
-from topo.utils.text import count_repr, short
+from topo.graph.architecture import ARCH, Architecture
+from topo.utils.text import count_repr
+from topo.utils.validation import COUNT_OR_ZERO, TOLERANCE, InstanceOf, NoneOr, validate_params
 
 __all__ = [
     "Witness",
@@ -57,6 +58,7 @@ __all__ = [
     "component_label",
     "same_component",
     "report_for",
+    "REPORT",
 ]
 
 
@@ -201,6 +203,7 @@ class ConnectivityReport:
         c[np.abs(c) <= self.tol] = 0.0
         return c
 
+    @validate_params(max_witnesses=NoneOr(COUNT_OR_ZERO))
     def to_dict(self, *, max_witnesses: int | None = 1000) -> dict:
         frozen = self.frozen_edges if max_witnesses is None else self.frozen_edges[:max_witnesses]
         return {
@@ -229,6 +232,11 @@ class ConnectivityReport:
         )
 
 
+#: The constraint of a ``connectivity`` argument: a report to reuse, or None to build one.
+REPORT = NoneOr(InstanceOf(ConnectivityReport, name="a ConnectivityReport (topo.connectivity(arch, c))"))
+
+
+@validate_params(arch=ARCH, tol=NoneOr(TOLERANCE))
 def connectivity(arch: Architecture, c: Any, *, tol: float | None = None) -> ConnectivityReport:
     """Frozen edges and number of connected components of the fiber H(c).
 
@@ -278,6 +286,7 @@ def connectivity(arch: Architecture, c: Any, *, tol: float | None = None) -> Con
     return ConnectivityReport(arch, c, check_tol(tol, c), decompose(arch))
 
 
+@validate_params(arch=ARCH, tol=NoneOr(TOLERANCE), connectivity=REPORT)
 def report_for(arch: Architecture, c: Any, *, tol: float | None = None,
                connectivity: ConnectivityReport | None = None) -> ConnectivityReport:
     """The connectivity report of ``(arch, c)``: ``connectivity`` when one is given (an analysis
@@ -302,9 +311,6 @@ def report_for(arch: Architecture, c: Any, *, tol: float | None = None,
     if connectivity is None:
         cv = as_balance(arch, c)
         return ConnectivityReport(arch, cv, check_tol(tol, cv), decompose(arch))
-    if not isinstance(connectivity, ConnectivityReport):
-        raise ParameterError(f"connectivity must be a ConnectivityReport (topo.connectivity(arch, c)), "
-                             f"got {short(connectivity)}")
     if connectivity.arch is not arch and connectivity.arch != arch:
         raise ParameterError("the connectivity report given is of another architecture")
     if c is not None and not np.array_equal(as_balance(arch, c), connectivity.c):
@@ -325,6 +331,7 @@ def _theta_report(arch: Architecture, theta: Any) -> tuple[np.ndarray, np.ndarra
     return vec, q, rep
 
 
+@validate_params(arch=ARCH)
 def component_label(arch: Architecture, theta: Any) -> tuple[int, ...]:
     """Label of the connected component of H(balance(θ)) holding θ.
 
@@ -343,6 +350,7 @@ def component_label(arch: Architecture, theta: Any) -> tuple[int, ...]:
     return rep.label(vec)
 
 
+@validate_params(arch=ARCH, rtol=TOLERANCE)
 def same_component(arch: Architecture, theta0: Any, theta1: Any, *, rtol: float = 1e-9) -> bool:
     """Whether two parameter points lie in the same component of one fiber.
 

@@ -29,8 +29,11 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from topo.errors import GraphError
-from topo.graph.architecture import Architecture
+from topo.errors import GraphError, ParameterError
+from topo.graph.architecture import ARCH, Architecture
+from topo.utils.validation import COUNT_OR_ZERO, NoneOr, Options, validate_params
+
+_DIRECTION = Options("in", "out")
 
 __all__ = ["Decomposition", "decompose"]
 
@@ -214,6 +217,7 @@ class Decomposition:
         """Index of the factor holding a constrained node."""
         return int(self.factor_labels[self.arch.constrained_row(node)])
 
+    @validate_params(direction=_DIRECTION)
     def region(self, node: Hashable, direction: str = "in") -> list:
         """Region of a bottleneck: constrained pure descendants (``"in"``) or pure
         ancestors (``"out"``), the node itself first.
@@ -237,8 +241,9 @@ class Decomposition:
             return self.in_forest
         if direction == "out":
             return self.out_forest
-        raise ValueError(f"direction must be 'in' or 'out', got {direction!r}")
+        raise ParameterError(_DIRECTION.message("direction", direction))
 
+    @validate_params(max_listed=NoneOr(COUNT_OR_ZERO))
     def to_dict(self, *, max_listed: int | None = None) -> dict:
         """Bottlenecks (with their edge and region size, at most ``max_listed`` of each) and factors."""
         arch = self.arch
@@ -263,6 +268,7 @@ class Decomposition:
         }
 
 
+@validate_params(arch=ARCH)
 def decompose(arch: Architecture) -> Decomposition:
     """Bottleneck nodes, their regions and the independent factors of ``arch``.
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from topo.errors import FiberError
+from topo.errors import FiberError, ParameterError
 from topo.fiber.balance import (
     check_same_fiber,
     default_tol,
@@ -24,11 +24,13 @@ from topo.fiber.balance import (
 )
 from topo.fiber.connectivity import connectivity
 from topo.fiber.flows import feasible_flow
-from topo.graph.architecture import Architecture
+from topo.graph.architecture import ARCH, Architecture
+from topo.utils.validation import COUNT, TOLERANCE, validate_params
 
 __all__ = ["fiber_path"]
 
 
+@validate_params(arch=ARCH, n_steps=COUNT, rtol=TOLERANCE)
 def fiber_path(
     arch: Architecture,
     theta0: Any,
@@ -75,7 +77,6 @@ def fiber_path(
     >>> bool((np.abs(path[:, 2]) < 1e-12).any())      # the out-weight crossed zero
     True
     """
-    n_steps = int(n_steps)
     v0 = arch.as_vector(theta0, name="theta0")
     v1 = arch.as_vector(theta1, name="theta1")
     c = check_same_fiber(arch, v0, v1, rtol)
@@ -101,7 +102,7 @@ def fiber_path(
     waypoints = [q0] + [q for q, _ in groups] + [q1]
     n_seg = len(waypoints) - 1
     if n_steps < n_seg:
-        raise ValueError(f"n_steps must be at least {n_seg} for this pair of points, got {n_steps}")
+        raise ParameterError(f"n_steps must be at least {n_seg} for this pair of points, got {n_steps}")
 
     lengths = np.array([np.linalg.norm(b - a) for a, b in zip(waypoints[:-1], waypoints[1:])])
     alloc = np.ones(n_seg, dtype=np.int64)

@@ -35,10 +35,11 @@ import numpy as np
 
 from topo.errors import TopoError
 from topo.fiber.balance import incidence_matrix
-from topo.fiber.connectivity import ConnectivityReport, report_for
+from topo.fiber.connectivity import REPORT, ConnectivityReport, report_for
 from topo.fiber.decompose import decompose
 from topo.fiber.flows import feasible_flow
-from topo.graph.architecture import Architecture
+from topo.graph.architecture import ARCH, Architecture
+from topo.utils.validation import COUNT_OR_ZERO, TOLERANCE, NoneOr, Options, validate_params
 
 __all__ = ["BettiNumbers", "betti_numbers", "poly_mul", "sphere", "zeroable_complex"]
 
@@ -142,6 +143,8 @@ def _hochster(faces, core: list[int], sizes: np.ndarray) -> list[int]:
     return [poly.get(p, 0) for p in range(top + 1)]
 
 
+@validate_params(arch=ARCH, max_core=COUNT_OR_ZERO, tol=NoneOr(TOLERANCE), method=Options("auto", "hochster"),
+                 connectivity=REPORT)
 def betti_numbers(arch: Architecture, c: Any, *, max_core: int = 12, tol: float | None = None,
                   method: str = "auto", connectivity: ConnectivityReport | None = None) -> BettiNumbers:
     """Exact Betti numbers of the fiber H(c).
@@ -200,8 +203,6 @@ def betti_numbers(arch: Architecture, c: Any, *, max_core: int = 12, tol: float 
     for f in range(d.n_factors):
         nodes = members[f]
         edges = factor_edges[f]
-        if method not in ("auto", "hochster"):
-            raise ValueError(f"method must be 'auto' or 'hochster', got {method!r}")
         if len(nodes) == 1 and method == "auto":
             r = nodes[0]
             a = int(sum(int(sizes[e]) for e in edges if head[e] == r))

@@ -33,8 +33,9 @@ from scipy.sparse.csgraph import connected_components
 from topo.errors import GraphError
 from topo.fiber.balance import as_balance, check_tol, edge_norms, incidence_matrix
 from topo.fiber.flows import feasible_flow
-from topo.graph.architecture import Architecture
+from topo.graph.architecture import ARCH, Architecture
 from topo.graph.nodes import HIDDEN
+from topo.utils.validation import COUNT, COUNT_OR_ZERO, SEED, TOLERANCE, NoneOr, Options, validate_params
 
 __all__ = [
     "floating_clusters",
@@ -64,6 +65,7 @@ def _support(arch: Architecture, theta: Any, tol: float) -> np.ndarray:
     return group_max > tol
 
 
+@validate_params(arch=ARCH, tol=TOLERANCE)
 def floating_clusters(arch: Architecture, theta: Any, *, tol: float = 0.0) -> list[list]:
     """Connected components of the support graph made only of constrained nodes.
 
@@ -93,6 +95,7 @@ def floating_clusters(arch: Architecture, theta: Any, *, tol: float = 0.0) -> li
     return sorted(out.values(), key=lambda c: (len(c), [str(x) for x in c]))
 
 
+@validate_params(arch=ARCH, tol=TOLERANCE)
 def jacobian_rank(arch: Architecture, theta: Any, *, tol: float = 0.0) -> int:
     """Rank of the Jacobian of ``θ ↦ B̃ q(θ)`` at ``θ``, combinatorially.
 
@@ -137,6 +140,7 @@ class Stratum:
         """The pruned network: ``arch`` without C (and the units pruning leaves dead)."""
         return _pruned_architecture(self.arch, self.nodes)[0]
 
+    @validate_params(seed=SEED)
     def point(self, seed: int | None = 0) -> np.ndarray:
         """A parameter point of the fiber on this stratum (random signs, seeded)."""
         rng = np.random.default_rng(seed)
@@ -219,6 +223,8 @@ def _connected_sets(adj: list[list[int]], max_size: int) -> Iterator[tuple[int, 
         size += 1
 
 
+@validate_params(arch=ARCH, tol=NoneOr(TOLERANCE), max_size=NoneOr(COUNT), limit=NoneOr(COUNT_OR_ZERO),
+                 max_work=NoneOr(TOLERANCE))
 def singular_strata(
     arch: Architecture,
     c: Any,
@@ -329,6 +335,7 @@ class _Budget:
         return True
 
 
+@validate_params(arch=ARCH, tol=NoneOr(TOLERANCE), max_size=NoneOr(COUNT))
 def has_singularities(arch: Architecture, c: Any, *, tol: float | None = None, max_size: int | None = None) -> bool:
     """Whether H(c) has a singular point floating on a cluster of at most ``max_size`` nodes.
 
@@ -350,6 +357,7 @@ class Prunability:
     distance: float
 
 
+@validate_params(arch=ARCH, max_size=COUNT, hidden=Options("constrained", "all"))
 def prunability(arch: Architecture, theta: Any, *, max_size: int = 1, hidden: str = "constrained") -> list[Prunability]:
     """Distances to the pruned strata, smallest first.
 
@@ -374,10 +382,8 @@ def prunability(arch: Architecture, theta: Any, *, max_size: int = 1, hidden: st
     q = edge_norms(arch, theta)
     if hidden == "constrained":
         pool = arch.constrained_index
-    elif hidden == "all":
+    else:  # "all"
         pool = np.flatnonzero(arch.role_codes == HIDDEN)
-    else:
-        raise ValueError(f"hidden must be 'constrained' or 'all', got {hidden!r}")
     names = arch.nodes
     if max_size == 1:
         into = np.bincount(arch.dst, weights=q, minlength=arch.n_nodes)
@@ -430,6 +436,7 @@ def _pruned_architecture(arch: Architecture, cluster: Iterable[Hashable]) -> tup
     return arch.induced(kept_nodes), np.flatnonzero(alive)
 
 
+@validate_params(arch=ARCH)
 def prune(arch: Architecture, theta: Any, cluster: Iterable[Hashable]) -> tuple[Architecture, np.ndarray]:
     """Remove the hidden nodes ``cluster`` (and units this leaves dead).
 

@@ -159,7 +159,10 @@ def _bool_array(value, what: str) -> np.ndarray:
     """A 1-D bool array from booleans (or integers 0/1); strings are refused."""
     if isinstance(value, (str, bytes, Mapping)):
         raise GraphError(f"{what} must be an array of booleans, got {short(value)}")
-    arr = np.asarray(value).reshape(-1)
+    try:
+        arr = np.asarray(value).reshape(-1)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise GraphError(f"{what} cannot be read as an array of booleans: {short(str(exc))}") from None
     if arr.dtype.kind == "b":
         return arr.astype(bool)
     if arr.dtype.kind in "iu" and np.isin(arr, (0, 1)).all():
@@ -826,8 +829,8 @@ class Architecture:
         >>> arch.edge_lookup([1, 0], [2, 2]).tolist()
         [1, -1]
         """
-        tails = np.asarray(tails, dtype=np.int64)
-        heads = np.asarray(heads, dtype=np.int64)
+        tails, heads = (x.astype(np.int64, copy=False) if isinstance(x, np.ndarray) and x.dtype.kind in "iu"
+                        else _index_array(x, what) for x, what in ((tails, "tails"), (heads, "heads")))
         keys, order = self._sorted_edge_keys()
         key = tails * self.n_nodes + heads
         if not len(keys):
