@@ -50,8 +50,9 @@ import numpy as np
 
 from topo.errors import FiberError
 from topo.fiber.balance import incidence_matrix
-from topo.graph.architecture import Architecture
+from topo.graph.architecture import ARCH, Architecture
 from topo.sampling.polytope import FlowPolytope
+from topo.utils.validation import BOOLEAN, COUNT, InstanceOf, NoneOr, Options, validate_params
 
 __all__ = ["FactorSample", "sample_factor"]
 
@@ -88,6 +89,8 @@ class FactorSample:
     kind: str
 
 
+@validate_params(arch=ARCH, n=COUNT, kind=Options("skeleton", "cloud"),
+                 rng=InstanceOf(np.random.Generator, name="a numpy Generator"), progress=NoneOr(BOOLEAN))
 def sample_factor(
     arch: Architecture,
     c: np.ndarray,
@@ -113,8 +116,6 @@ def sample_factor(
     >>> s.faces, bool(np.all(np.abs(s.points) >= 1 - 1e-9))    # a never vanishes: |a| >= 1
     ({2: 'empty'}, True)
     """
-    if kind not in ("skeleton", "cloud"):
-        raise ValueError(f"kind must be 'skeleton' or 'cloud', got {kind!r}")
     B = incidence_matrix(arch)[rows][:, edges]
     P = FlowPolytope(B, c[rows], z=None if z is None else z[edges])
     loc = np.searchsorted(edges, kept)

@@ -24,12 +24,30 @@ from typing import Any
 
 import numpy as np
 
+from topo.errors import ParameterError
+from topo.utils.validation import (
+    BOOLEAN,
+    COUNT_OR_ZERO,
+    POSITIVE,
+    TOLERANCE,
+    InstanceOf,
+    Interval,
+    NoneOr,
+    Options,
+    real_vector,
+    validate_params,
+)
+
 __all__ = [
     "Diagrams", "persistence", "mst_h0_deaths", "minimum_spanning_tree", "cluster_sizes",
     "BarReading", "read_bars", "BettiEstimate", "estimate_betti", "UndeterminedWarning",
 ]
 
 
+_PROGRESS = NoneOr(BOOLEAN)
+
+
+@validate_params(progress=_PROGRESS)
 def mst_h0_deaths(points: Any, *, progress: bool | None = None) -> np.ndarray:
     """Finite H0 death times of the Rips filtration: the Euclidean MST edge lengths, sorted.
 
@@ -42,6 +60,7 @@ def mst_h0_deaths(points: Any, *, progress: bool | None = None) -> np.ndarray:
     return np.sort(minimum_spanning_tree(points, progress=progress)[2])
 
 
+@validate_params(progress=_PROGRESS)
 def minimum_spanning_tree(points: Any, *, progress: bool | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Euclidean minimum spanning tree of a point cloud, as edge arrays ``(i, j, length)``.
 
@@ -56,11 +75,11 @@ def minimum_spanning_tree(points: Any, *, progress: bool | None = None) -> tuple
     >>> sorted(zip(i.tolist(), j.tolist())), length.tolist()
     ([(1, 0), (2, 1)], [1.0, 2.0])
     """
-    X = np.ascontiguousarray(np.asarray(points, dtype=np.float64))
+    X = np.ascontiguousarray(real_vector(points, "points"))
     if X.ndim != 2:
-        raise ValueError(f"points must be a 2-D array (n_points, dim), got shape {X.shape}")
+        raise ParameterError(f"points must be a 2-D array (n_points, dim), got shape {X.shape}")
     if not np.all(np.isfinite(X)):
-        raise ValueError("points contain non-finite values")
+        raise ParameterError("points contain non-finite values")
     n = len(X)
     if n <= 1:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
@@ -133,6 +152,7 @@ def _mst_dense(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return child_out, parent_out, np.sqrt(np.einsum("ij,ij->i", diff, diff))
 
 
+@validate_params(n_points=COUNT_OR_ZERO, cut=Interval(float, finite=False))
 def cluster_sizes(n_points: int, mst: tuple[np.ndarray, np.ndarray, np.ndarray], cut: float) -> np.ndarray:
     """Sizes of the single-linkage clusters at scale ``cut`` (MST edges shorter than
     ``cut`` joined), largest first.
@@ -176,6 +196,8 @@ class Diagrams:
         return [(k, (float(b), float(d))) for k, arr in enumerate(self.intervals) for b, d in arr]
 
 
+@validate_params(max_dimension=COUNT_OR_ZERO, threshold=NoneOr(Interval(float, 0, finite=False)),
+                 collapse=NoneOr(BOOLEAN), progress=_PROGRESS)
 def persistence(
     points: Any,
     *,
@@ -267,6 +289,8 @@ class BarReading:
     reason: str = ""
 
 
+@validate_params(min_ratio=POSITIVE, dominance=POSITIVE, max_long=NoneOr(COUNT_OR_ZERO), min_length=TOLERANCE,
+                 scale=NoneOr(TOLERANCE), resolution=POSITIVE)
 def read_bars(
     lengths: Any,
     *,
@@ -373,6 +397,9 @@ class BettiEstimate:
         return all(self.confident)
 
 
+@validate_params(diagrams=InstanceOf(Diagrams, name="persistence diagrams (topo.persistence(points))"),
+                 min_ratio=POSITIVE, min_length=TOLERANCE, rule=Options("auto", "lowest", "largest"),
+                 dominance=POSITIVE, warn=BOOLEAN)
 def estimate_betti(
     diagrams: Diagrams, *, min_ratio: float = 3.0, min_length: float = 0.0, rule: str = "auto",
     dominance: float = 3.0, warn: bool = True,
@@ -398,8 +425,6 @@ def estimate_betti(
     >>> est.betti, est.confident
     ([2], [True])
     """
-    if rule not in ("auto", "lowest", "largest"):
-        raise ValueError(f"rule must be 'auto', 'lowest' or 'largest', got {rule!r}")
     betti, cuts, gaps, conf, margins = [], [], [], [], []
     for dim, arr in enumerate(diagrams.intervals):
         arr = np.asarray(arr, dtype=np.float64).reshape(-1, 2)
@@ -418,7 +443,7 @@ def estimate_betti(
             import warnings
 
             warnings.warn(f"H{dim}: the count {inf + r.count} is not backed by a clear gap ({r.reason})",
-                          UndeterminedWarning, stacklevel=2)
+                          UndeterminedWarning, stacklevel=3)  # the caller of the validate_params wrapper
     return BettiEstimate(betti, cuts, gaps, conf, margins)
 
 

@@ -41,15 +41,17 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import lsqr
 
-from topo.errors import FiberError
+from topo.errors import FiberError, ParameterError
 from topo.fiber.balance import as_balance, incidence_matrix
 from topo.fiber.decompose import decompose
-from topo.graph.architecture import Architecture
+from topo.graph.architecture import ARCH, Architecture
 from topo.sampling.polytope import FlowPolytope, positive_flow
+from topo.utils.validation import BOOLEAN, COUNT, POSITIVE, SEED, Interval, NoneOr, Options, validate_params
 
-__all__ = ["sample_fiber", "default_radius"]
+__all__ = ["sample_fiber", "default_radius", "COORDINATES"]
 
 
+@validate_params(arch=ARCH)
 def default_radius(arch: Architecture, c: Any) -> float:
     """Default ``R`` of the sampling window ``Σ q <= R²``: ``R² = 3 · max(min Σq, max|c|)``
     (``min Σq`` over P(c) by a sparse linear program), or 1 when c = 0.
@@ -154,6 +156,13 @@ def _walk(arch, c, Q_start, n, rng, *, step_size, n_walks, progress):
     return np.asarray(out[:n])
 
 
+#: Which coordinates of the sampled points are kept (``sample_fiber``, ``verify_topology``).
+COORDINATES = Options("all", "bottleneck")
+
+
+@validate_params(arch=ARCH, n=COUNT, radius=NoneOr(POSITIVE), method=Options("polytope", "walk"),
+                 coordinates=COORDINATES, face_fraction=Interval(float, 0, 1), density=Options("q", "theta"),
+                 thin=NoneOr(COUNT), seed=SEED, progress=NoneOr(BOOLEAN))
 def sample_fiber(
     arch: Architecture,
     c: Any,
@@ -209,27 +218,19 @@ def sample_fiber(
     ((200, 3), True)
     """
     cv = as_balance(arch, c)
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    if coordinates not in ("all", "bottleneck"):
-        raise ValueError(f"coordinates must be 'all' or 'bottleneck', got {coordinates!r}")
     rng = np.random.default_rng(seed)
     R = default_radius(arch, cv) if radius is None else float(radius)
     if not R > 0:
-        raise ValueError(f"radius must be > 0, got {radius!r}")
+        raise ParameterError(f"radius must be > 0, got {radius!r}")
     dim = arch.n_edges - arch.n_constrained
-    thin = min(max(2, dim // 4), 50) if thin is None else int(thin)
+    thin = min(max(2, dim // 4), 50) if thin is None else thin
     if method == "polytope":
-        if density not in ("q", "theta"):
-            raise ValueError(f"density must be 'q' or 'theta', got {density!r}")
         Q = _polytope_chain(arch, cv, R * R, n, rng, face_fraction=face_fraction, thin=thin,
                             progress=progress, uniform_theta=density == "theta")
         theta = _lift(arch, Q, rng)
-    elif method == "walk":
+    else:  # "walk"
         Q = _polytope_chain(arch, cv, R * R, 8, rng, face_fraction=0.0, thin=thin, progress=False)
         theta = _walk(arch, cv, Q, n, rng, step_size=0.05, n_walks=8, progress=progress)
-    else:
-        raise ValueError(f"method must be 'polytope' or 'walk', got {method!r}")
     if coordinates == "bottleneck":
         theta = theta[:, bottleneck_parameters(arch)]
     return theta

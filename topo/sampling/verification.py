@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from topo.errors import TopoError
-from topo.fiber.connectivity import ConnectivityReport, report_for
+from topo.fiber.connectivity import REPORT, ConnectivityReport, report_for
 from topo.fiber.decompose import decompose
 from topo.fiber.flows import feasible_flow
 from topo.fiber.homology import betti_numbers, poly_mul
-from topo.graph.architecture import Architecture
+from topo.graph.architecture import ARCH, Architecture
 from topo.sampling.factors import FactorSample, sample_factor
 from topo.sampling.persistence import (
     BettiEstimate,
@@ -33,10 +33,15 @@ from topo.sampling.persistence import (
     persistence,
     read_bars,
 )
+from topo.sampling.points import COORDINATES
 from topo.sampling.polytope import factor_edges, positive_flow
 from topo.utils.text import count_repr
+from topo.utils.validation import BOOLEAN, COUNT_OR_ZERO, POSITIVE, SEED, Interval, NoneOr, validate_params
 
-__all__ = ["TopologyCheck", "FactorCheck", "verify_topology", "safe_radius"]
+__all__ = ["TopologyCheck", "FactorCheck", "verify_topology", "safe_radius", "MIN_SAMPLES"]
+
+#: The fewest points a sampled check of the topology reads (``n_samples``; ``topo.audit(sample=...)``).
+MIN_SAMPLES = 2
 
 MIN_POINTS_PER_COMPONENT = 20
 N_LANDMARKS = 300  # H1+ is computed on this many farthest-point landmarks
@@ -114,6 +119,7 @@ class FactorCheck:
     diagrams: Diagrams | None = field(default=None, repr=False)
     sample: FactorSample | None = field(default=None, repr=False)
 
+    @validate_params(max_nodes=COUNT_OR_ZERO)
     def to_dict(self, *, max_nodes: int = 20) -> dict:
         return {
             "nodes": [str(v) for v in self.nodes[:max_nodes]],
@@ -189,6 +195,7 @@ class TopologyCheck:
             return Diagrams([np.zeros((0, 2))], 0)
         return max(sampled, key=lambda f: f.exact_betti[0]).diagrams
 
+    @validate_params(max_factors=COUNT_OR_ZERO)
     def to_dict(self, *, max_factors: int = 50) -> dict:
         return {
             "n_samples": self.n_samples,
@@ -209,6 +216,9 @@ class TopologyCheck:
         }
 
 
+@validate_params(arch=ARCH, n_samples=Interval(int, MIN_SAMPLES), seed=SEED, coordinates=COORDINATES,
+                 max_dimension=COUNT_OR_ZERO, min_ratio=POSITIVE, max_core=COUNT_OR_ZERO, progress=NoneOr(BOOLEAN),
+                 connectivity=REPORT)
 def verify_topology(
     arch: Architecture,
     c: Any,
@@ -270,10 +280,6 @@ def verify_topology(
     >>> [(f.exact_betti, f.ph_betti) for f in res.factors]     # three one-neuron factors
     [([1], [1]), ([2], [2]), ([2], [2])]
     """
-    if coordinates not in ("all", "bottleneck"):
-        raise ValueError(f"coordinates must be 'all' or 'bottleneck', got {coordinates!r}")
-    if n_samples < 2:
-        raise ValueError(f"n_samples must be >= 2, got {n_samples}")
     rep = report_for(arch, c, connectivity=connectivity)
     cv = rep.c
     d = decompose(arch)
