@@ -36,15 +36,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from topo.errors import ParameterError
-from topo.graph.architecture import Architecture
+from topo.graph.architecture import ARCH, Architecture
 from topo.graph.nodes import HIDDEN
 from topo.utils.text import short
+from topo.utils.validation import COUNT_OR_ZERO, Options, validate_params
 
-__all__ = ["AutomorphismGroup", "automorphism_group", "edge_permutation"]
+__all__ = ["AutomorphismGroup", "automorphism_group", "edge_permutation", "as_permutation"]
 
 #: Quotient graphs with more vertices (after subdividing coloured edges) are not searched.
 MAX_VERTICES = 200_000
@@ -98,6 +100,7 @@ class AutomorphismGroup:
             out.append({names[v]: names[int(perm[v])] for v in moved.tolist()})
         return out
 
+    @validate_params(max_generators=COUNT_OR_ZERO)
     def to_dict(self, *, max_generators: int = 50) -> dict:
         gens = self.named_generators()[:max_generators]
         return {
@@ -236,6 +239,8 @@ def _twin_generators(members: list[np.ndarray], n: int):
     return gens, owner, classes
 
 
+@validate_params(arch=ARCH, backend=Options("auto", "bliss", "networkx"), max_vertices=COUNT_OR_ZERO,
+                 max_enumerated=COUNT_OR_ZERO)
 def automorphism_group(
     arch: Architecture, *, backend: str = "auto", max_vertices: int = MAX_VERTICES, max_enumerated: int = 5000,
 ) -> AutomorphismGroup:
@@ -275,8 +280,6 @@ def automorphism_group(
     (2, ('quotient',))
     """
     default = backend == "auto" and max_vertices == MAX_VERTICES and max_enumerated == 5000
-    if backend not in ("auto", "bliss", "networkx"):
-        raise ParameterError(f"backend must be 'auto', 'bliss' or 'networkx', got {short(backend)}")
     if default:
         return arch.derived("automorphisms", lambda: _compute(arch, backend, max_vertices, max_enumerated))
     return _compute(arch, backend, max_vertices, max_enumerated)
@@ -347,11 +350,35 @@ def _log10(n: int) -> float:
     return math.log10(n >> b) + b * math.log10(2)
 
 
+def as_permutation(arch: Architecture, perm: Any) -> np.ndarray:
+    """``perm`` as an int64 array after checking it permutes the ``arch.n_nodes`` node indices.
+
+    Examples
+    --------
+    >>> import topo
+    >>> as_permutation(topo.Architecture.mlp([1, 1]), [1, 0])
+    Traceback (most recent call last):
+    ...
+    topo.errors.ParameterError: perm must be a permutation of the 3 node indices 0..2, got [1, 0]
+    """
+    try:
+        p = np.asarray(perm)
+    except (TypeError, ValueError, OverflowError):
+        p = None
+    n = arch.n_nodes
+    ok = p is not None and p.shape == (n,) and p.dtype.kind in "iu" and (n == 0 or (
+        p.min() >= 0 and p.max() < n and np.bincount(p, minlength=n).max() == 1))
+    if not ok:
+        raise ParameterError(f"perm must be a permutation of the {n} node indices 0..{n - 1}, got {short(perm)}")
+    return p.astype(np.int64, copy=False)
+
+
 def edge_permutation(arch: Architecture, perm: np.ndarray, edges: np.ndarray | None = None) -> np.ndarray:
     """Image edge index of each edge (or of the given ``edges``) under a node permutation.
 
     Raises :class:`~topo.errors.ParameterError` when ``perm`` is not an automorphism (an image is not an edge).
     """
+    perm = as_permutation(arch, perm)
     e = np.arange(arch.n_edges) if edges is None else np.asarray(edges, dtype=np.int64)
     img = arch.edge_lookup(perm[arch.src[e]], perm[arch.dst[e]])
     if np.any(img < 0):

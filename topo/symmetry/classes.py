@@ -37,8 +37,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from topo.fiber.connectivity import ConnectivityReport, report_for
-from topo.graph.architecture import Architecture
+from topo.fiber.connectivity import REPORT, ConnectivityReport, report_for
+from topo.graph.architecture import ARCH, Architecture
 from topo.symmetry.automorphisms import (
     AutomorphismGroup,
     automorphism_group,
@@ -47,6 +47,7 @@ from topo.symmetry.automorphisms import (
 from topo.symmetry.certificate import certify
 from topo.symmetry.moves import SymmetryCertificate
 from topo.utils.text import count_repr
+from topo.utils.validation import COUNT_OR_ZERO, TOLERANCE, InstanceOf, NoneOr, validate_params
 
 __all__ = ["SymmetryClasses", "components_up_to_symmetry"]
 
@@ -363,6 +364,7 @@ class SymmetryClasses:
     def methods(self) -> list:
         return [p.method for p in self.parts]
 
+    @validate_params(max_listed=COUNT_OR_ZERO)
     def to_dict(self, *, max_listed: int = 100) -> dict:
         reps = self.representatives
         return {
@@ -393,6 +395,7 @@ class SymmetryClasses:
         bound = "" if self.group.computed else "at most "
         return f"{comps}, {bound}{count_repr(self.n_classes)} up to symmetry"
 
+    @validate_params(rtol=TOLERANCE)
     def same_class(self, theta1: Any, theta2: Any, *, rtol: float = 1e-9) -> SymmetryCertificate:
         """Whether a symmetry carries ``theta1``'s component to ``theta2``'s, with a certificate.
 
@@ -408,6 +411,9 @@ class SymmetryClasses:
         return f"SymmetryClasses({self.summary()})"
 
 
+@validate_params(arch=ARCH, tol=NoneOr(TOLERANCE), max_representatives=COUNT_OR_ZERO,
+                 group=NoneOr(InstanceOf(AutomorphismGroup, name="an AutomorphismGroup (topo.automorphism_group(arch))")),
+                 connectivity=REPORT)
 def components_up_to_symmetry(
     arch: Architecture,
     c: Any,

@@ -25,9 +25,10 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve
 
 from topo.errors import FiberError
-from topo.fiber.balance import edge_norms, incidence_matrix
-from topo.graph.architecture import Architecture
+from topo.fiber.balance import as_balance, edge_norms, incidence_matrix
+from topo.graph.architecture import ARCH, Architecture
 from topo.symmetry.automorphisms import edge_permutation
+from topo.utils.validation import COUNT, TOLERANCE, validate_params
 
 __all__ = ["apply_automorphism", "restore_balances", "SymmetryStep", "SymmetryCertificate", "MAX_ORBIT"]
 
@@ -35,6 +36,7 @@ __all__ = ["apply_automorphism", "restore_balances", "SymmetryStep", "SymmetryCe
 MAX_ORBIT = 200_000
 
 
+@validate_params(arch=ARCH)
 def apply_automorphism(arch: Architecture, perm: np.ndarray, theta: Any) -> np.ndarray:
     """``gθ``: the weights of edge ``e`` carried to edge ``g(e)`` (same function).
 
@@ -48,7 +50,7 @@ def apply_automorphism(arch: Architecture, perm: np.ndarray, theta: Any) -> np.n
     array([2., 1., 4., 3.])
     """
     vec = arch.as_vector(theta)
-    img = edge_permutation(arch, np.asarray(perm, dtype=np.int64))
+    img = edge_permutation(arch, perm)
     off = arch.edge_offsets
     out = np.empty_like(vec)
     if np.all(arch.edge_sizes == 1):
@@ -59,6 +61,7 @@ def apply_automorphism(arch: Architecture, perm: np.ndarray, theta: Any) -> np.n
     return out
 
 
+@validate_params(arch=ARCH, rtol=TOLERANCE, max_iter=COUNT)
 def restore_balances(arch: Architecture, theta: Any, c: Any, *, rtol: float = 1e-13, max_iter: int = 200):
     """The rescaling ``T_α θ`` (same function) whose balances are ``c``.
 
@@ -87,7 +90,7 @@ def restore_balances(arch: Architecture, theta: Any, c: Any, *, rtol: float = 1e
     True
     """
     vec = arch.as_vector(theta)
-    c = np.asarray(c, dtype=np.float64)
+    c = as_balance(arch, c)
     B = incidence_matrix(arch)
     q = edge_norms(arch, vec)
     scale = max(float(np.abs(c).max(initial=0.0)), float(q.max(initial=0.0)), 1e-300)
