@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 
 from topo.errors import ParameterError
-from topo.graph.architecture import Architecture
+from topo.graph.architecture import ARCH, Architecture
 from topo.graph.forward import check_inputs
 from topo.graph.nodes import OUTPUT
+from topo.utils.validation import BOOLEAN, SEED, TOLERANCE, real_vector, validate_params
 from topo.varieties.patterns import (
     batch_values,
     output_invariants,
@@ -129,6 +130,7 @@ def _fit_witness(arch, Xa, A, Ya, *, seed, tries: int = 6, rtol: float = 1e-9, m
     return None
 
 
+@validate_params(arch=ARCH, tol=TOLERANCE, seed=SEED, fit=BOOLEAN)
 def check_outputs(
     arch: Architecture, X: Any, pattern: Any, Y: Any, *, tol: float = 1e-8, seed: int | None = 0, fit: bool = True,
 ) -> OutputCheck:
@@ -178,7 +180,7 @@ def check_outputs(
     """
 
     Xa = check_inputs(arch, X)
-    Ya = np.asarray(Y, dtype=np.float64)
+    Ya = real_vector(Y, "Y")
     nL = len(arch.outputs)
     if Ya.ndim == 1 and nL == 1:
         Ya = Ya[:, None]

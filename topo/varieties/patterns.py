@@ -25,9 +25,21 @@ from typing import Any
 import numpy as np
 
 from topo.errors import ParameterError
-from topo.graph.architecture import Architecture
+from topo.graph.architecture import ARCH, Architecture
 from topo.graph.forward import check_inputs
+from topo.graph.initializers import SCHEME
 from topo.graph.nodes import BIAS, HIDDEN, INPUT, OUTPUT
+from topo.utils.text import short
+from topo.utils.validation import (
+    COUNT,
+    COUNT_OR_ZERO,
+    SEED,
+    TOLERANCE,
+    InstanceOf,
+    Interval,
+    NoneOr,
+    validate_params,
+)
 
 __all__ = [
     "PRIMES",
@@ -54,6 +66,7 @@ _LINEAR = ("linear", "identity", "sum")
 _LEAKY = Fraction(1, 100)  # PyTorch's default negative slope
 
 
+@validate_params(p=Interval(int, 2))
 def modular_rank(M: Any, p: int = PRIMES[0]) -> int:
     """Rank of an integer matrix modulo the prime ``p`` (FLINT ``nmod_mat``).
 
@@ -65,11 +78,14 @@ def modular_rank(M: Any, p: int = PRIMES[0]) -> int:
     """
     import flint
 
-    arr = np.asarray(M) if not isinstance(M, np.ndarray) else M
+    try:
+        arr = np.asarray(M) if not isinstance(M, np.ndarray) else M
+    except (TypeError, ValueError, OverflowError):
+        raise ParameterError(f"modular_rank needs an integer matrix, got {short(M)}") from None
     if arr.ndim != 2 or arr.size == 0:
         return 0
     if arr.dtype.kind not in "iu" and arr.dtype != object:
-        raise ValueError(f"modular_rank needs an integer matrix, got dtype {arr.dtype}")
+        raise ParameterError(f"modular_rank needs an integer matrix, got dtype {arr.dtype}")
     flint.ctx.threads = 2
     # numpy -> fmpz_mat (exact integers, fastest conversion) -> reduction mod p in C
     F = flint.fmpz_mat(arr.shape[0], arr.shape[1], arr.ravel().tolist())
@@ -84,6 +100,7 @@ def _float_rank(M: np.ndarray, rtol: float = 1e-10) -> int:
     return int(np.sum(s > rtol * s[0])) if s[0] > 0 else 0
 
 
+@validate_params(arch=ARCH)
 def pattern_units(arch: Architecture) -> list:
     """The hidden units an activation pattern refers to: ReLU and leaky-ReLU nodes.
 
@@ -107,7 +124,13 @@ def pattern_units(arch: Architecture) -> list:
 
 def _check_pattern(arch: Architecture, X: np.ndarray, pattern: Any) -> np.ndarray:
     units = pattern_units(arch)
-    A = np.asarray(pattern, dtype=bool)
+    try:
+        A = np.asarray(pattern)
+    except (TypeError, ValueError, OverflowError):
+        A = None
+    if A is None or A.dtype.kind not in "biu":
+        raise ParameterError(f"pattern must be an array of booleans (n_points, n_relu_units), got {short(pattern)}")
+    A = A.astype(bool)
     if A.shape != (len(X), len(units)):
         raise ParameterError(
             f"pattern has shape {A.shape}, expected (n_points, n_relu_units) = {(len(X), len(units))}"
@@ -147,6 +170,7 @@ def batch_values(arch: Architecture, thetas: np.ndarray, X: np.ndarray, gates: n
     return Z, H
 
 
+@validate_params(arch=ARCH)
 def activation_patterns(arch: Architecture, theta: Any, X: Any) -> np.ndarray:
     """Boolean pattern (n_points × n_relu_units): which ReLU unit is active where.
 
@@ -169,6 +193,7 @@ def activation_patterns(arch: Architecture, theta: Any, X: Any) -> np.ndarray:
     return Z[0][:, idx] > 0
 
 
+@validate_params(arch=ARCH, n_samples=COUNT_OR_ZERO, seed=SEED, scheme=SCHEME, batch=COUNT)
 def realized_patterns(
     arch: Architecture, X: Any, *, n_samples: int = 10_000, seed: int | None = 0, scheme: str = "normal",
     batch: int = 4096,
@@ -207,6 +232,8 @@ def realized_patterns(
     return counts
 
 
+@validate_params(key=InstanceOf(bytes, name="bytes (a key of realized_patterns)"), n_points=COUNT_OR_ZERO,
+                 n_units=COUNT_OR_ZERO)
 def unpack_pattern(key: bytes, n_points: int, n_units: int) -> np.ndarray:
     """Inverse of the keys of :func:`realized_patterns`."""
     bits = np.unpackbits(np.frombuffer(key, dtype=np.uint8))[: n_points * n_units]
@@ -316,6 +343,8 @@ def _n_symmetries(arch: Architecture) -> int:
     return len([v for v in arch.hidden if arch.activation(v) in _GATED + _LINEAR])
 
 
+@validate_params(arch=ARCH, seed=SEED, n_primes=Interval(int, 1, len(PRIMES)), n_points=COUNT,
+                 search=COUNT_OR_ZERO)
 def pattern_variety(
     arch: Architecture,
     X: Any,
@@ -402,6 +431,7 @@ class FunctionalDimension:
     ambient_dimension: int
 
 
+@validate_params(arch=ARCH, tol=NoneOr(TOLERANCE))
 def functional_dimension(arch: Architecture, theta: Any, X: Any, *, tol: float | None = None) -> FunctionalDimension:
     """Functional dimension of a network on a batch: rank of d(outputs)/d(θ).
 
@@ -502,6 +532,7 @@ def _invariant_matrix(inv: Invariant, X: np.ndarray, Y: np.ndarray) -> np.ndarra
     return np.hstack([M1 - M2, (b1 - b2)[:, None]])
 
 
+@validate_params(arch=ARCH)
 def output_invariants(arch: Architecture, X: Any, pattern: Any) -> list[Invariant]:
     """Necessary rank conditions on outputs ``Y`` produced with ``pattern`` on ``X``.
 
