@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from topo.graph.architecture import Architecture
+from topo.utils.validation import NAME, validate_params
 
 __all__ = ["Example", "EXAMPLES", "get"]
 
@@ -99,6 +100,7 @@ EXAMPLES: dict[str, Callable[[], Example]] = {
 }
 
 
+@validate_params(name=NAME)
 def get(name: str) -> Example:
     """The built-in example called ``name``."""
     try:

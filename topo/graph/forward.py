@@ -13,8 +13,9 @@ import scipy.sparse as sp
 from scipy.special import erf
 
 from topo.errors import ParameterError
-from topo.graph.architecture import Architecture
+from topo.graph.architecture import ARCH, Architecture
 from topo.graph.nodes import BIAS, DEFAULT_LEAKY_SLOPE, INPUT, OUTPUT, negative_slope
+from topo.utils.validation import BOOLEAN, validate_params
 
 __all__ = ["forward", "check_inputs", "check_forward_support", "activation_fn", "ACTIVATIONS", "node_levels"]
 
@@ -60,6 +61,7 @@ def activation_fn(name: str):
     return None
 
 
+@validate_params(arch=ARCH)
 def node_levels(arch: Architecture) -> np.ndarray:
     """Longest-path level of every node (sources are level 0); computed once per architecture.
 
@@ -107,7 +109,7 @@ def check_inputs(arch: Architecture, X: Any) -> np.ndarray:
     """Validate a data batch: float array of shape (n_points, len(arch.inputs)), finite."""
     try:
         Xa = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ParameterError(f"X cannot be read as a float array: {exc}") from None
     n_in = len(arch.inputs)
     if Xa.ndim == 1 and n_in == 1:
@@ -120,6 +122,7 @@ def check_inputs(arch: Architecture, X: Any) -> np.ndarray:
     return Xa
 
 
+@validate_params(arch=ARCH, return_hidden=BOOLEAN)
 def forward(arch: Architecture, theta: Any, X: Any, *, return_hidden: bool = False):
     """Outputs of the network on a batch.
 

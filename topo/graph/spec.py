@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from topo.errors import SpecError, TopoError
-from topo.graph.architecture import Architecture
-from topo.utils.validation import LIMITS, check_bool, one_line, short
+from topo.graph.architecture import ARCH, Architecture
+from topo.utils.validation import LIMITS, NAME, PATH, NoneOr, check_bool, one_line, short, validate_params
 
 __all__ = ["Spec", "read_spec", "parse_spec", "write_spec", "SPEC_VERSION"]
 
@@ -160,6 +160,7 @@ def _load(path: Path) -> Any:
         raise SpecError(f"{_where(path)}: invalid YAML: {one_line(str(exc), 120)}") from None
 
 
+@validate_params(error=SpecError, path=PATH)
 def read_spec(path: str | os.PathLike) -> Spec:
     """Read a JSON (``.json``) or YAML (any other suffix) spec file.
 
@@ -184,6 +185,7 @@ def read_spec(path: str | os.PathLike) -> Spec:
         raise SpecError(f"{_where(path)}: {exc}") from None
 
 
+@validate_params(error=SpecError, name=NAME)
 def parse_spec(data: Any, *, name: str = "network") -> Spec:
     """Build a :class:`Spec` from an already parsed JSON/YAML document.
 
@@ -351,6 +353,7 @@ def _graph_spec(data: Mapping, defaults: dict) -> tuple[Architecture, dict | Non
     return arch, (weights or None)
 
 
+@validate_params(path=PATH, arch=ARCH, name=NoneOr(NAME))
 def write_spec(path: str | os.PathLike, arch: Architecture, theta: Any = None, *, name: str | None = None) -> None:
     """Write ``arch`` (and optionally weights) as a JSON or YAML spec file.
 
