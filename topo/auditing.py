@@ -24,14 +24,24 @@ from topo.errors import TargetError
 from topo.fiber.balance import balances_in_range
 from topo.fiber.connectivity import ConnectivityReport, connectivity
 from topo.graph.architecture import Architecture
-from topo.report.build import build_audit, check_options
+from topo.graph.initializers import SCHEME
+from topo.nn.result import LEVEL
+from topo.report.build import AUDIT_OPTIONS, build_audit
+from topo.report.files import FORMATS
 from topo.report.schema import MAX_LISTED, layer_key
+from topo.utils.validation import BOOLEAN, NAME, PATH, SEED, NoneOr, check_parameter_memory, validate_params
 
-__all__ = ["Audit", "audit", "load_target", "Target"]
+__all__ = ["Audit", "audit", "load_target", "Target", "AUDIT_BYTES_PER_PARAMETER"]
 
 Progress = Callable[[str], None]
 
+#: Peak bytes per parameter of an audit (the parameter vector, its norms, balances in range and
+#: the sampled check's work arrays), checked before the audit starts.
+AUDIT_BYTES_PER_PARAMETER = 64
 
+
+@validate_params(level=LEVEL, init=SCHEME, name=NoneOr(NAME), source=NoneOr(NAME), parameters=NoneOr(NAME),
+                 random_weights=BOOLEAN, **AUDIT_OPTIONS)
 def audit(
     target: Any,
     theta: Any = None,
@@ -78,8 +88,9 @@ def audit(
     level : {"auto", "neuron", "channel"}
         Unit granularity of a PyTorch module (see :func:`topo.from_torch`).
     sample : int
-        When > 0, also sample that many fiber points and compare the persistent
-        β₀ with the exact number of components (the ``topology`` section).
+        0 (the default) skips it; else also sample that many fiber points (at least 2,
+        at most ``topo.LIMITS.max_samples``) and compare the persistent β₀ with the
+        exact number of components (the ``topology`` section).
     seed : int, optional
         Seed of the random initialisation (when needed) and of the sampling.
     init : {"kaiming", "xavier", "normal", "uniform"}
@@ -153,10 +164,10 @@ def audit(
 
     A PyTorch module is audited the same way, see ``docs/torch.md``.
     """
-    check_options(sample=sample, max_listed=max_listed, max_strata=max_strata)
     notify = progress or (lambda stage: None)
     loaded = load_target(target, theta, example_input=example_input, level=level, init=init, seed=seed,
                          state_dict=state_dict, random_weights=random_weights, progress=notify)
+    check_parameter_memory(loaded.architecture, AUDIT_BYTES_PER_PARAMETER, "an audit")
     edge_source = edge_source if edge_source is not None else loaded.edge_source
     parts = build_audit(
         loaded.architecture, loaded.theta, name=name or loaded.name, source=source or loaded.source,
@@ -187,6 +198,8 @@ def _is_torch_module(obj: Any) -> bool:
     return (mod.startswith("torch") or hasattr(obj, "named_modules")) and callable(getattr(obj, "state_dict", None))
 
 
+@validate_params(level=LEVEL, init=SCHEME, seed=SEED, bias=BOOLEAN, random_weights=BOOLEAN,
+                 progress=AUDIT_OPTIONS["progress"])
 def load_target(
     target: Any,
     theta: Any = None,
@@ -388,6 +401,7 @@ class Audit:
             self._figures = report_figures(self.architecture, self.theta, self.report, c=self.c)
         return self._figures
 
+    @validate_params(folder=PATH, formats=FORMATS)
     def save(self, folder: str | os.PathLike, formats: Sequence[str] = ("json", "md", "html")) -> list:
         """Write ``report.json`` / ``report.md`` / ``report.html`` into ``folder``.
 
@@ -412,6 +426,7 @@ class Audit:
 
         return render_html_fragment(self.report, self.figures())
 
+    @validate_params(records=BOOLEAN)
     def frozen_edges(self, *, records: bool = False):
         """Every frozen edge with its witness, as a tidy table.
 
@@ -439,6 +454,7 @@ class Audit:
             ["module", "parameter", "index"] if self.edge_source else [])
         return _table(rows, cols, records)
 
+    @validate_params(records=BOOLEAN)
     def balances(self, *, records: bool = False):
         """The balance of every constrained unit, as a tidy table.
 

@@ -47,6 +47,24 @@ def _int_arg(flag: str, minimum: int = 0, maximum: int | None = None):
     return parse
 
 
+def _sample_arg():
+    """The argparse ``type`` of ``--sample``: the rule of ``topo.audit(sample=...)``
+    (:data:`topo.report.build.SAMPLE`): 0 skips the check, else at least 2 points."""
+    parse_int = _int_arg("--sample", 0, LIMITS.max_samples)
+
+    def sample(text: str) -> int:
+        from topo.report.build import SAMPLE
+        from topo.sampling.verification import MIN_SAMPLES
+
+        value = parse_int(text)
+        if not SAMPLE.accepts(value):
+            raise argparse.ArgumentTypeError(
+                f"--sample must be 0 (no sampled check) or at least {MIN_SAMPLES} points, got {value}")
+        return value
+
+    return sample
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2
         # "argument --seed: --seed must be >= 0" -> "--seed must be >= 0"
@@ -107,8 +125,8 @@ def _build_parser() -> argparse.ArgumentParser:
         help="use a random initialisation even when the target has weights",
     )
     audit.add_argument(
-        "--sample", type=_int_arg("--sample", 0, LIMITS.max_samples), metavar="N", default=0,
-        help="also sample N points of the fiber and check the number of components with persistent "
+        "--sample", type=_sample_arg(), metavar="N", default=0,
+        help="also sample N >= 2 points of the fiber and check the number of components with persistent "
         "homology (bottleneck coordinates; 0 = skip, the default)",
     )
     output = audit.add_argument_group("output")

@@ -15,8 +15,12 @@ import numpy as np
 
 from topo.errors import GraphError
 from topo.graph.architecture import Architecture
+from topo.utils.validation import Options
 
-__all__ = ["TorchImport", "EdgeSources", "UnsupportedLayerWarning", "to_numpy", "bn_affine", "fold_bn"]
+__all__ = ["LEVEL", "TorchImport", "EdgeSources", "UnsupportedLayerWarning", "to_numpy", "bn_affine", "fold_bn"]
+
+#: Unit granularity of a PyTorch import (``from_torch``, ``topo.audit``, ``topo audit --level``).
+LEVEL = Options("auto", "neuron", "channel")
 
 
 class UnsupportedLayerWarning(UserWarning):

@@ -41,9 +41,10 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from topo.errors import GraphError
+from topo.errors import GraphError, TargetError
 from topo.nn.handlers import Importer
-from topo.nn.result import TorchImport, UnsupportedLayerWarning
+from topo.nn.result import LEVEL, TorchImport, UnsupportedLayerWarning
+from topo.utils.validation import BOOLEAN, validate_params
 
 __all__ = ["from_torch"]
 
@@ -145,6 +146,7 @@ def _hook_trace(model, example_input, fx_error):
 
 
 
+@validate_params(level=LEVEL, fold_batchnorm=BOOLEAN, strict=BOOLEAN)
 def from_torch(
     model,
     example_input=None,
@@ -197,8 +199,8 @@ def from_torch(
     import torch
     import torch.fx as fx
 
-    if level not in ("auto", "neuron", "channel"):
-        raise ValueError(f"level must be 'auto', 'neuron' or 'channel', got {level!r}")
+    if not isinstance(model, torch.nn.Module):
+        raise TargetError(f"from_torch needs a torch.nn.Module, got a {type(model).__name__}")
     if state_dict is not None:
         _load_state_dict(model, state_dict)
     model = model.eval()
@@ -225,7 +227,7 @@ def from_torch(
     if imp.unsupported:
         listed = ", ".join(f"{t} ({q})" for t, q in imp.unsupported)
         warnings.warn(f"units produced by unsupported layers are treated as free: {listed}",
-                      UnsupportedLayerWarning, stacklevel=2)
+                      UnsupportedLayerWarning, stacklevel=3)  # the caller of the validate_params wrapper
     return imp.result(level)
 
 

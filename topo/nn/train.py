@@ -16,12 +16,28 @@ from typing import Any
 
 import numpy as np
 
+from topo.errors import ParameterError
 from topo.fiber.balance import balance
-from topo.graph.architecture import Architecture
+from topo.graph.architecture import ARCH, Architecture
 from topo.graph.forward import check_forward_support, check_inputs, node_levels
 from topo.graph.nodes import BIAS, DEFAULT_LEAKY_SLOPE, INPUT, OUTPUT, negative_slope
+from topo.utils.text import short
+from topo.utils.validation import (
+    COUNT,
+    COUNT_OR_ZERO,
+    POSITIVE,
+    TOLERANCE,
+    Interval,
+    IsCallable,
+    NoneOr,
+    Options,
+    validate_params,
+)
 
-__all__ = ["Trajectory", "train"]
+__all__ = ["Trajectory", "train", "TORCH_SEED"]
+
+#: A seed of a torch generator (``torch.Generator().manual_seed``): None or an integer in [0, 2^64).
+TORCH_SEED = NoneOr(Interval(int, 0, 2**64 - 1))
 
 
 @dataclass(frozen=True)
@@ -155,21 +171,21 @@ def _loss_and_targets(torch, loss: str, ya: np.ndarray, n_out: int):
         shape = ya.shape
         ya = ya.reshape(len(ya), -1).astype(np.float64)
         if ya.shape[1] != n_out:
-            raise ValueError(f"y has shape {shape} but the network has {n_out} outputs")
+            raise ParameterError(f"y has shape {shape} but the network has {n_out} outputs")
         loss_fn = lambda out, target: torch.mean((out - target) ** 2)  # noqa: E731
         yt = torch.as_tensor(ya)
     elif loss == "bce":
         if n_out != 1:
-            raise ValueError(f"loss='bce' needs one output (a logit), the network has {n_out}")
+            raise ParameterError(f"loss='bce' needs one output (a logit), the network has {n_out}")
         yt = torch.as_tensor(ya.reshape(-1, 1).astype(np.float64))
         loss_fn = torch.nn.functional.binary_cross_entropy_with_logits
     elif loss == "ce":
         yt = torch.as_tensor(ya.astype(np.int64).reshape(-1))
         if yt.numel() and (int(yt.min()) < 0 or int(yt.max()) >= n_out):
-            raise ValueError(f"class labels must lie in [0, {n_out}) for loss='ce'")
+            raise ParameterError(f"class labels must lie in [0, {n_out}) for loss='ce'")
         loss_fn = torch.nn.functional.cross_entropy
     else:
-        raise ValueError(f"unknown loss {loss!r}; expected 'mse', 'bce' or 'ce'")
+        raise ParameterError(LOSS.message("loss", loss))
     return loss_fn, yt
 
 
@@ -180,9 +196,26 @@ def _optimizer(torch, optimizer: str, param, lr: float):
     elif optimizer == "adam":
         return torch.optim.Adam([param], lr=lr)
     else:
-        raise ValueError(f"unknown optimizer {optimizer!r}; expected 'gd', 'sgd' or 'adam'")
+        raise ParameterError(OPTIMIZER.message("optimizer", optimizer))
 
 
+LOSS = Options("mse", "bce", "ce", unknown="loss")
+OPTIMIZER = Options("gd", "sgd", "adam", unknown="optimizer")
+
+
+def _targets(y: Any) -> np.ndarray:
+    """``y`` as an array of numbers or booleans with one row per point."""
+    try:
+        ya = np.asarray(y)
+    except (TypeError, ValueError, OverflowError):
+        ya = None
+    if ya is None or ya.ndim == 0 or ya.dtype.kind not in "biuf":
+        raise ParameterError(f"y must be an array of numbers with one row per point, got {short(y)}")
+    return ya
+
+
+@validate_params(arch=ARCH, loss=LOSS, optimizer=OPTIMIZER, lr=POSITIVE, steps=COUNT_OR_ZERO, weight_decay=TOLERANCE,
+                 l1=TOLERANCE, penalty=NoneOr(IsCallable()), batch_size=COUNT, seed=TORCH_SEED, record_every=COUNT)
 def train(
     arch: Architecture,
     theta: Any,
@@ -239,12 +272,10 @@ def train(
     vec = arch.as_vector(theta)
     net = _TorchNet(arch, torch)
     Xa = check_inputs(arch, X)
-    ya = np.asarray(y)
+    ya = _targets(y)
     if len(ya) != len(Xa):
-        raise ValueError(f"X has {len(Xa)} rows but y has {len(ya)}")
+        raise ParameterError(f"X has {len(Xa)} rows but y has {len(ya)}")
     loss_fn, yt = _loss_and_targets(torch, loss, ya, len(arch.outputs))
-    if steps < 0 or record_every < 1:
-        raise ValueError("steps must be >= 0 and record_every >= 1")
 
     Xt = torch.as_tensor(Xa)
     param = torch.tensor(vec, dtype=torch.float64, requires_grad=True)

@@ -5,7 +5,11 @@ Each factory returns ``(model, example_input)``.
 
 from __future__ import annotations
 
+from topo.utils.validation import BOOLEAN, COUNT, COUNT_OR_ZERO, Interval, SequenceOf, validate_params
+
 __all__ = ["mlp", "residual_mlp", "lenet", "resnet18", "resnet50", "MODELS"]
+
+_SEED = Interval(int, 0, 2**64 - 1)  # torch.manual_seed
 
 
 def _torch():
@@ -18,6 +22,7 @@ def _torch():
     return torch
 
 
+@validate_params(widths=SequenceOf(COUNT, min_length=2), seed=_SEED)
 def mlp(widths=(8, 16, 16, 1), *, seed: int = 0):
     """A ReLU MLP with the given widths."""
     torch = _torch()
@@ -30,6 +35,7 @@ def mlp(widths=(8, 16, 16, 1), *, seed: int = 0):
     return torch.nn.Sequential(*layers).eval(), torch.randn(4, widths[0])
 
 
+@validate_params(width=COUNT, depth=COUNT_OR_ZERO, d_in=COUNT, d_out=COUNT, seed=_SEED)
 def residual_mlp(width: int = 8, depth: int = 2, *, d_in: int = 4, d_out: int = 2, seed: int = 0):
     """An MLP with residual blocks ``x + W2 relu(W1 x)``."""
     torch = _torch()
@@ -57,6 +63,7 @@ def residual_mlp(width: int = 8, depth: int = 2, *, d_in: int = 4, d_out: int = 
     return Net().eval(), torch.randn(4, d_in)
 
 
+@validate_params(seed=_SEED)
 def lenet(*, seed: int = 0):
     """A LeNet-style CNN for 1x28x28 inputs (conv-relu-pool twice, three Linear layers)."""
     torch = _torch()
@@ -70,6 +77,7 @@ def lenet(*, seed: int = 0):
     return model.eval(), torch.randn(2, 1, 28, 28)
 
 
+@validate_params(num_classes=COUNT, width=COUNT, seed=_SEED, batchnorm=BOOLEAN)
 def resnet18(*, num_classes: int = 10, width: int = 64, seed: int = 0, batchnorm: bool = True):
     """A ResNet-18-shaped CNN (basic blocks [2, 2, 2, 2], widths 64..512) for 3x32x32 inputs."""
     torch = _torch()
@@ -142,6 +150,7 @@ def _perturb_batchnorm(model, seed: int):
     return model
 
 
+@validate_params(num_classes=COUNT, width=COUNT, image_size=COUNT, seed=_SEED)
 def resnet50(*, num_classes: int = 1000, width: int = 64, image_size: int = 224, seed: int = 0):
     """A ResNet-50-shaped CNN: torchvision's layout (bottleneck blocks [3, 4, 6, 3], expansion 4,
     projection shortcuts, one ReLU module per block used three times, ``out += identity``).

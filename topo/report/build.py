@@ -16,20 +16,38 @@ from typing import Any
 import numpy as np
 
 from topo._version import __version__
-from topo.errors import ParameterError
 from topo.fiber.balance import balances_in_range, default_tol, power_of_two_scale
 from topo.fiber.connectivity import ConnectivityReport, connectivity
 from topo.fiber.decompose import decompose
 from topo.fiber.singular import MAX_STRATA_WORK, singular_strata
-from topo.graph.architecture import Architecture
+from topo.graph.architecture import ARCH, Architecture
 from topo.report.schema import MAX_LISTED, SCHEMA_VERSION, layer_key
-from topo.sampling.verification import verify_topology
+from topo.sampling.verification import MIN_SAMPLES, verify_topology
 from topo.symmetry.automorphisms import automorphism_group
 from topo.symmetry.classes import components_up_to_symmetry
-from topo.utils.text import count_repr, short
-from topo.utils.validation import LIMITS
+from topo.utils.text import count_repr
+from topo.utils.validation import (
+    COUNT_OR_ZERO,
+    NAME,
+    SEED,
+    AnyOf,
+    Interval,
+    IsCallable,
+    NoneOr,
+    validate_params,
+)
 
-__all__ = ["audit_report", "build_audit", "AuditParts", "check_options", "symmetry_section", "SYMMETRY_MAX_QUOTIENT"]
+__all__ = ["audit_report", "build_audit", "AuditParts", "SAMPLE", "AUDIT_OPTIONS", "symmetry_section",
+           "SYMMETRY_MAX_QUOTIENT"]
+
+#: The one rule of ``sample`` (``topo.audit``, ``topo audit --sample``): 0 skips the sampled check of
+#: the topology, else it reads at least ``MIN_SAMPLES`` points and at most ``topo.LIMITS.max_samples``
+#: (the persistent-homology check costs ~N² distance evaluations).
+SAMPLE = AnyOf(0, Interval(int, MIN_SAMPLES, "max_samples"), lead="an integer >= 0")
+
+#: The options of an audit, checked on entry of :func:`topo.audit` and :func:`build_audit`.
+AUDIT_OPTIONS = dict(max_listed=COUNT_OR_ZERO, sample=SAMPLE, seed=SEED, max_strata=COUNT_OR_ZERO,
+                     max_strata_work=NoneOr(COUNT_OR_ZERO), progress=NoneOr(IsCallable()))
 
 Progress = Callable[[str], None]
 
@@ -44,15 +62,7 @@ class AuditParts:
     connectivity: ConnectivityReport
 
 
-def check_options(*, sample: int, max_listed: int, max_strata: int) -> None:
-    for key, value in (("sample", sample), ("max_listed", max_listed), ("max_strata", max_strata)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
-            raise ParameterError(f"{key} must be an integer >= 0, got {short(value)}")
-    if sample > LIMITS.max_samples:  # the check costs ~sample² distance evaluations
-        raise ParameterError(f"sample={sample}: the persistent-homology check costs ~N² distance evaluations; "
-                             f"the limit is {LIMITS.max_samples} (topo.LIMITS.max_samples)")
-
-
+@validate_params(arch=ARCH, name=NAME, source=NAME, parameters=NAME, **AUDIT_OPTIONS)
 def build_audit(
     arch: Architecture,
     theta: Any,
@@ -86,8 +96,9 @@ def build_audit(
         At most this many frozen edges (with witnesses), balances and free units
         are listed; counts are always complete.
     sample : int
-        When > 0, sample that many fiber points (bottleneck coordinates) and add
-        a ``topology`` section comparing persistent β₀ with the exact count.
+        0 (the default) skips it; else sample that many fiber points (bottleneck
+        coordinates, at least 2 and at most ``topo.LIMITS.max_samples``) and add a
+        ``topology`` section comparing persistent β₀ with the exact count.
     seed : int
         Seed of the sampling.
     edge_source : dict, optional
@@ -118,7 +129,6 @@ def build_audit(
     >>> parts.report["connectivity"]["n_components"] == parts.connectivity.n_components
     True
     """
-    check_options(sample=sample, max_listed=max_listed, max_strata=max_strata)
     notify = progress or (lambda stage: None)
     notify("connectivity")
     vec = arch.as_vector(theta)

@@ -13,15 +13,19 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from topo.errors import ReportError
+from topo.errors import ParameterError, ReportError
 from topo.report.html import render_html
 from topo.report.text import render_markdown
 from topo.utils.text import one_line
+from topo.utils.validation import PATH, InstanceOf, NoneOr, Options, SequenceOf, validate_params
 
-__all__ = ["write_report", "read_report_set", "MANIFEST", "REPORT_FORMATS"]
+__all__ = ["write_report", "read_report_set", "MANIFEST", "REPORT_FORMATS", "FORMATS"]
 
 #: File written for each report format.
 REPORT_FORMATS = {"json": "report.json", "md": "report.md", "html": "report.html"}
+#: The constraint of a ``formats`` argument: some of the report formats, e.g. ``("json", "md")``.
+FORMATS = SequenceOf(Options(*REPORT_FORMATS))
+_REPORT = InstanceOf(dict, name="a report dictionary (topo.audit(...).report)")
 _FILES = REPORT_FORMATS
 MANIFEST = "manifest.json"
 _TEMP = re.compile(r"^\.(report\.(json|md|html)|manifest\.json)\..*\.tmp$")
@@ -34,7 +38,7 @@ def _render(report: dict, fmt: str, figures: dict | None) -> str:
         return render_markdown(report) + "\n"
     if fmt == "html":
         return render_html(report, figures) + "\n"
-    raise ValueError(f"unknown report format {fmt!r}; expected 'json', 'md' or 'html'")
+    raise ParameterError(f"unknown report format {fmt!r}; expected 'json', 'md' or 'html'")
 
 
 def _json_safe(obj: Any) -> Any:
@@ -85,6 +89,7 @@ def _write_temp(folder: Path, name: str, data: bytes) -> Path:
     return tmp
 
 
+@validate_params(report=_REPORT, out_dir=PATH, formats=FORMATS, figures=NoneOr(InstanceOf(dict)))
 def write_report(report: dict, out_dir: str | os.PathLike, *, formats: tuple[str, ...] = ("json", "md"),
                  figures: dict | None = None) -> list[Path]:
     """Write ``report.json`` / ``report.md`` / ``report.html`` into ``out_dir`` as one set.
@@ -112,8 +117,6 @@ def write_report(report: dict, out_dir: str | os.PathLike, *, formats: tuple[str
     ['report.json', 'report.md']
     """
     formats = tuple(dict.fromkeys(formats))
-    if not formats:
-        raise ValueError("write_report needs at least one format ('json', 'md', 'html')")
     texts = {_FILES.get(fmt, fmt): _render(report, fmt, figures).encode("utf-8") for fmt in formats}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -123,8 +126,10 @@ def write_report(report: dict, out_dir: str | os.PathLike, *, formats: tuple[str
             for stale in out.iterdir():  # left by a writer that was killed (all writers hold the lock)
                 if _TEMP.match(stale.name):
                     stale.unlink(missing_ok=True)
-            staged = [(name, _write_temp(out, name, data)) for name, data in texts.items()]
-            temps = [tmp for _, tmp in staged]
+            staged = []
+            for name, data in texts.items():  # each temporary file is known as soon as it exists
+                staged.append((name, _write_temp(out, name, data)))
+                temps.append(staged[-1][1])
             (out / MANIFEST).unlink(missing_ok=True)  # from here until the end, the set is incomplete
             for name, tmp in staged:
                 os.replace(tmp, out / name)
@@ -149,6 +154,7 @@ def write_report(report: dict, out_dir: str | os.PathLike, *, formats: tuple[str
     return [out / name for name in texts]
 
 
+@validate_params(error=ReportError, out_dir=PATH)
 def read_report_set(out_dir: str | os.PathLike) -> dict:
     """The manifest of the report set in ``out_dir``, after checking that every file
     it lists is present with the recorded SHA-256 (one complete run, not a mix).

@@ -9,14 +9,16 @@ import numpy as np
 from topo.errors import ParameterError
 from topo.fiber.balance import balances_in_range, power_of_two_scale
 from topo.fiber.decompose import decompose
-from topo.graph.architecture import Architecture
+from topo.graph.architecture import ARCH, Architecture
 from topo.graph.forward import node_levels
 from topo.graph.nodes import BIAS, HIDDEN
 from topo.report.schema import layer_key
+from topo.utils.validation import BOOLEAN, COUNT, COUNT_OR_ZERO, NAME, Options, validate_params
 
 __all__ = ["plot_activation_regions", "plot_diagram", "plot_barcode", "plot_fiber", "plot_dag", "report_figures"]
 
 
+@validate_params(arch=ARCH, resolution=COUNT)
 def plot_activation_regions(
     arch: Architecture,
     theta: Any,
@@ -90,6 +92,7 @@ def plot_activation_regions(
     return ax, labels
 
 
+@validate_params(title=NAME)
 def plot_diagram(diagrams, *, ax=None, title: str = "persistence diagram"):
     """Persistence diagram (birth, death) of every dimension; essential classes on top.
 
@@ -118,6 +121,7 @@ def plot_diagram(diagrams, *, ax=None, title: str = "persistence diagram"):
     return ax
 
 
+@validate_params(max_bars=COUNT_OR_ZERO, title=NAME)
 def plot_barcode(diagrams, *, ax=None, max_bars: int = 60, title: str = "barcode"):
     """The longest bars of every dimension (essential bars drawn to the right edge)."""
     import matplotlib.pyplot as plt
@@ -140,6 +144,7 @@ def plot_barcode(diagrams, *, ax=None, max_bars: int = 60, title: str = "barcode
     return ax
 
 
+@validate_params(title=NAME)
 def plot_fiber(points: np.ndarray, *, ax=None, labels=None, title: str = "fiber",
                axis_labels: tuple = ("θ1", "θ2", "θ3")):
     """3-D (or 2-D) scatter of fiber samples with three (two) coordinates."""
@@ -189,6 +194,7 @@ def _legend(ax, kinds_present, frozen: bool) -> None:
               borderaxespad=0.0)
 
 
+@validate_params(arch=ARCH, max_nodes=COUNT, legend=BOOLEAN)
 def plot_dag(arch: Architecture, *, frozen_edges=(), bottlenecks=(), max_nodes: int = 150, ax=None,
              legend: bool = True):
     """Layered drawing of the DAG, with a legend.
@@ -341,6 +347,7 @@ def _figure_bytes(fig, fmt: str) -> bytes:
     return buf.getvalue()
 
 
+@validate_params(arch=ARCH, fmt=Options("svg", "png"), max_nodes=COUNT)
 def report_figures(arch: Architecture, theta, report: dict, *, fmt: str = "svg", max_nodes: int = 150,
                    c: np.ndarray | None = None) -> dict:
     """Figures of the HTML report, ``{"balances": bytes, "dag": bytes}`` (SVG by default, or ``fmt="png"``).

@@ -10,6 +10,7 @@ from typing import Any
 
 from topo.report.schema import MAX_LISTED, layer_key
 from topo.utils.text import one_line
+from topo.utils.validation import BOOLEAN, validate_params
 
 __all__ = ["render_text", "render_markdown", "markdown_escape", "markdown_code", "terminal_escape",
            "free_by_reason", "symmetry_text"]
@@ -33,6 +34,7 @@ def markdown_escape(text: Any) -> str:
     return _MD_SPECIAL.sub(r"\\\1", one_line(str(text)))
 
 
+@validate_params(in_table=BOOLEAN)
 def markdown_code(text: Any, *, in_table: bool = False) -> str:
     r"""User text (a node name) as a Markdown code span: nothing inside is interpreted;
     the fence is longer than any run of backticks in the text, and ``|`` is escaped in

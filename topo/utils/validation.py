@@ -636,7 +636,7 @@ class PathLike(Constraint):
 
 
 class SequenceOf(Constraint):
-    """A list or tuple (not a string) of at least ``min_length`` items, each accepted by ``item``.
+    """A list, tuple or set (not a string) of at least ``min_length`` items, each accepted by ``item``.
 
     Examples
     --------
@@ -651,15 +651,15 @@ class SequenceOf(Constraint):
         self.item, self.min_length = item, min_length
 
     def accepts(self, value: Any) -> bool:
-        return isinstance(value, (list, tuple)) and len(value) >= self.min_length \
+        return isinstance(value, (list, tuple, set, frozenset)) and len(value) >= self.min_length \
             and all(self.item.accepts(v) for v in value)
 
     def convert(self, value: Any) -> Any:
         out = [self.item.convert(v) for v in value]
-        return out if all(a is b for a, b in zip(out, value)) else type(value)(out)
+        return value if all(a is b for a, b in zip(out, value)) else type(value)(out)
 
     def describe(self) -> str:
-        return f"a list or tuple of {self.item.describe()}"
+        return f"a list or tuple of {self.item.describe()}"  # (a set is accepted too)
 
     def candidates(self) -> tuple:
         out = [list(self.item.bad_values()[:1])]  # a list holding one refused item
