@@ -18,7 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from topo.experiments.runner import ExperimentError
+from topo.experiments.runner import PROGRESS, ExperimentError, sweep_params
+from topo.utils.validation import PATH, InstanceOf
 
 __all__ = ["EXPERIMENTS", "read_config", "run_config"]
 
@@ -39,6 +40,7 @@ def _experiments() -> dict:
 EXPERIMENTS = ("obstruction", "pathological", "regularizer")
 
 
+@sweep_params(path=PATH)
 def read_config(path) -> dict:
     """The mapping stored in a JSON or YAML config file, with a clear error otherwise."""
     p = Path(path)
@@ -62,6 +64,7 @@ def read_config(path) -> dict:
     return data
 
 
+@sweep_params(config=InstanceOf(dict, name="a mapping with an 'experiment' key"), progress=PROGRESS)
 def run_config(config: dict, *, client: Any = None, progress: bool | None = None):
     """Run the sweep a config mapping describes; returns its result.
 

@@ -34,10 +34,22 @@ from typing import Any
 
 import numpy as np
 
-from topo.experiments.runner import ExperimentError, Task, run_tasks, task_seeds, tidy
-from topo.graph.architecture import Architecture
+from topo.experiments.runner import (
+    BIAS_RULE,
+    INIT,
+    PROGRESS,
+    SWEEP_SEED,
+    ExperimentError,
+    Task,
+    run_tasks,
+    sweep_params,
+    task_seeds,
+    tidy,
+)
+from topo.graph.architecture import ARCH, Architecture
 from topo.graph.initializers import init_scales
 from topo.graph.nodes import OUTPUT
+from topo.utils.validation import BOOLEAN, COUNT, NAME, Interval, Options, SequenceOf
 
 __all__ = ["ObstructionProbability", "obstruction_probability", "obstruction_table", "units_below_output"]
 
@@ -71,6 +83,7 @@ class ObstructionProbability:
         return d
 
 
+@sweep_params(arch=ARCH)
 def units_below_output(arch: Architecture) -> np.ndarray:
     """Rows (in ``arch.constrained``) of the units whose only outgoing edge enters an output.
 
@@ -225,6 +238,11 @@ class _Job:
         return ObstructionProbability(**base, **_reduce(results, len(self.rows), self.n, self.disconnection))
 
 
+_OPTIONS = dict(bias=BOOLEAN, method=Options("exact", "monte_carlo"), n_samples=Interval(int, 2), seed=SWEEP_SEED,
+                bias_rule=BIAS_RULE, chunk_size=COUNT, disconnection=BOOLEAN, progress=PROGRESS)
+
+
+@sweep_params(init=INIT, **_OPTIONS)
 def obstruction_probability(
     widths: Sequence[int] | Architecture,
     init: str = "kaiming",
@@ -290,6 +308,7 @@ def obstruction_probability(
     return job.result(results)
 
 
+@sweep_params(inits=SequenceOf(NAME), **_OPTIONS)
 def obstruction_table(
     widths: Sequence[Sequence[int]],
     inits: Sequence[str] = ("kaiming", "xavier"),

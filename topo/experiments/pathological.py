@@ -18,8 +18,33 @@ from typing import Any
 import numpy as np
 
 from topo.experiments.obstruction import units_below_output
-from topo.experiments.runner import ExperimentError, Task, run_tasks, task_seeds, tidy
-from topo.graph.architecture import Architecture
+from topo.experiments.runner import (
+    FRACTION,
+    INIT,
+    PROGRESS,
+    SEEDS,
+    SWEEP_SEED,
+    ExperimentError,
+    Task,
+    run_tasks,
+    sweep_params,
+    task_seeds,
+    tidy,
+)
+from topo.graph.architecture import ARCH, Architecture
+from topo.nn.train import OPTIMIZER
+from topo.utils.validation import (
+    BOOLEAN,
+    COUNT,
+    COUNT_OR_ZERO,
+    POSITIVE,
+    Interval,
+    NoneOr,
+    SequenceOf,
+    real_vector,
+)
+
+_RATIO = Interval(float, 1, closed="right")
 
 __all__ = ["init_with_balance_signs", "linear_fit", "pathological_sweep", "PathologicalSweep"]
 
@@ -34,6 +59,7 @@ def _unit_params(arch: Architecture, node: int) -> tuple[np.ndarray, np.ndarray]
     return params(np.flatnonzero(arch.dst == node)), params(np.flatnonzero(arch.src == node))
 
 
+@sweep_params(arch=ARCH, n_positive=NoneOr(COUNT_OR_ZERO), ratio=_RATIO)
 def init_with_balance_signs(
     arch: Architecture, theta: Any, signs: Any = None, *, n_positive: int | None = None, units: Any = None,
     ratio: float = 2.0,
@@ -104,6 +130,7 @@ def init_with_balance_signs(
     return vec
 
 
+@sweep_params(level=FRACTION)
 def linear_fit(x: Any, y: Any, *, level: float = 0.95) -> dict:
     """Least-squares fit ``y = a + b x`` with a ``level`` confidence interval on ``b``.
 
@@ -119,7 +146,7 @@ def linear_fit(x: Any, y: Any, *, level: float = 0.95) -> dict:
     """
     from scipy import stats
 
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    x, y = real_vector(x, "x", error=ExperimentError), real_vector(y, "y", error=ExperimentError)
     n = len(x)
     if n < 3 or np.ptp(x) == 0:
         raise ExperimentError("a linear fit needs at least 3 points and two distinct x values")
@@ -208,6 +235,9 @@ def _verdict(fits: dict) -> str:
            f"better (AIC difference {abs(d):.2f})"
 
 
+@sweep_params(widths=SequenceOf(COUNT), l_plus=NoneOr(SequenceOf(COUNT_OR_ZERO, min_length=0)), seeds=SEEDS,
+              init=INIT, bias=BOOLEAN, steps=COUNT_OR_ZERO, lr=POSITIVE, optimizer=OPTIMIZER, ratio=_RATIO,
+              seed=SWEEP_SEED, test_size=FRACTION, n_train=NoneOr(COUNT), n_test=NoneOr(COUNT), progress=PROGRESS)
 def pathological_sweep(
     widths: Sequence[int] = (2, 4, 8, 16),
     l_plus: Sequence[int] | None = None,

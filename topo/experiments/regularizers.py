@@ -26,8 +26,31 @@ from typing import Any
 
 import numpy as np
 
-from topo.experiments.runner import ExperimentError, Task, run_tasks, task_seeds, tidy
-from topo.graph.architecture import Architecture
+from topo.experiments.runner import (
+    FRACTION,
+    INIT,
+    PROGRESS,
+    SEEDS,
+    SWEEP_SEED,
+    ExperimentError,
+    Task,
+    run_tasks,
+    sweep_params,
+    task_seeds,
+    tidy,
+)
+from topo.graph.architecture import ARCH, Architecture
+from topo.utils.validation import (
+    BOOLEAN,
+    COUNT,
+    NAME,
+    POSITIVE,
+    TOLERANCE,
+    AnyOf,
+    InstanceOf,
+    NoneOr,
+    SequenceOf,
+)
 
 __all__ = ["PENALTIES", "Penalty", "penalty", "regularizer_sweep", "RegularizerSweep"]
 
@@ -93,6 +116,7 @@ class Penalty:
             return float(self(torch.as_tensor(self.arch.as_vector(theta), dtype=torch.float64)))
 
 
+@sweep_params(arch=ARCH, kind=NAME, strength=TOLERANCE)
 def penalty(arch: Architecture, kind: str, strength: float) -> Penalty:
     """The penalty ``kind`` with weight ``strength`` on ``arch`` (a torch callable).
 
@@ -193,6 +217,10 @@ class RegularizerSweep:
         return {"table": rows}
 
 
+@sweep_params(regularizers=SequenceOf(NAME), strengths=NoneOr(InstanceOf(dict)), seeds=SEEDS,
+              hidden=AnyOf(COUNT, SequenceOf(COUNT)), init=INIT, bias=BOOLEAN, lr=POSITIVE, max_steps=COUNT,
+              round_steps=COUNT, tol=TOLERANCE, prune_tol=TOLERANCE, seed=SWEEP_SEED, test_size=FRACTION,
+              n_train=NoneOr(COUNT), n_test=NoneOr(COUNT), progress=PROGRESS)
 def regularizer_sweep(
     regularizers: Sequence[str] = PENALTIES,
     strengths: dict | None = None,

@@ -11,6 +11,7 @@ same numbers wherever the tasks ran.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,12 +19,41 @@ from typing import Any
 import numpy as np
 
 from topo.errors import TopoError
+from topo.graph.initializers import BIAS_RULE, SCHEMES
+from topo.utils.validation import (
+    BOOLEAN,
+    COUNT,
+    COUNT_OR_ZERO,
+    NAME,
+    AnyOf,
+    InstanceOf,
+    Interval,
+    NoneOr,
+    Options,
+    SequenceOf,
+    validate_params,
+)
 
-__all__ = ["Task", "run_tasks", "task_seeds", "tidy", "ExperimentError"]
+__all__ = ["Task", "run_tasks", "task_seeds", "tidy", "ExperimentError", "sweep_params", "SWEEP_SEED", "SEEDS",
+           "INIT", "BIAS_RULE", "FRACTION", "PROGRESS"]
 
 
 class ExperimentError(TopoError, ValueError):
     """An experiment or sweep was given an invalid configuration."""
+
+
+#: :func:`~topo.utils.validation.validate_params` for the experiments: refusals are ExperimentErrors.
+sweep_params = functools.partial(validate_params, error=ExperimentError)
+
+#: The seed of a sweep (the root of its task seeds): None, an integer >= 0, a sequence of them or a SeedSequence.
+SWEEP_SEED = AnyOf(None, COUNT_OR_ZERO, SequenceOf(COUNT_OR_ZERO),
+                   InstanceOf(np.random.SeedSequence, name="a numpy SeedSequence"))
+#: ``seeds`` of a sweep: how many (seed indices 0..n-1), or the seed indices themselves.
+SEEDS = AnyOf(COUNT, SequenceOf(COUNT_OR_ZERO))
+#: An initialisation scheme (the names of :data:`topo.graph.initializers.SCHEMES`).
+INIT = Options(*SCHEMES, unknown="init")
+FRACTION = Interval(float, 0, 1, closed="neither")
+PROGRESS = NoneOr(BOOLEAN)
 
 
 @dataclass(frozen=True)
@@ -41,6 +71,7 @@ def _run(task: Task):
     return task()
 
 
+@sweep_params(seed=SWEEP_SEED, n=COUNT_OR_ZERO)
 def task_seeds(seed: Any, n: int) -> list[np.random.SeedSequence]:
     """``n`` independent seed sequences derived from ``seed`` by index.
 
@@ -91,6 +122,7 @@ def _get_client(client):
     return client, False
 
 
+@sweep_params(progress=PROGRESS, desc=NAME)
 def run_tasks(
     tasks: Sequence[Task], *, client: Any = None, progress: bool | None = None, desc: str = "tasks",
 ) -> list:
