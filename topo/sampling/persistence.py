@@ -232,7 +232,7 @@ def persistence(
     >>> len(dgm[0]), len(dgm[1])          # one component, one loop
     (40, 1)
     """
-    X = np.asarray(points, dtype=np.float64)
+    X = real_vector(points, "points")
     deaths = mst_h0_deaths(X, progress=progress)
     h0 = np.column_stack([np.zeros(len(deaths) + 1), np.append(deaths, np.inf)]) if len(X) else np.zeros((0, 2))
     intervals = [h0]

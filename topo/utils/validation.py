@@ -534,7 +534,8 @@ class Options(Constraint):
     def message(self, name: str, value: Any) -> str:
         if self.unknown is None:
             return super().message(name, value)
-        return f"unknown {self.unknown} {short(value)}; expected {self.describe()}"
+        of = "" if name in self.unknown else f" for {name}"  # "unknown init scheme 'he' for init"
+        return f"unknown {self.unknown} {short(value)}{of}; expected {self.describe()}"
 
     def candidates(self) -> tuple:
         return ("no-such-option",) + tuple(v.upper() for v in self.values if isinstance(v, str))
@@ -706,6 +707,9 @@ class NoneOr(AnyOf):
     >>> tol = NoneOr(Interval(float, 0))
     >>> tol.accepts(None), tol.accepts(-1.0), tol.describe()
     (True, False, 'None or a finite number >= 0')
+    >>> tol.message("tol", -1.0)
+    'tol must be a finite number >= 0 (or None), got -1.0'
+
     """
 
     def __init__(self, constraint: Constraint):
@@ -717,6 +721,9 @@ class NoneOr(AnyOf):
 
     def convert(self, value: Any) -> Any:
         return value if value is None else self.inner.convert(value)
+
+    def expected(self, value: Any) -> str:
+        return f"{self.inner.expected(value)} (or None)"
 
 
 def validate_params(*, error: type[TopoError] = ParameterError, **constraints: Constraint) -> Callable:
