@@ -20,10 +20,7 @@ import numpy as np
 from topo.experiments.obstruction import units_below_output
 from topo.experiments.runner import (
     FRACTION,
-    INIT,
-    PROGRESS,
-    SEEDS,
-    SWEEP_SEED,
+    SWEEP_OPTIONS,
     ExperimentError,
     Task,
     run_tasks,
@@ -33,16 +30,7 @@ from topo.experiments.runner import (
 )
 from topo.graph.architecture import ARCH, Architecture
 from topo.nn.train import OPTIMIZER
-from topo.utils.validation import (
-    BOOLEAN,
-    COUNT,
-    COUNT_OR_ZERO,
-    POSITIVE,
-    Interval,
-    NoneOr,
-    SequenceOf,
-    real_vector,
-)
+from topo.utils.validation import COUNT, COUNT_OR_ZERO, Interval, NoneOr, SequenceOf, real_vector
 
 _RATIO = Interval(float, 1, closed="right")
 
@@ -235,9 +223,8 @@ def _verdict(fits: dict) -> str:
            f"better (AIC difference {abs(d):.2f})"
 
 
-@sweep_params(widths=SequenceOf(COUNT), l_plus=NoneOr(SequenceOf(COUNT_OR_ZERO, min_length=0)), seeds=SEEDS,
-              init=INIT, bias=BOOLEAN, steps=COUNT_OR_ZERO, lr=POSITIVE, optimizer=OPTIMIZER, ratio=_RATIO,
-              seed=SWEEP_SEED, test_size=FRACTION, n_train=NoneOr(COUNT), n_test=NoneOr(COUNT), progress=PROGRESS)
+@sweep_params(widths=SequenceOf(COUNT), l_plus=NoneOr(SequenceOf(COUNT_OR_ZERO, min_length=0)), steps=COUNT_OR_ZERO,
+              optimizer=OPTIMIZER, ratio=_RATIO, **SWEEP_OPTIONS)
 def pathological_sweep(
     widths: Sequence[int] = (2, 4, 8, 16),
     l_plus: Sequence[int] | None = None,

@@ -26,31 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from topo.experiments.runner import (
-    FRACTION,
-    INIT,
-    PROGRESS,
-    SEEDS,
-    SWEEP_SEED,
-    ExperimentError,
-    Task,
-    run_tasks,
-    sweep_params,
-    task_seeds,
-    tidy,
-)
+from topo.experiments.runner import SWEEP_OPTIONS, ExperimentError, Task, run_tasks, sweep_params, task_seeds, tidy
 from topo.graph.architecture import ARCH, Architecture
-from topo.utils.validation import (
-    BOOLEAN,
-    COUNT,
-    NAME,
-    POSITIVE,
-    TOLERANCE,
-    AnyOf,
-    InstanceOf,
-    NoneOr,
-    SequenceOf,
-)
+from topo.utils.validation import COUNT, NAME, TOLERANCE, AnyOf, InstanceOf, NoneOr, SequenceOf
 
 __all__ = ["PENALTIES", "Penalty", "penalty", "regularizer_sweep", "RegularizerSweep"]
 
@@ -217,10 +195,8 @@ class RegularizerSweep:
         return {"table": rows}
 
 
-@sweep_params(regularizers=SequenceOf(NAME), strengths=NoneOr(InstanceOf(dict)), seeds=SEEDS,
-              hidden=AnyOf(COUNT, SequenceOf(COUNT)), init=INIT, bias=BOOLEAN, lr=POSITIVE, max_steps=COUNT,
-              round_steps=COUNT, tol=TOLERANCE, prune_tol=TOLERANCE, seed=SWEEP_SEED, test_size=FRACTION,
-              n_train=NoneOr(COUNT), n_test=NoneOr(COUNT), progress=PROGRESS)
+@sweep_params(regularizers=SequenceOf(NAME), strengths=NoneOr(InstanceOf(dict)), hidden=AnyOf(COUNT, SequenceOf(COUNT)),
+              max_steps=COUNT, round_steps=COUNT, tol=TOLERANCE, prune_tol=TOLERANCE, **SWEEP_OPTIONS)
 def regularizer_sweep(
     regularizers: Sequence[str] = PENALTIES,
     strengths: dict | None = None,

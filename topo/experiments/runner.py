@@ -25,6 +25,7 @@ from topo.utils.validation import (
     COUNT,
     COUNT_OR_ZERO,
     NAME,
+    POSITIVE,
     AnyOf,
     InstanceOf,
     Interval,
@@ -35,7 +36,7 @@ from topo.utils.validation import (
 )
 
 __all__ = ["Task", "run_tasks", "task_seeds", "tidy", "ExperimentError", "sweep_params", "SWEEP_SEED", "SEEDS",
-           "INIT", "BIAS_RULE", "FRACTION", "PROGRESS"]
+           "INIT", "BIAS_RULE", "FRACTION", "PROGRESS", "SWEEP_OPTIONS"]
 
 
 class ExperimentError(TopoError, ValueError):
@@ -54,6 +55,9 @@ SEEDS = AnyOf(COUNT, SequenceOf(COUNT_OR_ZERO))
 INIT = Options(*SCHEMES, unknown="init")
 FRACTION = Interval(float, 0, 1, closed="neither")
 PROGRESS = NoneOr(BOOLEAN)
+#: The options every training sweep takes (seeds, initialisation, data split, progress bar).
+SWEEP_OPTIONS = dict(seeds=SEEDS, init=INIT, bias=BOOLEAN, lr=POSITIVE, seed=SWEEP_SEED, test_size=FRACTION,
+                     n_train=NoneOr(COUNT), n_test=NoneOr(COUNT), progress=PROGRESS)
 
 
 @dataclass(frozen=True)
