@@ -312,6 +312,7 @@ HAND_WRITTEN = [
      "hidden must be 'constrained' or 'all'"),
     ("region-direction", lambda: topo.decompose(topo.generators.bottleneck_chain(2)).region("h0", "up"),
      ParameterError, "direction must be 'in' or 'out'"),
+    ("prune-not-a-list", lambda: topo.prune(_arch(), _theta(), 5), GraphError, "cluster must be a list"),
     ("witness-not-an-edge", lambda: topo.connectivity(_arch(), _c()).witness(5), GraphError, "an edge is a pair"),
     ("witness-not-frozen", lambda: topo.connectivity(_arch(), np.ones(3)).witness(("x0", "h1_0")), GraphError,
      "not frozen"),

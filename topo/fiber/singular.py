@@ -35,6 +35,7 @@ from topo.fiber.balance import as_balance, check_tol, edge_norms, incidence_matr
 from topo.fiber.flows import feasible_flow
 from topo.graph.architecture import ARCH, Architecture
 from topo.graph.nodes import HIDDEN
+from topo.utils.text import short
 from topo.utils.validation import COUNT, COUNT_OR_ZERO, SEED, TOLERANCE, NoneOr, Options, validate_params
 
 __all__ = [
@@ -404,6 +405,8 @@ def prunability(arch: Architecture, theta: Any, *, max_size: int = 1, hidden: st
 def _pruned_architecture(arch: Architecture, cluster: Iterable[Hashable]) -> tuple[Architecture, np.ndarray]:
     """Remove C, then hidden units left without outputs or (zero-preserving) inputs."""
     keep = np.ones(arch.n_nodes, dtype=bool)
+    if isinstance(cluster, (str, bytes)) or not isinstance(cluster, Iterable):
+        raise GraphError(f"cluster must be a list of hidden nodes, got {short(cluster)}")
     for v in cluster:
         i = arch.node_index(v)
         if arch.role_codes[i] != HIDDEN:
