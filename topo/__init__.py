@@ -18,33 +18,13 @@ The main objects:
 
 from topo._version import __version__  # noqa: F401 - topo.__version__
 from topo.auditing import Audit, audit
-from topo.errors import (
-    CycleError,
-    FiberError,
-    GraphError,
-    ParameterError,
-    SpecError,
-    TopoError,
-)
+from topo.errors import CycleError, FiberError, GraphError, ParameterError, SpecError, TopoError
 from topo.fiber.balance import balance, edge_norms, incidence_matrix, scaled_balance
-from topo.fiber.connectivity import (
-    ConnectivityReport,
-    Witness,
-    component_label,
-    connectivity,
-    same_component,
-)
+from topo.fiber.connectivity import ConnectivityReport, Witness, component_label, connectivity, same_component
 from topo.fiber.decompose import Decomposition, decompose
 from topo.fiber.fiber_path import fiber_path
 from topo.fiber.homology import betti_numbers
-from topo.fiber.singular import (
-    floating_clusters,
-    has_singularities,
-    jacobian_rank,
-    prunability,
-    prune,
-    singular_strata,
-)
+from topo.fiber.singular import floating_clusters, has_singularities, jacobian_rank, prunability, prune, singular_strata
 from topo.graph import catalog, generators
 from topo.graph.architecture import Architecture
 from topo.graph.forward import forward

@@ -342,13 +342,9 @@ class Audit:
     def __init__(self, architecture: Architecture, theta: np.ndarray, report: dict, *,
                  edge_source: Mapping | None = None, c: np.ndarray | None = None,
                  connectivity: ConnectivityReport | None = None):
-        self.architecture = architecture
-        self.theta = theta
-        self.report = report
-        self.edge_source = edge_source
-        self._c = c
-        self._connectivity = connectivity
-        self._figures: dict | None = None
+        self.architecture, self.theta, self.report, self.edge_source = architecture, theta, report, edge_source
+        # computed on first use unless the audit handed them over
+        self._c, self._connectivity, self._figures = c, connectivity, None
         self.figure_error: str | None = None  # why the last save() drew no figures, if it did not
 
     @property

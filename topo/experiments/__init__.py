@@ -15,19 +15,8 @@ from topo.experiments.obstruction import (
     obstruction_table,
     units_below_output,
 )
-from topo.experiments.pathological import (
-    PathologicalSweep,
-    init_with_balance_signs,
-    linear_fit,
-    pathological_sweep,
-)
-from topo.experiments.regularizers import (
-    PENALTIES,
-    Penalty,
-    RegularizerSweep,
-    penalty,
-    regularizer_sweep,
-)
+from topo.experiments.pathological import PathologicalSweep, init_with_balance_signs, linear_fit, pathological_sweep
+from topo.experiments.regularizers import PENALTIES, Penalty, RegularizerSweep, penalty, regularizer_sweep
 from topo.experiments.runner import ExperimentError, Task, run_tasks, task_seeds, tidy
 
 __all__ = [

@@ -34,18 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from topo.experiments.runner import (
-    BIAS_RULE,
-    INIT,
-    PROGRESS,
-    SWEEP_SEED,
-    ExperimentError,
-    Task,
-    run_tasks,
-    sweep_params,
-    task_seeds,
-    tidy,
-)
+from topo.experiments.runner import (BIAS_RULE, INIT, PROGRESS, SWEEP_SEED, ExperimentError, Task, run_tasks,
+                                     sweep_params, task_seeds, tidy)
 from topo.graph.architecture import ARCH, Architecture
 from topo.graph.initializers import init_scales
 from topo.graph.nodes import OUTPUT

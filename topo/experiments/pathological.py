@@ -18,16 +18,8 @@ from typing import Any
 import numpy as np
 
 from topo.experiments.obstruction import units_below_output
-from topo.experiments.runner import (
-    FRACTION,
-    SWEEP_OPTIONS,
-    ExperimentError,
-    Task,
-    run_tasks,
-    sweep_params,
-    task_seeds,
-    tidy,
-)
+from topo.experiments.runner import (FRACTION, SWEEP_OPTIONS, ExperimentError, Task, run_tasks, sweep_params,
+                                     task_seeds, tidy)
 from topo.graph.architecture import ARCH, Architecture
 from topo.nn.train import OPTIMIZER
 from topo.utils.validation import COUNT, COUNT_OR_ZERO, Interval, NoneOr, SequenceOf, real_vector

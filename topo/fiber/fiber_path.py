@@ -16,12 +16,7 @@ from typing import Any
 import numpy as np
 
 from topo.errors import FiberError, ParameterError
-from topo.fiber.balance import (
-    check_same_fiber,
-    default_tol,
-    edge_norms,
-    incidence_matrix,
-)
+from topo.fiber.balance import check_same_fiber, default_tol, edge_norms, incidence_matrix
 from topo.fiber.connectivity import connectivity
 from topo.fiber.flows import feasible_flow
 from topo.graph.architecture import ARCH, Architecture

@@ -17,16 +17,7 @@ import numpy as np
 
 from topo.errors import CycleError, GraphError, ParameterError
 from topo.graph.initializers import BIAS_RULE, SCHEME, draw_parameters
-from topo.graph.nodes import (
-    BIAS,
-    HIDDEN,
-    INPUT,
-    OUTPUT,
-    ROLE_CODE,
-    ROLES,
-    check_activation,
-    is_homogeneous,
-)
+from topo.graph.nodes import BIAS, HIDDEN, INPUT, OUTPUT, ROLE_CODE, ROLES, check_activation, is_homogeneous
 from topo.utils.text import describe_cycle, short
 from topo.utils.validation import (
     BOOLEAN,

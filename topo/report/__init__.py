@@ -9,13 +9,7 @@ The only part of topo that knows output formats.
 from topo.report.files import MANIFEST, read_report_set, write_report
 from topo.report.html import render_html, render_html_fragment
 from topo.report.schema import SCHEMA_VERSION
-from topo.report.text import (
-    markdown_code,
-    markdown_escape,
-    render_markdown,
-    render_text,
-    terminal_escape,
-)
+from topo.report.text import markdown_code, markdown_escape, render_markdown, render_text, terminal_escape
 
 __all__ = [
     "SCHEMA_VERSION", "render_text", "render_markdown", "render_html", "render_html_fragment", "write_report",

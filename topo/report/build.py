@@ -26,16 +26,7 @@ from topo.sampling.verification import MIN_SAMPLES, verify_topology
 from topo.symmetry.automorphisms import automorphism_group
 from topo.symmetry.classes import components_up_to_symmetry
 from topo.utils.text import count_repr
-from topo.utils.validation import (
-    COUNT_OR_ZERO,
-    NAME,
-    SEED,
-    AnyOf,
-    Interval,
-    IsCallable,
-    NoneOr,
-    validate_params,
-)
+from topo.utils.validation import COUNT_OR_ZERO, NAME, SEED, AnyOf, Interval, IsCallable, NoneOr, validate_params
 
 __all__ = ["audit_report", "build_audit", "AuditParts", "SAMPLE", "AUDIT_OPTIONS", "symmetry_section",
            "SYMMETRY_MAX_QUOTIENT"]

@@ -25,18 +25,8 @@ from typing import Any
 import numpy as np
 
 from topo.errors import ParameterError
-from topo.utils.validation import (
-    BOOLEAN,
-    COUNT_OR_ZERO,
-    POSITIVE,
-    TOLERANCE,
-    InstanceOf,
-    Interval,
-    NoneOr,
-    Options,
-    real_vector,
-    validate_params,
-)
+from topo.utils.validation import (BOOLEAN, COUNT_OR_ZERO, POSITIVE, TOLERANCE, InstanceOf, Interval, NoneOr,
+                                   Options, real_vector, validate_params)
 
 __all__ = [
     "Diagrams", "persistence", "mst_h0_deaths", "minimum_spanning_tree", "cluster_sizes",

@@ -4,18 +4,9 @@
 count of classes (:mod:`~topo.symmetry.classes`).
 """
 
-from topo.symmetry.automorphisms import (
-    AutomorphismGroup,
-    automorphism_group,
-    edge_permutation,
-)
+from topo.symmetry.automorphisms import AutomorphismGroup, automorphism_group, edge_permutation
 from topo.symmetry.classes import SymmetryClasses, components_up_to_symmetry
-from topo.symmetry.moves import (
-    SymmetryCertificate,
-    SymmetryStep,
-    apply_automorphism,
-    restore_balances,
-)
+from topo.symmetry.moves import SymmetryCertificate, SymmetryStep, apply_automorphism, restore_balances
 
 __all__ = [
     "AutomorphismGroup", "automorphism_group", "edge_permutation", "SymmetryClasses",

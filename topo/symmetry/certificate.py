@@ -22,13 +22,7 @@ import numpy as np
 from topo.errors import FiberError
 from topo.fiber.balance import check_same_fiber, edge_norms
 from topo.symmetry.automorphisms import edge_permutation
-from topo.symmetry.moves import (
-    MAX_ORBIT,
-    SymmetryCertificate,
-    SymmetryStep,
-    apply_automorphism,
-    restore_balances,
-)
+from topo.symmetry.moves import MAX_ORBIT, SymmetryCertificate, SymmetryStep, apply_automorphism, restore_balances
 
 __all__ = ["certify"]
 

@@ -39,11 +39,7 @@ from scipy.sparse.csgraph import connected_components
 
 from topo.fiber.connectivity import REPORT, ConnectivityReport, report_for
 from topo.graph.architecture import ARCH, Architecture
-from topo.symmetry.automorphisms import (
-    AutomorphismGroup,
-    automorphism_group,
-    edge_permutation,
-)
+from topo.symmetry.automorphisms import AutomorphismGroup, automorphism_group, edge_permutation
 from topo.symmetry.certificate import certify
 from topo.symmetry.moves import SymmetryCertificate
 from topo.utils.text import count_repr

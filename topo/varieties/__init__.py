@@ -4,18 +4,9 @@ and whether given outputs can come from the network (:mod:`~topo.varieties.check
 """
 
 from topo.varieties.checks import OutputCheck, check_outputs
-from topo.varieties.patterns import (
-                                     Invariant,
-                                     PatternVariety,
-                                     activation_patterns,
-                                     functional_dimension,
-                                     modular_rank,
-                                     output_invariants,
-                                     pattern_units,
-                                     pattern_variety,
-                                     realized_patterns,
-                                     unpack_pattern,
-)
+from topo.varieties.patterns import (Invariant, PatternVariety, activation_patterns, functional_dimension,
+                                     modular_rank, output_invariants, pattern_units, pattern_variety,
+                                     realized_patterns, unpack_pattern)
 
 __all__ = [
     "OutputCheck", "check_outputs", "Invariant", "PatternVariety", "activation_patterns",

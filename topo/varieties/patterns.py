@@ -30,16 +30,7 @@ from topo.graph.forward import check_inputs
 from topo.graph.initializers import SCHEME
 from topo.graph.nodes import BIAS, HIDDEN, INPUT, OUTPUT
 from topo.utils.text import short
-from topo.utils.validation import (
-    COUNT,
-    COUNT_OR_ZERO,
-    SEED,
-    TOLERANCE,
-    InstanceOf,
-    Interval,
-    NoneOr,
-    validate_params,
-)
+from topo.utils.validation import COUNT, COUNT_OR_ZERO, SEED, TOLERANCE, InstanceOf, Interval, NoneOr, validate_params
 
 __all__ = [
     "PRIMES",
