@@ -13,33 +13,98 @@ import numpy as np
 import networkx as nx
 from scipy.optimize import linprog
 
-HOMOGENEOUS = {"relu", "leaky_relu", "linear", "identity", "maxpool", "avgpool"}
+HOMOGENEOUS = {"relu", "leaky_relu", "linear", "identity", "sum", "maxpool", "avgpool"}
 
 
-def constrained_nodes(G: nx.DiGraph) -> list:
-    """Hidden nodes with a homogeneous activation and only trainable edges, in topological order."""
-    out = []
+def union_find_classes(G: nx.DiGraph) -> dict:
+    """Rescaling class of every node: union-find over the fixed (non-trainable) edges,
+    written independently of topo (path halving, union by size)."""
+    parent = {v: v for v in G.nodes}
+    size = dict.fromkeys(G.nodes, 1)
+
+    def find(v):
+        while parent[v] != v:
+            parent[v] = parent[parent[v]]
+            v = parent[v]
+        return v
+
+    for u, v, d in G.edges(data=True):
+        if not d.get("trainable", True):
+            a, b = find(u), find(v)
+            if a != b:
+                if size[a] < size[b]:
+                    a, b = b, a
+                parent[b] = a
+                size[a] += size[b]
+    groups: dict = {}
     for v in nx.topological_sort(G):
-        d = G.nodes[v]
-        if G.in_degree(v) == 0 or G.out_degree(v) == 0 or d.get("role") in ("input", "bias", "output"):
+        groups.setdefault(find(v), []).append(v)
+    return {v: tuple(members) for members in groups.values() for v in members}
+
+
+def _is_free_member(G: nx.DiGraph, v) -> bool:
+    d = G.nodes[v]
+    if G.in_degree(v) == 0 or G.out_degree(v) == 0 or d.get("role") in ("input", "bias", "output"):
+        return True
+    return d.get("activation", "relu") not in HOMOGENEOUS
+
+
+def constrained_classes(G: nx.DiGraph) -> list[tuple]:
+    """Constrained rescaling classes (every member hidden and homogeneous), each as the
+    tuple of its members in a topological order; classes ordered by first member."""
+    cls = union_find_classes(G)
+    out, seen = [], set()
+    for v in nx.topological_sort(G):
+        k = cls[v]
+        if k in seen:
             continue
-        if d.get("activation", "relu") not in HOMOGENEOUS:
-            continue
-        touching = list(G.in_edges(v, data=True)) + list(G.out_edges(v, data=True))
-        if all(e[2].get("trainable", True) for e in touching):
-            out.append(v)
+        seen.add(k)
+        if not any(_is_free_member(G, w) for w in k):
+            out.append(k)
     return out
 
 
+def constrained_nodes(G: nx.DiGraph) -> list:
+    """One representative (first member) per constrained class, in topological order."""
+    return [k[0] for k in constrained_classes(G)]
+
+
+def class_map(G: nx.DiGraph) -> dict:
+    """Every member of a constrained class -> the class's representative."""
+    return {w: k[0] for k in constrained_classes(G) for w in k}
+
+
 def dense_incidence(G: nx.DiGraph, nodes: list, edges: list) -> np.ndarray:
+    """Incidence of the quotient: rows are the classes of ``nodes`` (representatives), an edge
+    counts +1 at its head's class and -1 at its tail's class (cancelling inside a class);
+    fixed edges are constants and get a zero column."""
+    rep = class_map(G)
     pos = {v: i for i, v in enumerate(nodes)}
     B = np.zeros((len(nodes), len(edges)))
     for j, (u, v) in enumerate(edges):
-        if v in pos:
-            B[pos[v], j] += 1.0
-        if u in pos:
-            B[pos[u], j] -= 1.0
+        if not G.edges[u, v].get("trainable", True):
+            continue
+        hv, hu = rep.get(v, v), rep.get(u, u)
+        if hv in pos:
+            B[pos[hv], j] += 1.0
+        if hu in pos:
+            B[pos[hu], j] -= 1.0
     return B
+
+
+def class_balances(G: nx.DiGraph, q: dict) -> dict:
+    """Balances by hand: for each constrained class, sum of q over trainable edges entering it
+    minus over trainable edges leaving it (edges inside the class skipped)."""
+    out = {}
+    for k in constrained_classes(G):
+        members = set(k)
+        total = 0.0
+        for u, v, d in G.edges(data=True):
+            if not d.get("trainable", True) or ((u in members) == (v in members)):
+                continue
+            total += q[(u, v)] if v in members else -q[(u, v)]
+        out[k[0]] = total
+    return out
 
 
 def lp_min_edge(B: np.ndarray, c: np.ndarray, j: int) -> float:
@@ -68,17 +133,22 @@ def lp_frozen_edges(G: nx.DiGraph, c: dict, *, threshold: float = 1e-7) -> tuple
 
 def check_witness(G: nx.DiGraph, c: dict, edge, kind: str, S, total: float) -> None:
     """Re-check a frozen-edge certificate from the graph alone."""
-    cons = set(constrained_nodes(G))
+    rep = class_map(G)
     S = set(S)
-    assert S and S <= cons, "witness set must be non-empty and made of constrained nodes"
+    assert S and S <= set(rep), "witness set must be non-empty and made of constrained nodes"
+    reps = {rep[w] for w in S}
+    assert len(reps) == len(S), "a witness names each class once"
+    members = {w for w, r in rep.items() if r in reps}
+    cval = {rep.get(w, w): x for w, x in c.items()}
     u, v = edge
-    assert abs(sum(c[w] for w in S) - total) <= 1e-9 * max(1.0, abs(total))
+    assert abs(sum(cval[r] for r in reps) - total) <= 1e-9 * max(1.0, abs(total))
+    trainable = [(a, b) for a, b, d in G.edges(data=True) if d.get("trainable", True)]
     if kind == "in":
-        entering = [(a, b) for a, b in G.edges if b in S and a not in S]
+        entering = [(a, b) for a, b in trainable if b in members and a not in members]
         assert entering == [edge], (entering, edge)
         assert total > 0
     else:
-        leaving = [(a, b) for a, b in G.edges if a in S and b not in S]
+        leaving = [(a, b) for a, b in trainable if a in members and b not in members]
         assert leaving == [edge], (leaving, edge)
         assert total < 0
 

@@ -74,16 +74,35 @@ def test_hidden_node_without_path_is_rejected_with_explicit_roles():
         topo.Architecture.from_edges([("x", "y")], nodes=["x", "y", "z"])
 
 
-def test_non_trainable_edges_free_their_nodes():
+def test_fixed_edges_join_units_into_one_rescaling_class():
     G = nx.DiGraph()
     G.add_edge("x", "h1")
-    G.add_edge("h1", "h2", trainable=False)  # a fixed skip
+    G.add_edge("h1", "h2", trainable=False)  # a fixed skip: h1 and h2 rescale together
     G.add_edge("h2", "y")
     G.add_edge("x", "h3")
     G.add_edge("h3", "y")
     arch = topo.Architecture.from_networkx(G)
-    assert arch.free == ["h1", "h2"] and arch.constrained == ["h3"]
-    assert arch.free_reasons["h1"] == "touches a non-trainable edge"
+    assert arch.free == [] and arch.constrained == ["h1", "h3"]
+    assert arch.rescaling_classes == [["h1", "h2"], ["h3"]]
+    assert arch.constrained_row("h2") == 0 and arch.n_shared == 1
+    assert arch.class_members("h2") == ["h1", "h2"]
+
+
+def test_a_class_touching_an_input_or_a_free_unit_is_free():
+    G = nx.DiGraph()
+    G.add_edge("x", "a", trainable=False)
+    G.add_edge("a", "y")
+    G.add_edge("x", "g")
+    G.add_node("g", activation="gelu")
+    G.add_edge("g", "b", trainable=False)
+    G.add_edge("b", "y")
+    arch = topo.Architecture.from_networkx(G)
+    assert arch.constrained == []
+    assert arch.free_reasons == {
+        "a": "joined by fixed edges to input 'x'",
+        "g": "activation 'gelu' is not positively homogeneous",
+        "b": "class holds 'g' (gelu)",
+    }
 
 
 def test_from_networkx_rejects_multigraphs_and_undirected():

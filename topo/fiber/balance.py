@@ -16,7 +16,7 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import numpy as np
@@ -108,21 +108,30 @@ def scaled_balance(arch: Architecture, theta: Any) -> tuple[np.ndarray, int]:
 
 
 def _apply_incidence(arch: Architecture, q: np.ndarray) -> np.ndarray:
-    row_of = arch.node_row
-    head = row_of[arch.dst]
-    tail = row_of[arch.src]
+    head, tail = _ends(arch, arch.dst, arch.src)
     c = np.bincount(head[head >= 0], weights=q[head >= 0], minlength=arch.n_constrained)
     c -= np.bincount(tail[tail >= 0], weights=q[tail >= 0], minlength=arch.n_constrained)
     return c
 
 
+def _ends(arch: Architecture, dst: np.ndarray, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Balance rows of the heads and tails of edges, -1 at both ends of an edge inside one class
+    (it enters and leaves its class: it cancels)."""
+    row_of = arch.node_row
+    head, tail = row_of[dst], row_of[src]
+    inside = head == tail
+    if inside.any():
+        head, tail = np.where(inside, -1, head), np.where(inside, -1, tail)
+    return head, tail
+
+
 @validate_params(arch=ARCH, over=Options("edges", "parameters"))
 def incidence_matrix(arch: Architecture, *, over: str = "edges") -> sp.csr_matrix:
-    """Signed incidence matrix B̃ restricted to the constrained nodes.
+    """Signed incidence matrix B̃ of the quotient graph, restricted to the constrained classes.
 
-    Row ``i`` is ``arch.constrained[i]``.  With ``over="edges"`` column ``e`` is
-    edge ``arch.edges[e]`` (+1 at its head, -1 at its tail, when those are
-    constrained), so that ``c = B̃ @ q`` with ``q = edge_norms(arch, theta)``.
+    Row ``i`` is the class ``arch.rescaling_classes[i]``.  With ``over="edges"`` column ``e`` is
+    edge ``arch.edges[e]`` (+1 at the class of its head, -1 at the class of its tail, when those
+    are constrained; an edge inside one class, fixed or trainable, is a zero column), so that ``c = B̃ @ q`` with ``q = edge_norms(arch, theta)``.
     With ``over="parameters"`` each edge column is repeated once per scalar weight
     of its group, so that ``c = B̃ @ theta**2``.  The ``"edges"`` matrix depends on
     the structure only: it is built once and cached on the architecture (do not
@@ -141,9 +150,7 @@ def incidence_matrix(arch: Architecture, *, over: str = "edges") -> sp.csr_matri
 
 
 def _incidence(arch: Architecture, col_edge: np.ndarray) -> sp.csr_matrix:
-    row_of = arch.node_row
-    head = row_of[arch.dst[col_edge]]
-    tail = row_of[arch.src[col_edge]]
+    head, tail = _ends(arch, arch.dst[col_edge], arch.src[col_edge])
     cols = np.arange(len(col_edge), dtype=np.int64)
     mh, mt = head >= 0, tail >= 0
     rows = np.concatenate([head[mh], tail[mt]])
@@ -209,13 +216,18 @@ def balance(arch: Architecture, theta: Any) -> np.ndarray:
 
 def as_balance(arch: Architecture, c: Any) -> np.ndarray:
     """Validate a balance vector (array aligned with ``arch.constrained`` or
-    ``{node: value}``) and return it as float64."""
+    ``{node: value}``, a class named by any one of its members) and return it as float64."""
     m = arch.n_constrained
     if isinstance(c, Mapping):
         vec = np.zeros(m)
         seen = np.zeros(m, dtype=bool)
+        named: dict[int, Hashable] = {}
         for node, value in c.items():
             r = arch.constrained_row(node)
+            if r in named:
+                raise ParameterError(f"c: {short(named[r])} and {short(node)} are one rescaling class "
+                                     f"(one balance): give it once")
+            named[r] = node
             val = real_vector(value, f"c: balance of node {short(node)}")
             if val.size != 1:
                 raise ParameterError(f"c: balance of node {short(node)} must be one number, got shape {val.shape}")

@@ -49,7 +49,7 @@ class RegionClosures:
         for v in reversed(forest.roots):
             kids = children.get(v, ())
             dv = depth[v]
-            if v not in merges and all(coupler[x] < dv for x in kids):
+            if v not in merges and v not in forest.back and all(coupler[x] < dv for x in kids):
                 total = w[v]
                 for x in kids:
                     if best[x] > 0.0:
@@ -71,8 +71,8 @@ class RegionClosures:
         while stack:
             r = stack.pop()
             weight[r] = w[r]
-            if r != v:
-                G.add_edge(r, forest.neighbours(r)[0])
+            for p in forest.requires(r, v):
+                G.add_edge(r, p)
             for y in forest.merge_members.get(r, ()):
                 weight[y] = w[y]
                 for p in forest.neighbours(y):
@@ -83,7 +83,7 @@ class RegionClosures:
                 elif best[x] > 0.0:
                     weight[x] = best[x]
                     contracted.add(x)
-                    G.add_edge(x, forest.neighbours(x)[0])
+                    G.add_edge(x, forest.entry_tail[x])
         G.add_node("s")
         G.add_node("t")
         for i, wi in weight.items():

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
+import igraph
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
@@ -41,63 +42,81 @@ __all__ = ["Decomposition", "decompose"]
 class RegionForest:
     """Laminar family of bottleneck regions for one direction ("in" or "out").
 
-    Rows are constrained-node rows.  For direction "in", a row's neighbours are
-    its predecessors; for "out", its successors (the mirror problem).
+    Rows are constrained classes (nodes of the quotient graph; an edge inside a class is
+    not an edge of the quotient).  For direction "in", a row's neighbours are its
+    predecessors; for "out", its successors (the mirror problem).  A bottleneck is a row
+    with exactly one edge arriving from outside its own region; its region is the set of
+    rows it dominates (every path from an unconstrained class passes through it).  On a
+    quotient whose row order is topological (every network without fixed edges) the
+    regions are found in one pass in that order; otherwise from the dominator tree of the
+    quotient (igraph, Lengauer-Tarjan), where a row may also have *back edges* from inside
+    its own region (a residual stream feeding a block that feeds it back).
 
     Attributes
     ----------
     roots : list[int]
         Bottleneck rows, in processing order (parents before children).
     edge : dict[int, int]
-        The single edge (index into ``arch.edges``) of each bottleneck.
+        The single entering edge (index into ``arch.edges``) of each bottleneck.
+    entry_tail : dict[int, int]
+        Row at the far end of that edge (-1 for an unconstrained class).
+    back : set[int]
+        Bottlenecks with neighbours inside their own region.
     top : list[int]
         Innermost region containing each row, or -1.
     parent : list[int]
         Enclosing region of each bottleneck row, or -1.
     """
 
-    def __init__(self, arch: Architecture, direction: str):
+    def __init__(self, arch: Architecture, direction: str, *, method: str | None = None):
         self.direction = direction
-        m = arch.n_constrained
+        m = self.m = arch.n_constrained
         row = arch.node_row.astype(np.int32 if m < 2**31 - 1 else np.int64)  # halves the per-edge arrays
-        if direction == "in":
-            near, far = arch.dst, arch.src  # near = the constrained end, far = neighbour
-            order = range(m)
-        else:
-            near, far = arch.src, arch.dst
-            order = range(m - 1, -1, -1)
-        near_row, far_row = row[near], row[far]
+        ids = arch.quotient_edges
+        near, far = (arch.dst, arch.src) if direction == "in" else (arch.src, arch.dst)
+        near_row, far_row = row[near[ids]], row[far[ids]]
         on = near_row >= 0
-        deg = np.bincount(near_row[on], minlength=m)
-        ext = np.bincount(near_row[on & (far_row < 0)], minlength=m) > 0
-        both = on & (far_row >= 0)
+        ids, near_row, far_row = ids[on], near_row[on], far_row[on]
+        both = far_row >= 0
         order_idx = np.argsort(near_row[both], kind="stable")
-        nbr = far_row[both][order_idx]
-        ptr = np.searchsorted(near_row[both][order_idx], np.arange(m + 1))
-        # the single edge of each bottleneck
-        edge_ids = np.flatnonzero(on)
-        single = deg[near_row[on]] == 1
-        self.edge = dict(zip(near_row[on][single].tolist(), edge_ids[single].tolist()))
+        self.nbr = far_row[both][order_idx]  # one numpy array (a list would cost ~40 bytes per edge)
+        self.nbr_ptr = np.searchsorted(near_row[both][order_idx], np.arange(m + 1)).tolist()
+        forward = far_row[both] < near_row[both] if direction == "in" else far_row[both] > near_row[both]
+        #: how the regions were found: "order" (one pass, topological quotient) or "dominators"
+        self.method = method or ("order" if bool(np.all(forward)) else "dominators")
+        if self.method == "order" and not bool(np.all(forward)):
+            raise GraphError("the quotient is not in topological row order: use method='dominators'")
+        if self.method == "order":
+            self._from_order(ids, near_row, far_row)
+        else:
+            self._from_dominators(ids, near_row, far_row)
+        self._finish()
 
-        # neighbour lists stay one numpy array (a Python list of every edge would cost ~40 bytes per edge)
-        deg_l, ext_l, ptr_l = deg.tolist(), ext.tolist(), ptr.tolist()
-        top = [-1] * m
-        parent = [-1] * m
-        depth = [0] * m
+    def _from_order(self, ids, near_row, far_row) -> None:
+        """Regions in one pass over the rows in topological order of the quotient."""
+        m = self.m
+        deg = np.bincount(near_row, minlength=m)
+        ext = (np.bincount(near_row[far_row < 0], minlength=m) > 0).tolist()
+        single = deg[near_row] == 1
+        self.edge = dict(zip(near_row[single].tolist(), ids[single].tolist()))
+        self.entry_tail = dict(zip(near_row[single].tolist(), far_row[single].tolist()))
+        self.back: set[int] = set()
+        deg_l, ptr, nbr = deg.tolist(), self.nbr_ptr, self.nbr
+        top, parent, depth = [-1] * m, [-1] * m, [0] * m
         roots: list[int] = []
         merges: list[int] = []
-        for w in order:
+        for w in (range(m) if self.direction == "in" else range(m - 1, -1, -1)):
             if deg_l[w] == 1:
                 roots.append(w)
                 top[w] = w
-                if not ext_l[w]:
-                    t = top[int(nbr[ptr_l[w]])]
+                if not ext[w]:
+                    t = top[int(nbr[ptr[w]])]
                     parent[w] = t
                     if t >= 0:
                         depth[w] = depth[t] + 1
-            elif not ext_l[w]:
+            elif not ext[w]:
                 t = -2
-                for p in nbr[ptr_l[w]:ptr_l[w + 1]].tolist():
+                for p in nbr[ptr[w]:ptr[w + 1]].tolist():
                     tp = top[p]
                     if tp < 0:
                         t = -1
@@ -108,31 +127,60 @@ class RegionForest:
                 if t >= 0:
                     top[w] = t
                     merges.append(w)
-        self.m = m
-        self.roots = roots
-        self.top = top
-        self.parent = parent
-        self.depth = depth
-        self.merges = merges
-        self.nbr_ptr = ptr_l
-        self.nbr = nbr
+        self.roots, self.top, self.parent, self.depth, self.merges = roots, top, parent, depth, merges
+
+    def _from_dominators(self, ids, near_row, far_row) -> None:
+        """Regions as subtrees of the dominator tree of the quotient (any digraph)."""
+        m = self.m
+        idom = immediate_dominators(m, np.where(far_row < 0, m, far_row), near_row)
+        pre, size = preorder(idom, m)
+        # an edge p -> v is a back edge when v dominates p (p lies in v's region)
+        p = np.where(far_row < 0, m, far_row)
+        back = (p < m) & (pre[near_row] <= pre[p]) & (pre[p] < pre[near_row] + size[near_row])
+        entering = np.bincount(near_row[~back], minlength=m)
+        single = ~back & (entering[near_row] == 1)
+        self.edge = dict(zip(near_row[single].tolist(), ids[single].tolist()))
+        self.entry_tail = dict(zip(near_row[single].tolist(), far_row[single].tolist()))
+        self.back = set(near_row[back & (entering[near_row] == 1)].tolist())
+        top, parent, depth = [-1] * m, [-1] * m, [0] * m
+        roots, merges = [], []
+        idom_l = idom.tolist()
+        for w in np.argsort(pre[:m], kind="stable").tolist():  # dominators first
+            d = idom_l[w]
+            t = top[d] if d < m else -1
+            if w in self.edge:
+                roots.append(w)
+                top[w] = w
+                parent[w] = t
+                depth[w] = depth[t] + 1 if t >= 0 else 0
+            elif t >= 0:
+                top[w] = t
+                merges.append(w)
+        self.roots, self.top, self.parent, self.depth, self.merges = roots, top, parent, depth, merges
+
+    def _finish(self) -> None:
+        """Children, merge members and couplers, from roots/top/parent/depth."""
+        roots, parent, top, depth = self.roots, self.parent, self.top, self.depth
         children: dict[int, list[int]] = {}
         for x in roots:
             if parent[x] >= 0:
                 children.setdefault(parent[x], []).append(x)
         self.children = children
         members: dict[int, list[int]] = {}
-        for y in merges:
+        for y in self.merges:
             members.setdefault(top[y], []).append(y)
         self.merge_members = members
-        # deepest region that couples each region to nodes outside it
-        coupler = [-1] * m
-        for y in merges:
+        # deepest region that needs nodes of each region from outside it: a merge node of an
+        # enclosing region, or a bottleneck's back edge; such a region cannot be contracted
+        coupler = [-1] * self.m
+        for y in self.merges + sorted(self.back):
             a = top[y]
             da = depth[a]
-            for p in nbr[ptr_l[y]:ptr_l[y + 1]].tolist():
+            for p in self.neighbours(y):
+                if y == a and p == self.entry_tail.get(a):
+                    continue
                 r = top[p]
-                while r != a:
+                while r != a and r >= 0:
                     if coupler[r] < da:
                         coupler[r] = da
                     r = parent[r]
@@ -162,7 +210,52 @@ class RegionForest:
         return out
 
     def neighbours(self, w: int) -> list[int]:
+        """Constrained rows next to ``w`` (predecessors for "in", successors for "out")."""
         return self.nbr[self.nbr_ptr[w]:self.nbr_ptr[w + 1]].tolist()
+
+    def requires(self, w: int, root: int) -> list[int]:
+        """Rows that must join a closure holding ``w`` when the closure's bottleneck is ``root``
+        (all neighbours of ``w``, but not the far end of the root's own entering edge)."""
+        nb = self.neighbours(w)
+        if w != root:
+            return nb
+        tail = self.entry_tail.get(w, -1)
+        return [p for p in nb if p != tail]
+
+
+def immediate_dominators(m: int, tails: np.ndarray, heads: np.ndarray) -> np.ndarray:
+    """Immediate dominator of every node ``0..m-1`` of the digraph with edges ``tails -> heads``,
+    from the root ``m`` (igraph's Lengauer-Tarjan); ``idom[m] = m``.  Every node must be
+    reachable from the root."""
+    key = np.unique(tails.astype(np.int64) * (m + 1) + heads)
+    g = igraph.Graph(n=m + 1, edges=np.stack([key // (m + 1), key % (m + 1)], axis=1).tolist(), directed=True)
+    idom = np.asarray(g.dominator(m, mode="out"), dtype=float)
+    if np.isnan(idom[:m]).any():
+        v = int(np.flatnonzero(np.isnan(idom[:m]))[0])
+        raise GraphError(f"constrained row {v} is not reachable from an unconstrained class")
+    idom[m] = m
+    return idom.astype(np.int64)
+
+
+def preorder(idom: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """Preorder number and subtree size of every node of the tree given by parents ``idom``
+    (root ``m``): ``u`` is in the subtree of ``v`` iff ``pre[v] <= pre[u] < pre[v] + size[v]``."""
+    n = m + 1
+    kids = np.argsort(idom[:m], kind="stable")
+    ptr = np.searchsorted(idom[:m][kids], np.arange(n + 1))
+    pre = np.zeros(n, dtype=np.int64)
+    size = np.ones(n, dtype=np.int64)
+    order = []
+    stack = [m]
+    ptr_l, kids_l = ptr.tolist(), kids.tolist()
+    while stack:
+        v = stack.pop()
+        pre[v] = len(order)
+        order.append(v)
+        stack.extend(reversed(kids_l[ptr_l[v]:ptr_l[v + 1]]))
+    for v in reversed(order[1:]):
+        size[idom[v]] += size[v]
+    return pre, size
 
 
 @dataclass(frozen=True)

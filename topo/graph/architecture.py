@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from topo.errors import CycleError, GraphError, ParameterError
+from topo.graph.classes import rescaling_classes
 from topo.graph.initializers import BIAS_RULE, SCHEME, draw_parameters
 from topo.graph.nodes import BIAS, HIDDEN, INPUT, OUTPUT, ROLE_CODE, ROLES, check_activation, is_homogeneous
 from topo.utils.text import describe_cycle, short
@@ -53,6 +54,8 @@ DERIVED_RESULTS = {
     "decomposition": "bottlenecks, regions and factors (topo.fiber.decompose.decompose)",
     "levels": "longest-path level of every node (topo.graph.forward.node_levels)",
     "automorphisms": "the default automorphism group (topo.symmetry.automorphisms.automorphism_group)",
+    "class_members": "node indices of every constrained class, as CSR pointers (Architecture.rescaling_classes)",
+    "quotient": "trainable edges between distinct classes (Architecture.quotient_edges)",
 }
 
 def _topological_order(n: int, src: np.ndarray, dst: np.ndarray, names: Sequence) -> np.ndarray:
@@ -283,26 +286,6 @@ def _assign_activations(names: list, index: dict, role: np.ndarray, activations,
     return act
 
 
-def _constrained_units(names: list, role: np.ndarray, act: list, src: np.ndarray, dst: np.ndarray,
-                       trainable: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Hidden nodes carrying a balance (homogeneous, no fixed edge) and why the others are free."""
-    frozen_edges = ~trainable
-    touches_fixed = np.zeros(len(names), dtype=bool)
-    touches_fixed[src[frozen_edges]] = True
-    touches_fixed[dst[frozen_edges]] = True
-    free_reason: dict[Hashable, str] = {}
-    constrained = []
-    for i in np.flatnonzero(role == HIDDEN).tolist():
-        a = act[i]
-        if touches_fixed[i]:
-            free_reason[names[i]] = "touches a non-trainable edge"
-        elif not is_homogeneous(a):
-            free_reason[names[i]] = f"activation {a!r} is not positively homogeneous"
-        else:
-            constrained.append(i)
-    return np.asarray(constrained, dtype=np.int64), free_reason
-
-
 class Architecture:
     """A feed-forward network as a directed acyclic graph.
 
@@ -310,9 +293,11 @@ class Architecture:
     ``size`` scalar weights (1 for a dense layer at neuron level, ``kh*kw`` for a
     convolution at channel level).  Sources are inputs or biases (a bias is a
     constant source node), sinks are outputs, the other nodes are hidden.  A hidden
-    node is *constrained* (it carries a conserved balance under gradient flow) when
-    its activation is positively homogeneous and every edge touching it is
-    trainable; the other hidden nodes are *free*.
+    node's *rescaling class* is the set of nodes joined to it by fixed (non-trainable)
+    edges (a residual stream channel, a unit and its copy); a class is *constrained*
+    (it carries one conserved balance under gradient flow) when all its members are
+    hidden and positively homogeneous.  The hidden nodes of the other classes are *free*.
+    Balance vectors have one row per constrained class (see :attr:`rescaling_classes`).
 
     Build one with :meth:`mlp`, :meth:`from_edges`, :meth:`from_networkx`,
     :meth:`from_arrays` (or read a spec file with :func:`topo.read_spec`).  Nodes are stored in a topological
@@ -331,7 +316,7 @@ class Architecture:
 
     __slots__ = (
         "_nodes", "_index", "_src", "_dst", "_sizes", "_offsets", "_trainable",
-        "_role", "_activation", "_constrained", "_row", "_free_reason", "_derived",
+        "_role", "_activation", "_constrained", "_row", "_free_reason", "_derived", "_label",
     )
 
     def __init__(
@@ -378,14 +363,13 @@ class Architecture:
         for arr in (self._src, self._dst, self._sizes, self._offsets, self._trainable, self._role):
             arr.flags.writeable = False
 
-        self._constrained, self._free_reason = _constrained_units(names, role, act, src, dst, trainable)
+        classes = rescaling_classes(names, role, act, src, dst, trainable)
+        self._constrained, self._row, self._label = classes.first, classes.row, classes.label
+        self._free_reason = classes.free_reason
         if free_reasons:  # the builder's own words (e.g. which operation of a model), for free nodes only
             self._free_reason.update((v, str(r)) for v, r in free_reasons.items() if v in self._free_reason)
-        self._constrained.flags.writeable = False
-        row = np.full(n, -1, dtype=np.int64)
-        row[self._constrained] = np.arange(len(self._constrained))
-        row.flags.writeable = False
-        self._row = row
+        for arr in (self._constrained, self._row, self._label):
+            arr.flags.writeable = False
 
     @staticmethod
     def _check_roles(names, role, indeg, outdeg, src, dst):
@@ -761,18 +745,77 @@ class Architecture:
 
     @property
     def constrained(self) -> list:
-        """Hidden nodes carrying a conservation law, in the order of every balance vector."""
+        """One name per conserved balance, in the order of every balance vector: the first
+        member (in topological order) of each constrained class (see :attr:`rescaling_classes`)."""
         return self.node_names(self._constrained)
 
     @property
     def constrained_index(self) -> np.ndarray:
-        """Node indices of the constrained nodes (read-only)."""
+        """Node index of the first member of each constrained class (read-only)."""
         return self._constrained
 
     @property
     def node_row(self) -> np.ndarray:
-        """Row of every node in balance vectors, -1 for unconstrained nodes (read-only)."""
+        """Row of every node in balance vectors: its class's row, -1 for nodes of
+        unconstrained classes (read-only)."""
         return self._row
+
+    @property
+    def class_label(self) -> np.ndarray:
+        """Rescaling class of every node (constrained or not), numbered by first member (read-only)."""
+        return self._label
+
+    def _class_csr(self) -> tuple[np.ndarray, np.ndarray]:
+        def build():
+            on = np.flatnonzero(self._row >= 0)
+            members = on[np.argsort(self._row[on], kind="stable")]  # by row, then topological order
+            ptr = np.searchsorted(self._row[members], np.arange(self.n_constrained + 1))
+            for arr in (members, ptr):
+                arr.flags.writeable = False
+            return members, ptr
+
+        return self.derived("class_members", build)
+
+    @property
+    def rescaling_classes(self) -> list[list]:
+        """Members of each constrained class, aligned with :attr:`constrained` (a singleton for
+        a unit without fixed edges; a residual stream channel holds every unit along it).
+
+        Examples
+        --------
+        >>> import topo
+        >>> arch = topo.Architecture.from_edges(
+        ...     [("x", "a"), ("a", "b"), ("b", "s"), ("a", "s", {"trainable": False}), ("s", "y")])
+        >>> arch.rescaling_classes      # the identity skip a -> s joins a and the sum s
+        [['a', 's'], ['b']]
+        >>> arch.constrained, arch.constrained_row("s")
+        (['a', 'b'], 0)
+        """
+        members, ptr = self._class_csr()
+        names = self.node_names(members)
+        return [names[a:b] for a, b in zip(ptr[:-1].tolist(), ptr[1:].tolist())]
+
+    def class_members(self, node: Hashable) -> list:
+        """All nodes of the rescaling class of ``node`` (constrained or not), in topological order."""
+        i = self.node_index(node)
+        return self.node_names(np.flatnonzero(self._label == self._label[i]))
+
+    @property
+    def n_shared(self) -> int:
+        """Number of constrained classes with more than one member (balances shared by several units)."""
+        ptr = self._class_csr()[1]
+        return int(np.count_nonzero(np.diff(ptr) > 1))
+
+    @property
+    def quotient_edges(self) -> np.ndarray:
+        """Indices of the edges that the balances see: trainable edges between two distinct classes
+        (an edge inside a class, fixed or not, cancels in its class's balance)."""
+        def build():
+            out = np.flatnonzero(self._trainable & (self._label[self._src] != self._label[self._dst]))
+            out.flags.writeable = False
+            return out
+
+        return self.derived("quotient", build)
 
     @property
     def n_constrained(self) -> int:
@@ -795,7 +838,7 @@ class Architecture:
             raise GraphError(f"unknown node {short(node)}") from None
 
     def constrained_row(self, node: Hashable) -> int:
-        """Position of a constrained node in balance vectors."""
+        """Position in balance vectors of the class of a constrained node (any member)."""
         r = int(self._row[self.node_index(node)])
         if r < 0:
             raise GraphError(f"node {short(node)} is not constrained (role {self.role(node)!r})")

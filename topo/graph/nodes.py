@@ -33,7 +33,7 @@ DEFAULT_LEAKY_SLOPE = 0.01
 #: Activations that are positively homogeneous (``f(a x) = a f(x)`` for ``a > 0``):
 #: a hidden node with one of these, and only trainable edges, is *constrained*.
 HOMOGENEOUS_ACTIVATIONS = frozenset(
-    {"relu", "leaky_relu", "linear", "identity", "maxpool", "avgpool"}
+    {"relu", "leaky_relu", "linear", "identity", "sum", "maxpool", "avgpool"}
 )
 #: Known activations without that property: their nodes are *free*.  ``"free"``
 #: (or any name starting with ``"free:"``) marks a free node explicitly.
@@ -41,7 +41,7 @@ NON_HOMOGENEOUS_ACTIVATIONS = frozenset(
     {
         "gelu", "tanh", "sigmoid", "silu", "swish", "softplus", "elu", "selu", "celu",
         "mish", "hardtanh", "hardswish", "hardsigmoid", "softsign", "sin", "square",
-        "exp", "sum", "free", "relu6",
+        "exp", "free", "relu6",
     }
 )
 #: Node roles.  ``bias`` is a constant source (value 1); ``input`` a data source.
