@@ -96,22 +96,59 @@ def edge_terms(model, imp, x, *, seed: int = 0):
     return terms
 
 
-def euler_residuals(model, imp, x, *, units=None, seed: int = 0, drop_fixed: bool = False) -> dict:
-    """Relative Euler residual of the rescaling symmetry for each unit (default: every constrained unit).
+def class_edges(arch, v, *, singleton: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Trainable edges entering and leaving the rescaling class of ``v`` (computed here from
+    the fixed edges by networkx, not by topo; ``singleton``: the node alone)."""
+    import networkx as nx
 
-    ``drop_fixed`` ignores the fixed edges (as a graph that lost them would): for negative controls.
+    i = arch.node_index(v)
+    if singleton:
+        members = {i}
+    else:
+        fixed = np.flatnonzero(~arch.edge_trainable)
+        U = nx.Graph()
+        U.add_nodes_from(range(arch.n_nodes))
+        U.add_edges_from(zip(arch.src[fixed].tolist(), arch.dst[fixed].tolist()))
+        members = nx.node_connected_component(U, i)
+    mask = np.zeros(arch.n_nodes, dtype=bool)
+    mask[list(members)] = True
+    tr = arch.edge_trainable
+    head, tail = mask[arch.dst], mask[arch.src]
+    return np.flatnonzero(tr & head & ~tail), np.flatnonzero(tr & tail & ~head)
+
+
+def euler_residuals(model, imp, x, *, units=None, seed: int = 0, drop_fixed: bool = False) -> dict:
+    """Relative Euler residual of the rescaling symmetry of each unit's class (default: one unit
+    per constrained class): Σ_in ⟨θ, g⟩ − Σ_out ⟨θ, g⟩ over the class's trainable boundary.
+
+    ``drop_fixed`` treats each unit as a class of its own (as a graph that lost its fixed
+    edges would): for negative controls.
     """
     arch = imp.architecture
     terms = edge_terms(model, imp, x, seed=seed)
-    if drop_fixed:
-        terms[~arch.edge_trainable] = 0.0
     units = arch.constrained if units is None else units
     out = {}
     for v in units:
-        i = arch.node_index(v)
-        e_in, e_out = np.flatnonzero(arch.dst == i), np.flatnonzero(arch.src == i)
+        e_in, e_out = class_edges(arch, v, singleton=drop_fixed)
         both = np.concatenate([terms[e_in], terms[e_out]])
-        assert not np.isnan(both).any(), f"unit {v} touches an edge without a source"
+        assert not np.isnan(both).any(), f"the class of {v} touches an edge without a source"
         scale = np.abs(both).sum()
         out[v] = abs(terms[e_in].sum() - terms[e_out].sum()) / max(scale, 1e-300)
     return out
+
+
+def rescaled_outputs(model, imp, x, v, alpha: float, *, leaving: bool = True):
+    """``model(x)`` before and after rescaling the class of ``v`` in the model's own parameters
+    (entering trainable edges × alpha, leaving × 1/alpha; ``leaving=False``: entering only)."""
+    m = rewritten_copy(model, imp)
+    arch = imp.architecture
+    xd = x.double()
+    before = m(xd).detach().clone()
+    params = dict(m.named_parameters())
+    e_in, e_out = class_edges(arch, v)
+    with torch.no_grad():
+        for idx, factor in ((e_in, alpha), (e_out, 1.0 / alpha if leaving else 1.0)):
+            for e in idx.tolist():
+                qual, pname, where = imp.edge_source[arch.edges[e]]
+                params[f"{qual}.{pname}"][_index(where)] *= factor
+    return before, m(xd).detach()

@@ -29,7 +29,7 @@ References
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -77,6 +77,8 @@ class Witness:
     kind: str
     nodes: tuple
     total: float
+    #: the other members of each class of S with several members (``{node: members}``)
+    classes: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {
@@ -84,7 +86,7 @@ class Witness:
             "kind": self.kind,
             "nodes": [str(x) for x in self.nodes],
             "sum_c": self.total,
-        }
+        } | ({"classes": {str(k): [str(v) for v in m] for k, m in self.classes.items()}} if self.classes else {})
 
 
 class ConnectivityReport:
@@ -163,7 +165,10 @@ class ConnectivityReport:
         rows = sorted(closures.witness(r))
         names = self.arch.constrained
         total = float(np.sum(self.c[rows]))
-        return Witness(edge=self.arch.edge_names([e])[0], kind=kind, nodes=tuple(names[x] for x in rows), total=total)
+        classes = self.arch.rescaling_classes if self.arch.n_shared else None
+        shared = {names[x]: tuple(classes[x]) for x in rows if classes and len(classes[x]) > 1}
+        return Witness(edge=self.arch.edge_names([e])[0], kind=kind, nodes=tuple(names[x] for x in rows),
+                       total=total, classes=shared)
 
     def zero_flow(self, edge: tuple) -> np.ndarray:
         """The certificate of a non-frozen edge: ``q >= 0`` with ``B̃ q = c`` and ``q_edge = 0``.

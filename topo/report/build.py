@@ -275,12 +275,31 @@ def _network_section(arch: Architecture, name: str, source: str, max_listed: int
         "n_outputs": len(arch.outputs),
         "n_hidden": len(arch.hidden),
         "n_constrained": arch.n_constrained,
+        **_classes_section(arch, max_listed),
         "n_group_edges": int(np.sum(sizes > 1)),
         "free_nodes": [{"node": str(v), "reason": r} for v, r in reasons.items()][:max_listed],
         "n_free": len(arch.free),
         "free_groups": [{"reason": r, "layer": layer, "n": len(nodes), "nodes": nodes[:max_listed]}
                         for (r, layer), nodes in groups.items()],
         "unsupported_layers": [{"type": t, "name": q} for t, q in (unsupported or [])],
+    }
+
+
+def _classes_section(arch: Architecture, max_listed: int) -> dict:
+    """Balances shared by several units (rescaling classes) and along what they are shared."""
+    shared = [k for k in arch.rescaling_classes if len(k) > 1]
+    # a residual add: a unit that sums a fixed (skip) input and at least one other input
+    fixed_in = np.bincount(arch.dst[~arch.edge_trainable], minlength=arch.n_nodes)
+    adds = (fixed_in >= 1) & (arch.in_degree() >= 2)
+    on_stream = np.zeros(arch.n_constrained + 1, dtype=bool)
+    on_stream[arch.node_row[adds]] = True  # row -1 lands in the spare last slot
+    streams = int(np.count_nonzero(on_stream[:-1] & (np.diff(arch._class_csr()[1]) > 1)))
+    return {
+        "n_shared": len(shared),
+        "n_shared_streams": streams,
+        "n_class_members": int(np.count_nonzero(arch.node_row >= 0)),
+        "shared_classes": [{"balance_of": str(k[0]), "n_members": len(k), "members": [str(v) for v in k[:8]]}
+                           for k in shared[:max_listed]],
     }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from topo.report.text import free_by_reason, symmetry_text
+from topo.report.text import free_by_reason, shared_text, symmetry_text
 
 __all__ = ["render_html", "render_html_fragment"]
 
@@ -92,7 +92,9 @@ def _cards(report: dict) -> list[str]:
     cards = [
         ("key", _components(con), "connected components of the fiber"),
         ("", f"{_n(con['n_frozen_edges'])}", f"frozen edges ({_n(con['n_frozen_scalar_edges'])} scalar)"),
-        ("", f"{_n(net['n_constrained'])} / {_n(net['n_hidden'])}", "hidden units with a conserved balance"),
+        ("", f"{_n(net['n_constrained'])}", "conserved balances" + (f" ({shared_text(net)})" if shared_text(net) else "")),
+        ("", f"{_n(net.get('n_class_members', net['n_constrained']))} / {_n(net['n_hidden'])}",
+         "hidden units constrained"),
         ("", f"{_n(dec['n_in_bottlenecks'])} / {_n(dec['n_out_bottlenecks'])}",
          "bottleneck units (one edge in / out)"),
         ("", _n(net["n_params"]), f"parameters on {_n(net['n_edges'])} edges"),

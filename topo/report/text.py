@@ -112,6 +112,26 @@ def symmetry_text(sym: dict) -> str:
     return text
 
 
+def shared_text(net: dict) -> str:
+    """"960 shared along residual streams" (or "... by units joined by fixed edges"), "" if none."""
+    n, streams = net.get("n_shared", 0), net.get("n_shared_streams", 0)
+    if not n:
+        return ""
+    if streams == n:
+        return f"{n} shared along residual streams"
+    if streams:
+        return f"{n} shared by units joined by fixed edges ({streams} along residual streams)"
+    return f"{n} shared by units joined by fixed edges"
+
+
+def _balances_line(net: dict) -> str:
+    """"2880 conserved balances on 6720 hidden nodes; 960 shared along residual streams"."""
+    members = net.get("n_class_members", net["n_constrained"])
+    line = f"{net['n_constrained']} conserved balances ({members} of {net['n_hidden']} hidden nodes constrained)"
+    shared = shared_text(net)
+    return f"{line}; {shared}" if shared else line
+
+
 def render_text(report: dict) -> str:
     """A readable terminal summary of an audit dict."""
     net, bal, dec, con = report["network"], report["balances"], report["decomposition"], report["connectivity"]
@@ -120,7 +140,7 @@ def render_text(report: dict) -> str:
         f"  source       {_t(net['source'])}; parameters: {_t(report['parameters']['source'])}",
         f"  network      {net['n_nodes']} nodes, {net['n_edges']} edges, {net['n_params']} parameters; "
         f"{net['n_inputs']} input(s), {net['n_biases']} bias(es), {net['n_outputs']} output(s)",
-        f"  constrained  {net['n_constrained']} of {net['n_hidden']} hidden nodes carry a conserved balance",
+        f"  constrained  {_balances_line(net)}",
     ]
     for reason, groups in free_by_reason(net).items():
         n = sum(g["n"] for g in groups)
