@@ -248,9 +248,10 @@ def forward_by_hand(G, order, theta_of, X, inputs, outputs):
     return np.stack([vals[v] for v in outputs], axis=1)
 
 
-def random_symmetric_dag(rng: np.random.Generator) -> nx.DiGraph:
+def random_symmetric_dag(rng: np.random.Generator, *, p_fixed: float = 0.05) -> nx.DiGraph:
     """A small random DAG built from replicated motifs (twins, identical branches),
-    with occasional asymmetric extra edges, non-trainable edges and group edges."""
+    with occasional asymmetric extra edges, non-trainable edges (each motif edge fixed with
+    probability ``p_fixed``, the same in every replica) and group edges."""
     G = nx.DiGraph()
     inputs = [f"x{i}" for i in range(int(rng.integers(1, 3)))]
     for x in inputs:
@@ -269,7 +270,7 @@ def random_symmetric_dag(rng: np.random.Generator) -> nx.DiGraph:
         k = int(rng.integers(1, min(2, len(pool)) + 1))
         srcs = [pool[i] for i in rng.choice(len(pool), size=k, replace=False)]
         dst = outputs[int(rng.integers(len(outputs)))]
-        attrs = [{"size": 2 if rng.random() < 0.04 else 1, "trainable": bool(rng.random() > 0.05)}
+        attrs = [{"size": 2 if rng.random() < 0.04 else 1, "trainable": bool(rng.random() > p_fixed)}
                  for _ in range(length + k)]
         act = "relu" if rng.random() < 0.9 else "gelu"
         for r in range(reps):

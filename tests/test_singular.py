@@ -9,20 +9,25 @@ import pytest
 from scipy.optimize import linprog
 
 import topo
-from tests.oracles import constrained_nodes, dense_incidence, forward_by_hand, random_dag
+from tests.oracles import class_map, constrained_nodes, dense_incidence, forward_by_hand, random_dag
 
 
 def _param_jacobian(arch, G, theta):
-    """J = d(B q(θ))/dθ = 2 B diag-by-group(θ), built from the graph (dense)."""
+    """J = d(B q(θ))/dθ = 2 B diag-by-group(θ), built from the graph (dense): one row per
+    constrained class, fixed edges are constants (zero columns), an edge inside a class cancels."""
     nodes = constrained_nodes(G)
+    rep = class_map(G)
     pos = {v: i for i, v in enumerate(nodes)}
     J = np.zeros((len(nodes), arch.n_params))
-    for (u, v) in G.edges:
+    for (u, v, d) in G.edges(data=True):
+        if not d.get("trainable", True):
+            continue
         sl = arch.edge_slice((u, v))
-        if v in pos:
-            J[pos[v], sl] += 2 * theta[sl]
-        if u in pos:
-            J[pos[u], sl] -= 2 * theta[sl]
+        hv, hu = rep.get(v), rep.get(u)
+        if hv is not None:
+            J[pos[hv], sl] += 2 * theta[sl]
+        if hu is not None:
+            J[pos[hu], sl] -= 2 * theta[sl]
     return J
 
 

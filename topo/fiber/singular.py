@@ -1,15 +1,20 @@
 """Singular points of fibers, the induced sub-networks they correspond to, and pruning.
 
-The Jacobian of ``F(θ) = B̃ q(θ)`` is ``2 B̃ diag(θ)`` on scalar edges.  Its rank is
-the number of constrained nodes minus the number of *floating clusters*: connected
-components of the support graph (edges with a non-zero weight group) made only of
-constrained nodes.  A floating cluster ``C`` is cut off from the inputs and outputs
-by zero weights, so at such a point the network computes exactly the function of
-the induced sub-network on ``V ∖ C``: singular strata are pruned networks.
+The Jacobian of ``F(θ) = B̃ q(θ)`` is ``2 B̃ diag(θ)`` on scalar edges (one row per
+constrained rescaling class, one column per trainable edge between classes).  Its rank
+is the number of constrained classes minus the number of *floating clusters*:
+connected components of the support graph (the trainable edges with a non-zero weight
+group, and every fixed edge) that hold no member of an unconstrained class (no input,
+output, bias or free unit).  Fixed edges join the members of a class, so a cluster is
+a union of whole classes.  A floating cluster ``C`` is cut off from the inputs and
+outputs by zero weights, so at such a point the network computes exactly the function
+of the induced sub-network on ``V ∖ C``: singular strata are pruned networks.
 
-``H(c)`` contains a point whose floating cluster is ``C`` iff the flow problem with
-the boundary edges ``∂C`` removed is feasible (its inner part forces
-``Σ_C c = 0``).  Weight decay drives ``c`` to 0, where every stratum is present;
+A stratum is indexed by a connected set ``C`` of constrained classes; its boundary
+``∂C`` is the set of trainable edges with exactly one end among the members of ``C``
+(no fixed edge leaves a class).  ``H(c)`` contains a point with ``θ_∂C = 0`` iff the
+flow problem with ``∂C`` removed is feasible: the inner problem on the edges inside
+``C`` (it forces ``Σ_C c = 0``) and the outer one on the rest.  Weight decay drives ``c`` to 0, where every stratum is present;
 the distance ``||θ_∂C||`` of a parameter point to the stratum of ``C`` is a
 prunability score.
 
@@ -68,10 +73,12 @@ def _support(arch: Architecture, theta: Any, tol: float) -> np.ndarray:
 
 @validate_params(arch=ARCH, tol=TOLERANCE)
 def floating_clusters(arch: Architecture, theta: Any, *, tol: float = 0.0) -> list[list]:
-    """Connected components of the support graph made only of constrained nodes.
+    """Connected components of the support graph that hold no member of an unconstrained class.
 
-    An edge is in the support when some weight of its group exceeds ``tol`` in
-    absolute value (a group counts as zero only when all of it is).
+    An edge is in the support when it is fixed (a fixed weight is never zero) or when
+    some weight of its group exceeds ``tol`` in absolute value (a group counts as zero
+    only when all of it is).  A cluster is a union of whole rescaling classes; it is
+    listed with all its members, in topological order.
 
     Examples
     --------
@@ -79,20 +86,21 @@ def floating_clusters(arch: Architecture, theta: Any, *, tol: float = 0.0) -> li
     >>> arch = topo.Architecture.mlp([1, 2, 1], bias=False)
     >>> topo.floating_clusters(arch, [1.0, 0.0, 1.0, 0.0])   # h1_1 is cut off
     [['h1_1']]
+    >>> res = topo.Architecture.from_edges(
+    ...     [("x", "a"), ("a", "b"), ("b", "s"), ("a", "s", {"trainable": False}), ("s", "y")])
+    >>> topo.floating_clusters(res, [0.0, 1.0, 1.0, 1.0, 0.0])   # the class {a, s} holds b
+    [['a', 'b', 's']]
     """
-    keep = _support(arch, theta, tol)
+    keep = _support(arch, theta, tol) | ~arch.edge_trainable
     n = arch.n_nodes
     g = sp.coo_matrix((np.ones(int(keep.sum())), (arch.src[keep], arch.dst[keep])), shape=(n, n))
     _, labels = connected_components(g, directed=False)
     anchored = np.zeros(labels.max() + 1 if n else 0, dtype=bool)
-    unconstrained = arch.node_row < 0
-    anchored[labels[unconstrained]] = True
-    cons = arch.constrained_index
+    anchored[labels[arch.node_row < 0]] = True
     out: dict[int, list] = {}
     names = arch.nodes
-    for v in cons.tolist():
-        if not anchored[labels[v]]:
-            out.setdefault(int(labels[v]), []).append(names[v])
+    for v in np.flatnonzero(~anchored[labels]).tolist():
+        out.setdefault(int(labels[v]), []).append(names[v])
     return sorted(out.values(), key=lambda c: (len(c), [str(x) for x in c]))
 
 
@@ -100,8 +108,9 @@ def floating_clusters(arch: Architecture, theta: Any, *, tol: float = 0.0) -> li
 def jacobian_rank(arch: Architecture, theta: Any, *, tol: float = 0.0) -> int:
     """Rank of the Jacobian of ``θ ↦ B̃ q(θ)`` at ``θ``, combinatorially.
 
-    Equals ``n_constrained - len(floating_clusters(arch, theta, tol=tol))``;
-    ``θ`` is a singular point of its fiber iff the rank is not full.
+    Equals ``n_constrained - len(floating_clusters(arch, theta, tol=tol))`` (the number
+    of constrained classes minus the floating clusters); ``θ`` is a singular point of
+    its fiber iff the rank is not full.
 
     Examples
     --------
@@ -119,22 +128,27 @@ def _boundary(arch: Architecture, mask: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Stratum:
-    """A stratum of the singular locus: points where the cluster ``nodes`` floats.
+    """A stratum of the singular locus: points where the classes ``classes`` are cut off.
 
     Attributes
     ----------
     nodes : tuple
-        The cluster C (connected constrained nodes).
+        Every member of the cut-off set C, in topological order (C is a connected set
+        of constrained rescaling classes, each taken whole).
     boundary_edges : list of (u, v)
-        The edges ∂C with exactly one end in C (all zero on the stratum).
+        The trainable edges ∂C with exactly one end in C (all zero on the stratum).
     point_q : ndarray
         A point of P(c) on the stratum (squared edge norms), a certificate.
+    classes : tuple of tuples
+        The members of each class of C (a singleton for an ordinary unit, every unit of
+        a residual stream channel for a stream class).
     """
 
     arch: Architecture = field(repr=False)
     nodes: tuple
     boundary_edges: list
     point_q: np.ndarray = field(repr=False)
+    classes: tuple = ()
 
     @property
     def subnetwork(self) -> Architecture:
@@ -143,18 +157,26 @@ class Stratum:
 
     @validate_params(seed=SEED)
     def point(self, seed: int | None = 0) -> np.ndarray:
-        """A parameter point of the fiber on this stratum (random signs, seeded)."""
+        """A parameter point of the fiber on this stratum (random signs, seeded).
+
+        Trainable edges get norms ``sqrt(point_q)``; fixed edges, whose weights the
+        balances never see, get weight 1 (an identity skip)."""
         rng = np.random.default_rng(seed)
         sizes = self.arch.edge_sizes
+        trainable = self.arch.edge_trainable
         theta = np.empty(self.arch.n_params)
         for e in range(self.arch.n_edges):
             a, b = int(self.arch.edge_offsets[e]), int(self.arch.edge_offsets[e + 1])
+            if not trainable[e]:
+                theta[a:b] = 1.0
+                continue
             d = rng.standard_normal(int(sizes[e]))
             theta[a:b] = np.sqrt(self.point_q[e]) * d / np.linalg.norm(d)
         return theta
 
     def to_dict(self) -> dict:
         return {"nodes": [str(v) for v in self.nodes],
+                "classes": [[str(v) for v in k] for k in self.classes],
                 "boundary_edges": [[str(u), str(v)] for u, v in self.boundary_edges]}
 
 
@@ -189,17 +211,55 @@ class StrataSearch:
 MAX_STRATA_WORK = 20_000_000
 
 
-def _adjacency(arch: Architecture, pool: np.ndarray) -> list[list[int]]:
-    """Undirected adjacency among the nodes ``pool`` (by position in ``pool``)."""
-    pos = np.full(arch.n_nodes, -1, dtype=np.int64)
+def _class_pool(arch: Architecture, hidden: str = "constrained") -> np.ndarray:
+    """Class labels of the units of pruning: the constrained classes (in row order), or
+    (``"all"``) every class whose members are all hidden."""
+    label = arch.class_label
+    if hidden == "constrained":
+        return label[arch.constrained_index]
+    n_classes = int(label.max()) + 1 if len(label) else 0
+    anchored = np.zeros(n_classes, dtype=bool)
+    anchored[label[arch.role_codes != HIDDEN]] = True
+    return np.flatnonzero(~anchored)
+
+
+def _pool_positions(arch: Architecture, pool: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position in ``pool`` of the class of each edge's tail and head (-1 outside the pool)."""
+    label = arch.class_label
+    pos = np.full(int(label.max()) + 1 if len(label) else 0, -1, dtype=np.int64)
     pos[pool] = np.arange(len(pool))
-    a, b = pos[arch.src], pos[arch.dst]
-    both = (a >= 0) & (b >= 0)
+    return pos[label[arch.src]], pos[label[arch.dst]]
+
+
+def _adjacency(arch: Architecture, pool: np.ndarray) -> list[list[int]]:
+    """Undirected adjacency among the classes ``pool`` (by position in ``pool``): two classes
+    are adjacent when an edge joins a member of one to a member of the other."""
+    a, b = _pool_positions(arch, pool)
+    both = (a >= 0) & (b >= 0) & (a != b)
     adj: list[set] = [set() for _ in range(len(pool))]
     for x, y in zip(a[both].tolist(), b[both].tolist()):
         adj[x].add(y)
         adj[y].add(x)
     return [sorted(t) for t in adj]
+
+
+def _class_members(arch: Architecture, pool: np.ndarray) -> list[tuple]:
+    """Member names of each class of ``pool``, in topological order."""
+    label = arch.class_label
+    order = np.argsort(label, kind="stable")
+    ptr = np.searchsorted(label[order], np.arange(int(label.max()) + 2 if len(label) else 1))
+    names = arch.nodes
+    return [tuple(names[i] for i in order[ptr[k]:ptr[k + 1]].tolist()) for k in pool.tolist()]
+
+
+def _members_mask(arch: Architecture, pool: np.ndarray, S: Iterable[int]) -> np.ndarray:
+    """Boolean node mask of the members of the classes ``pool[S]``."""
+    return np.isin(arch.class_label, pool[list(S)])
+
+
+def _union(members: list[tuple], S: Iterable[int], arch: Architecture) -> tuple:
+    index = arch.node_index
+    return tuple(sorted((v for i in S for v in members[i]), key=index))
 
 
 def _connected_sets(adj: list[list[int]], max_size: int) -> Iterator[tuple[int, ...]]:
@@ -237,9 +297,12 @@ def singular_strata(
 ) -> StrataSearch:
     """Clusters C for which the fiber H(c) has a singular point floating on C.
 
-    Examines connected sets of constrained nodes, smallest first: C qualifies
-    when ``|Σ_C c| <= tol`` and the flow problem with ``∂C`` removed is feasible
-    (one linear program, only for the zero-sum candidates).
+    Examines connected sets of constrained rescaling classes, smallest first (a
+    class is taken whole: cutting off one member of a residual stream cuts off the
+    stream channel): C qualifies when ``|Σ_C c| <= tol`` and the flow problem with
+    ``∂C`` (the trainable edges with exactly one end in C) removed is feasible (one
+    linear program, only for the zero-sum candidates).  Each stratum names every
+    member of C (``nodes``) and its classes (``classes``).
 
     The cost is estimated before each step: listing the clusters of more than one
     unit visits the edges between constrained units, and each linear program
@@ -256,7 +319,7 @@ def singular_strata(
     tol : float, optional
         Zero-sum tolerance, default ``1e-9 * max|c|`` (:func:`topo.fiber.balance.default_tol`).
     max_size : int, optional
-        Largest cluster examined (default: all sizes — exponential for c = 0).
+        Largest cluster examined, in classes (default: all sizes — exponential for c = 0).
     limit : int, optional
         Stop after this many strata.
     max_work : float, optional
@@ -275,22 +338,26 @@ def singular_strata(
     >>> res = topo.singular_strata(arch, [0.0, 0.0], max_work=1)
     >>> res.complete, res.stopped.split(":")[0]
     (False, 'stopped before a linear program of 8 edge visits (max_work=1)')
+    >>> res = topo.Architecture.from_edges(
+    ...     [("x", "a"), ("a", "b"), ("b", "s"), ("a", "s", {"trainable": False}), ("s", "y")])
+    >>> [(s.nodes, s.classes) for s in topo.singular_strata(res, [0.0, 0.0], max_size=1)]
+    [(('a', 's'), (('a', 's'),)), (('b',), (('b',),))]
     """
     cv = as_balance(arch, c)
     tol = check_tol(tol, cv)
     m = arch.n_constrained
     max_size = m if max_size is None else int(max_size)
     budget = _Budget(max_work)
+    pool = _class_pool(arch)  # position in the pool = balance row
     if max_size > 1:
         row = arch.node_row
         if not budget.spend(int(np.sum((row[arch.src] >= 0) & (row[arch.dst] >= 0))), "listing clusters"):
             return StrataSearch([], 0, 0, False, budget.stopped)
-        sets = _connected_sets(_adjacency(arch, arch.constrained_index), max_size)
+        sets = _connected_sets(_adjacency(arch, pool), max_size)
     else:
         sets = ((v,) for v in range(m))
     B = None  # built for the first linear program only (it is as large as the graph)
-    cons = arch.constrained_index
-    names = arch.constrained
+    members = _class_members(arch, pool)
     lp_cost = arch.n_edges + arch.n_nodes
     strata = []
     examined = 0
@@ -303,15 +370,13 @@ def singular_strata(
         if not budget.spend(lp_cost, "a linear program"):
             return StrataSearch(strata, examined, cur_size - 1, False, budget.stopped)
         examined += 1
-        mask = np.zeros(arch.n_nodes, dtype=bool)
-        mask[cons[list(S)]] = True
-        bnd = _boundary(arch, mask)
+        bnd = _boundary(arch, _members_mask(arch, pool, S))
         B = incidence_matrix(arch) if B is None else B
         q = feasible_flow(arch, cv, zero=bnd.tolist(), B=B)
         if q is None:
             continue
-        strata.append(Stratum(arch=arch, nodes=tuple(names[i] for i in S),
-                              boundary_edges=arch.edge_names(bnd), point_q=q))
+        strata.append(Stratum(arch=arch, nodes=_union(members, S, arch), boundary_edges=arch.edge_names(bnd),
+                              point_q=q, classes=tuple(members[i] for i in S)))
         if limit is not None and len(strata) >= limit:
             # sizes below the current one were fully examined
             return StrataSearch(strata, examined, cur_size - 1, False, f"stopped at the limit of {limit} strata")
@@ -352,7 +417,8 @@ def has_singularities(arch: Architecture, c: Any, *, tol: float | None = None, m
 
 @dataclass(frozen=True)
 class Prunability:
-    """Distance ``||θ_∂C||`` of a parameter point to the stratum where C floats."""
+    """Distance ``||θ_∂C||`` of a parameter point to the stratum where C is cut off
+    (``nodes``: every member of C)."""
 
     nodes: tuple
     distance: float
@@ -362,16 +428,18 @@ class Prunability:
 def prunability(arch: Architecture, theta: Any, *, max_size: int = 1, hidden: str = "constrained") -> list[Prunability]:
     """Distances to the pruned strata, smallest first.
 
-    For every hidden node (and every connected cluster of up to ``max_size``
-    nodes), the norm of the weights on its boundary edges: setting those to zero
+    For every rescaling class of hidden units (and every connected cluster of up to
+    ``max_size`` classes), the norm of the weights on its boundary edges (the
+    trainable edges with exactly one end among its members): setting those to zero
     (moving by exactly that distance) cuts the cluster off, after which
-    :func:`prune` removes it without changing the outputs.
+    :func:`prune` removes it without changing the outputs.  ``nodes`` lists every
+    member of the cluster (a fixed edge cannot be cut: a class goes whole).
 
     Parameters
     ----------
     hidden : {"constrained", "all"}
-        Clusters of constrained nodes only (the strata of the fiber), or of any
-        hidden nodes.
+        Clusters of constrained classes only (the strata of the fiber), or of any
+        classes made only of hidden nodes (free units included).
 
     Examples
     --------
@@ -381,37 +449,41 @@ def prunability(arch: Architecture, theta: Any, *, max_size: int = 1, hidden: st
     [(('h1_1',), 0.224), (('h1_0',), 1.414)]
     """
     q = edge_norms(arch, theta)
-    if hidden == "constrained":
-        pool = arch.constrained_index
-    else:  # "all"
-        pool = np.flatnonzero(arch.role_codes == HIDDEN)
-    names = arch.nodes
+    pool = _class_pool(arch, hidden)
+    members = _class_members(arch, pool)
     if max_size == 1:
-        into = np.bincount(arch.dst, weights=q, minlength=arch.n_nodes)
-        out = np.bincount(arch.src, weights=q, minlength=arch.n_nodes)
-        d = np.sqrt(into[pool] + out[pool])
+        tail, head = _pool_positions(arch, pool)
+        cross = tail != head  # edges inside a class are not on its boundary
+        d = np.sqrt(np.bincount(head[cross & (head >= 0)], weights=q[cross & (head >= 0)], minlength=len(pool))
+                    + np.bincount(tail[cross & (tail >= 0)], weights=q[cross & (tail >= 0)], minlength=len(pool)))
         order = np.argsort(d, kind="stable")
-        return [Prunability((names[pool[i]],), float(d[i])) for i in order.tolist()]
+        return [Prunability(members[i], float(d[i])) for i in order.tolist()]
     res = []
     for S in _connected_sets(_adjacency(arch, pool), max_size):
-        mask = np.zeros(arch.n_nodes, dtype=bool)
-        mask[pool[list(S)]] = True
-        d = float(np.sqrt(q[_boundary(arch, mask)].sum()))
-        res.append(Prunability(tuple(names[pool[i]] for i in S), d))
+        d = float(np.sqrt(q[_boundary(arch, _members_mask(arch, pool, S))].sum()))
+        res.append(Prunability(_union(members, S, arch), d))
     res.sort(key=lambda p: p.distance)
     return res
 
 
 def _pruned_architecture(arch: Architecture, cluster: Iterable[Hashable]) -> tuple[Architecture, np.ndarray]:
-    """Remove C, then hidden units left without outputs or (zero-preserving) inputs."""
+    """Remove C with every member of its classes, then hidden units left without outputs or
+    (zero-preserving) inputs."""
     keep = np.ones(arch.n_nodes, dtype=bool)
     if isinstance(cluster, (str, bytes)) or not isinstance(cluster, Iterable):
         raise GraphError(f"cluster must be a list of hidden nodes, got {short(cluster)}")
+    label = arch.class_label
     for v in cluster:
         i = arch.node_index(v)
         if arch.role_codes[i] != HIDDEN:
             raise GraphError(f"only hidden nodes can be pruned; {v!r} is an {arch.role(v)}")
-        keep[i] = False
+        whole = np.flatnonzero(label == label[i])  # pruning a unit removes its whole rescaling class
+        bad = whole[arch.role_codes[whole] != HIDDEN]
+        if len(bad):
+            w = arch.nodes[int(bad[0])]
+            raise GraphError(f"{v!r} cannot be pruned: fixed edges join it to {arch.role(w)} {w!r} "
+                             "(pruning a unit removes its whole rescaling class)")
+        keep[whole] = False
     hidden = arch.role_codes == HIDDEN
     while True:
         alive = keep[arch.src] & keep[arch.dst]
@@ -441,8 +513,10 @@ def _pruned_architecture(arch: Architecture, cluster: Iterable[Hashable]) -> tup
 
 @validate_params(arch=ARCH)
 def prune(arch: Architecture, theta: Any, cluster: Iterable[Hashable]) -> tuple[Architecture, np.ndarray]:
-    """Remove the hidden nodes ``cluster`` (and units this leaves dead).
+    """Remove the hidden nodes ``cluster`` with their rescaling classes (and units this leaves dead).
 
+    A unit joined by fixed edges to others cannot be cut off alone: pruning it removes
+    every member of its class (a class holding an input or output cannot be pruned).
     Hidden units left with no outgoing edge are removed; units left with no
     incoming edge are removed when their activation maps 0 to 0.  When the
     weights on the cluster's boundary are zero, the pruned network computes
@@ -464,6 +538,10 @@ def prune(arch: Architecture, theta: Any, cluster: Iterable[Hashable]) -> tuple[
     >>> X = np.array([[1.0], [-2.0], [3.0]])
     >>> bool(np.allclose(topo.forward(arch, theta, X), topo.forward(small, t, X)))
     True
+    >>> res = topo.Architecture.from_edges([("x", "h"), ("x", "a"), ("a", "s"), ("h", "s", {"trainable": False}),
+    ...                                     ("s", "y"), ("x", "y")])
+    >>> topo.prune(res, [1.0, 0.0, 1.0, 1.0, 0.0, 2.0], ["s"])[0].nodes   # s goes with h, then a is dead
+    ['x', 'y']
     """
     vec = arch.as_vector(theta)
     sub, kept_edges = _pruned_architecture(arch, cluster)

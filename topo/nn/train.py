@@ -5,7 +5,10 @@ given as an :class:`~topo.Architecture`, using PyTorch's autograd for the
 gradients, and returns the trajectory of parameters, balances and losses.  With
 small steps the balances stay put (drift ``O(lr)``); with weight decay ``λ`` they
 decay like ``c(t) = exp(-2 λ t) c(0)``, ``t = lr · step``, which drives the
-network towards the pruned strata of :mod:`topo.fiber.singular`.
+network towards the pruned strata of :mod:`topo.fiber.singular`.  Balances are
+those of the rescaling classes (one per constrained class, shared by every unit of a
+residual stream channel); fixed edges are part of the architecture and are never
+updated (the class invariance needs them constant).
 """
 
 from __future__ import annotations
@@ -199,6 +202,24 @@ def _optimizer(torch, optimizer: str, param, lr: float):
         raise ParameterError(OPTIMIZER.message("optimizer", optimizer))
 
 
+class _FullParameters:
+    """The trainable weights as one torch leaf ``param``; calling gives the flat parameter
+    tensor of ``arch`` with the fixed edges' weights kept constant (they get no gradient,
+    no weight decay and no L1: a fixed weight is part of the architecture)."""
+
+    def __init__(self, torch, arch: Architecture, vec: np.ndarray):
+        free = np.repeat(arch.edge_trainable, arch.edge_sizes)  # one flag per parameter
+        self.all_trainable = bool(free.all())
+        self.param = torch.tensor(vec[free], dtype=torch.float64, requires_grad=True)
+        self.index = torch.as_tensor(np.flatnonzero(free))
+        self.const = torch.as_tensor(np.where(free, 0.0, vec))
+
+    def __call__(self):
+        if self.all_trainable:
+            return self.param
+        return self.const.index_put((self.index,), self.param)
+
+
 LOSS = Options("mse", "bce", "ce", unknown="loss")
 OPTIMIZER = Options("gd", "sgd", "adam", unknown="optimizer")
 
@@ -235,7 +256,12 @@ def train(
 ) -> Trajectory:
     """Train with PyTorch autograd and record the trajectory.
 
-    Minimises ``loss(f(X), y) + weight_decay/2 · ||θ||² + l1 · ||θ||₁ + penalty(θ)``.
+    Minimises ``loss(f(X), y) + weight_decay/2 · ||θ||² + l1 · ||θ||₁ + penalty(θ)``
+    over the trainable weights: fixed (non-trainable) edges keep their weights of
+    ``theta`` throughout, and the norms run over trainable weights only.  The recorded
+    balances are those of the rescaling classes (:func:`topo.balance`, one per row of
+    :attr:`~topo.Architecture.constrained`): along a residual stream the balance of the
+    whole channel drifts by ``O(lr)`` and decays like ``exp(-2 λ t)``.
 
     Parameters
     ----------
@@ -278,36 +304,38 @@ def train(
     loss_fn, yt = _loss_and_targets(torch, loss, ya, len(arch.outputs))
 
     Xt = torch.as_tensor(Xa)
-    param = torch.tensor(vec, dtype=torch.float64, requires_grad=True)
+    full = _FullParameters(torch, arch, vec)
+    param = full.param
     opt = _optimizer(torch, optimizer, param, lr)
     gen = torch.Generator().manual_seed(int(seed) if seed is not None else 0)
 
     def data_loss():
         with torch.no_grad():
-            return float(loss_fn(net(param, Xt), yt))
+            return float(loss_fn(net(full(), Xt), yt))
 
     rec_steps, thetas, losses = [], [], []
 
     def record(step):
         rec_steps.append(step)
-        thetas.append(param.detach().numpy().copy())
+        thetas.append(full().detach().numpy().copy())
         losses.append(data_loss())
 
     record(0)
     n = len(Xa)
     for step in range(1, steps + 1):
         opt.zero_grad()
+        theta_t = full()
         if optimizer == "sgd" and batch_size < n:
             idx = torch.randperm(n, generator=gen)[:batch_size]
-            obj = loss_fn(net(param, Xt[idx]), yt[idx])
+            obj = loss_fn(net(theta_t, Xt[idx]), yt[idx])
         else:
-            obj = loss_fn(net(param, Xt), yt)
+            obj = loss_fn(net(theta_t, Xt), yt)
         if weight_decay:
             obj = obj + 0.5 * weight_decay * torch.sum(param * param)
         if l1:
             obj = obj + l1 * torch.sum(torch.abs(param))
         if penalty is not None:
-            obj = obj + penalty(param)
+            obj = obj + penalty(theta_t)
         obj.backward()
         opt.step()
         if step % record_every == 0 or step == steps:
