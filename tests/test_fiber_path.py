@@ -11,7 +11,8 @@ from topo.errors import FiberError
 
 def _same_fiber_partner(arch, G, theta0, rng):
     """A random point with the balances of theta0, signs random on non-frozen
-    scalar edges and equal to theta0's on frozen ones (LP vertex mixed with q0)."""
+    scalar edges and equal to theta0's on frozen ones (LP vertex mixed with q0);
+    fixed edges keep theta0's weights (constants of the fiber)."""
     edges = list(G.edges)
     nodes = constrained_nodes(G)
     B = dense_incidence(G, nodes, edges)
@@ -30,7 +31,9 @@ def _same_fiber_partner(arch, G, theta0, rng):
         i = pos[j]
         sl = arch.edge_slice(e)
         k = sl.stop - sl.start
-        if k == 1:
+        if not G.edges[e].get("trainable", True):
+            theta1[sl] = theta0[sl]
+        elif k == 1:
             s = np.sign(theta0[sl.start]) if i in frozen else rng.choice([-1.0, 1.0])
             theta1[sl] = s * np.sqrt(q1[j])
         else:

@@ -7,6 +7,13 @@ edges (``u_e`` moving along a great circle of the unit sphere).  A scalar edge
 whose sign differs between the two ends changes sign at a waypoint where its
 ``q_e`` is zero; such waypoints come from linear programs over P(c), grouping as
 many sign changes as can vanish at once.
+
+With fixed (non-trainable) edges the fiber is a set of points with the same fixed
+weights: the two ends must agree on them, and every row of the path keeps them
+(those of ``theta0``).  P(c) lives on the trainable edges of the quotient graph
+(classes as nodes), so each row keeps every class balance; a trainable edge inside
+one class cancels in the balances and moves freely (it may pass through zero at a
+waypoint).
 """
 
 from __future__ import annotations
@@ -58,7 +65,8 @@ def fiber_path(
     Raises
     ------
     FiberError
-        If the points have different balances or lie in different components.
+        If the points have different balances or different fixed weights, or lie in
+        different components.
 
     Examples
     --------
@@ -71,9 +79,20 @@ def fiber_path(
     ((21, 3), True)
     >>> bool((np.abs(path[:, 2]) < 1e-12).any())      # the out-weight crossed zero
     True
+
+    A residual unit: the identity skip ``a -> s`` (fixed) keeps its weight all along.
+
+    >>> arch = topo.Architecture.from_edges(
+    ...     [("x", "a"), ("a", "b"), ("b", "s"), ("a", "s", {"trainable": False}), ("s", "y")])
+    >>> a, b = np.array([3.0, 1.0, 2.0, 1.0, 2.0]), np.array([3.0, -1.0, 2.0, 1.0, -2.0])
+    >>> path = topo.fiber_path(arch, a, b, n_steps=10)
+    >>> bool(np.all(path[:, 3] == 1.0)), bool(np.allclose(topo.balance(arch, path), topo.balance(arch, a)))
+    (True, True)
     """
     v0 = arch.as_vector(theta0, name="theta0")
     v1 = arch.as_vector(theta1, name="theta1")
+    fixed = ~arch.edge_trainable[arch.param_edge]
+    _check_fixed(arch, v0, v1, fixed, rtol)
     c = check_same_fiber(arch, v0, v1, rtol)
     q0, q1 = edge_norms(arch, v0), edge_norms(arch, v1)
     rep = connectivity(arch, c, tol=default_tol(c, float(np.max(np.maximum(q0, q1), initial=0.0))))
@@ -87,7 +106,7 @@ def fiber_path(
             f"{l0[k]:+d} at theta0 and {l1[k]:+d} at theta1"
         )
     sizes, offsets = arch.edge_sizes, arch.edge_offsets
-    scalar = np.flatnonzero(sizes == 1)
+    scalar = np.flatnonzero((sizes == 1) & arch.edge_trainable)
     s0 = np.sign(v0[offsets[scalar]])
     s1 = np.sign(v1[offsets[scalar]])
     differ = scalar[(s0 * s1) < 0]
@@ -129,12 +148,27 @@ def fiber_path(
     out = np.empty((len(Q), arch.n_params))
     out[:, offsets[scalar]] = signs * np.sqrt(Q[:, scalar])
     tpos = np.linspace(0.0, 1.0, len(Q))
-    for e in np.flatnonzero(sizes > 1).tolist():
+    for e in np.flatnonzero((sizes > 1) & arch.edge_trainable).tolist():
         a, b = int(offsets[e]), int(offsets[e + 1])
         dirs = _sphere_path(v0[a:b], v1[a:b], tpos)
         out[:, a:b] = np.sqrt(Q[:, e])[:, None] * dirs
+    out[:, fixed] = v0[fixed]  # constants of the fiber
     out[0], out[-1] = v0, v1
     return out
+
+
+def _check_fixed(arch: Architecture, v0: np.ndarray, v1: np.ndarray, fixed: np.ndarray, rtol: float) -> None:
+    """Both ends carry the same fixed weights (to ``rtol`` of the largest one), else FiberError."""
+    if not fixed.any():
+        return
+    a, b = v0[fixed], v1[fixed]
+    gap = np.abs(a - b)
+    scale = float(np.max(np.maximum(np.abs(a), np.abs(b)), initial=0.0))
+    if float(gap.max()) > rtol * scale:
+        k = int(np.argmax(gap))
+        e = arch.edges[int(arch.param_edge[np.flatnonzero(fixed)[k]])]
+        raise FiberError(f"theta0 and theta1 lie in different fibers: the fixed edge {e!r} has weight "
+                         f"{a[k]:.6g} at theta0 and {b[k]:.6g} at theta1 (fixed weights are constants of a fiber)")
 
 
 def _zero_groups(arch, c, edges: list[int], B) -> list[tuple[np.ndarray, list[int]]]:

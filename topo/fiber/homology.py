@@ -18,6 +18,11 @@ A factor made of one node has a closed form: ``c > 0`` gives ``S^{a-1} × ℝ^b`
 (``a``/``b`` the numbers of weights entering/leaving), ``c < 0`` gives
 ``ℝ^a × S^{b-1}``, ``c = 0`` a contractible cone.
 
+With fixed edges everything lives on the quotient graph: a "node" is a constrained
+rescaling class, its edges are the trainable edges between classes (those entering
+and leaving a class for the closed form), fixed edges are constants of the fiber and a
+trainable edge inside a class is a free coordinate (a Euclidean factor).
+
 References
 ----------
 .. [1] A. Bahri, M. Bendersky, F. Cohen, S. Gitler, "The polyhedral product functor",
@@ -143,6 +148,19 @@ def _hochster(faces, core: list[int], sizes: np.ndarray) -> list[int]:
     return [poly.get(p, 0) for p in range(top + 1)]
 
 
+def _factor_edges(arch: Architecture, labels: np.ndarray, n_factors: int) -> list[list[int]]:
+    """Edges of each factor: the quotient edges (trainable, between two classes) with a
+    constrained end in it.  Fixed edges are constants and trainable edges inside a class
+    free coordinates (a contractible factor): neither changes the homology."""
+    row = arch.node_row
+    out: list[list[int]] = [[] for _ in range(n_factors)]
+    for e in arch.quotient_edges.tolist():
+        r = row[arch.dst[e]] if row[arch.dst[e]] >= 0 else row[arch.src[e]]
+        if r >= 0:
+            out[int(labels[r])].append(e)
+    return out
+
+
 @validate_params(arch=ARCH, max_core=COUNT_OR_ZERO, tol=NoneOr(TOLERANCE), method=Options("auto", "hochster"),
                  connectivity=REPORT)
 def betti_numbers(arch: Architecture, c: Any, *, max_core: int = 12, tol: float | None = None,
@@ -187,11 +205,7 @@ def betti_numbers(arch: Architecture, c: Any, *, max_core: int = 12, tol: float 
     row = arch.node_row
     head, tail = row[arch.dst], row[arch.src]
     labels = d.factor_labels
-    factor_edges: list[list[int]] = [[] for _ in range(d.n_factors)]
-    for e in range(arch.n_edges):
-        r = head[e] if head[e] >= 0 else tail[e]
-        if r >= 0:
-            factor_edges[int(labels[r])].append(e)
+    factor_edges = _factor_edges(arch, labels, d.n_factors)
     total = [1]
     out_factors = []
     names = arch.constrained

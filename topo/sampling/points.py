@@ -27,6 +27,12 @@ the projected cloud has the same number of components: the projection of P(c)
 is a polyhedron with the same frozen set.  It makes β₀ checks affordable on large
 networks.
 
+Fixed (non-trainable) edges are constants of the fiber: every sampled point carries the
+fixed weights of a ``reference`` parameter vector, which is required when the network has
+fixed edges.  Trainable edges inside one rescaling class cancel in its balance: they are
+free coordinates of P(c) (bounded only by the window).  The window ``Σ q <= R²`` counts
+trainable edges only.
+
 Everything is sparse: directions of the chain are projections onto ``ker B̃``
 through a sparse LU factorisation of ``B̃ B̃ᵀ`` (:class:`topo.sampling.polytope.FlowPolytope`),
 the starting point an LP vertex moved inside along a positive input→output flow.
@@ -42,7 +48,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import lsqr
 
 from topo.errors import FiberError, ParameterError
-from topo.fiber.balance import as_balance, incidence_matrix
+from topo.fiber.balance import as_balance, balance, incidence_matrix
 from topo.fiber.decompose import decompose
 from topo.graph.architecture import ARCH, Architecture
 from topo.sampling.polytope import FlowPolytope, positive_flow
@@ -53,8 +59,9 @@ __all__ = ["sample_fiber", "default_radius", "COORDINATES"]
 
 @validate_params(arch=ARCH)
 def default_radius(arch: Architecture, c: Any) -> float:
-    """Default ``R`` of the sampling window ``Σ q <= R²``: ``R² = 3 · max(min Σq, max|c|)``
-    (``min Σq`` over P(c) by a sparse linear program), or 1 when c = 0.
+    """Default ``R`` of the sampling window ``Σ q <= R²`` (trainable edges):
+    ``R² = 3 · max(min Σq, max|c|)`` (``min Σq`` over P(c) by a sparse linear
+    program), or 1 when c = 0.
 
     Examples
     --------
@@ -69,21 +76,63 @@ def default_radius(arch: Architecture, c: Any) -> float:
     return float(np.sqrt(3.0 * base)) if base > 0 else 1.0
 
 
-def _lift(arch: Architecture, Q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Parameters with squared group norms Q (n, E), random signs / directions."""
+def fixed_weights(arch: Architecture, reference: Any) -> np.ndarray | None:
+    """The reference vector whose fixed weights every point of a fiber keeps, validated;
+    ``None`` when ``arch`` has no fixed edge (nothing to keep).
+
+    Raises
+    ------
+    ParameterError
+        When ``arch`` has fixed edges and no ``reference`` was given: their weights are
+        constants of the fiber, and topo does not store them.
+
+    Examples
+    --------
+    >>> import topo
+    >>> from topo.sampling.points import fixed_weights
+    >>> arch = topo.Architecture.from_edges(
+    ...     [("x", "a"), ("a", "b"), ("b", "s"), ("a", "s", {"trainable": False}), ("s", "y")])
+    >>> fixed_weights(arch, [1.0, 2.0, 3.0, 0.5, 4.0])
+    array([1. , 2. , 3. , 0.5, 4. ])
+    >>> fixed_weights(arch, None)
+    Traceback (most recent call last):
+    ...
+    topo.errors.ParameterError: this network has 1 fixed (non-trainable) edge(s), e.g. ('a', 's'): their weights are constants of the fiber; pass reference=theta, a parameter vector whose fixed weights the points keep
+    """
+    fixed = np.flatnonzero(~arch.edge_trainable)
+    if not len(fixed):
+        return None
+    if reference is None:
+        raise ParameterError(
+            f"this network has {len(fixed)} fixed (non-trainable) edge(s), e.g. {arch.edges[int(fixed[0])]!r}: "
+            "their weights are constants of the fiber; pass reference=theta, a parameter vector whose fixed "
+            "weights the points keep")
+    return arch.as_vector(reference, name="reference")
+
+
+def _lift(arch: Architecture, Q: np.ndarray, rng: np.random.Generator, edges: np.ndarray,
+          base: np.ndarray | None) -> np.ndarray:
+    """Parameters with squared group norms ``Q`` (n, len(edges)) on ``edges``, random signs /
+    directions; the other parameters (fixed edges) copied from ``base``."""
     n = len(Q)
-    if np.all(arch.edge_sizes == 1):
-        signs = rng.choice([-1.0, 1.0], size=(n, arch.n_edges))
-        return signs * np.sqrt(Q)
-    pe = arch.param_edge
-    g = rng.standard_normal((n, arch.n_params))
-    norms = np.sqrt(np.stack([np.bincount(pe, weights=row * row, minlength=arch.n_edges) for row in g]))
-    return g / norms[:, pe] * np.sqrt(Q)[:, pe]
+    out = np.zeros((n, arch.n_params)) if base is None else np.tile(base, (n, 1))
+    sizes = arch.edge_sizes[edges]
+    off = arch.edge_offsets
+    if np.all(sizes == 1):
+        out[:, off[edges]] = rng.choice([-1.0, 1.0], size=(n, len(edges))) * np.sqrt(Q)
+        return out
+    col = np.repeat(np.arange(len(edges)), sizes)  # kept column -> position in edges
+    params = np.concatenate([np.arange(off[e], off[e + 1]) for e in edges.tolist()]).astype(np.int64)
+    g = rng.standard_normal((n, len(params)))
+    norms = np.sqrt(np.stack([np.bincount(col, weights=r * r, minlength=len(edges)) for r in g]))
+    out[:, params] = g / norms[:, col] * np.sqrt(Q)[:, col]
+    return out
 
 
 def _polytope_chain(arch, c, R2, n, rng, *, face_fraction, thin, progress, uniform_theta=False):
-    """``n`` points of P(c) ∩ {Σq <= R²} (rows), by sparse hit-and-run."""
-    P = FlowPolytope(incidence_matrix(arch), c, R2, z=positive_flow(arch))
+    """``n`` points of P(c) ∩ {Σq <= R²} over the trainable edges (rows), by sparse hit-and-run."""
+    T = np.flatnonzero(arch.edge_trainable)
+    P = FlowPolytope(incidence_matrix(arch)[:, T], c, R2, z=positive_flow(arch)[T])
     q0 = P.lp_point()
     if q0 is None:
         raise FiberError("P(c) is empty: no nonnegative flow has these balances")
@@ -115,11 +164,13 @@ def _theta_chain(P: FlowPolytope, q, n, rng, *, thin, progress):
                                        move=slice_step)))
 
 
-def _walk(arch, c, Q_start, n, rng, *, step_size, n_walks, progress):
-    """Tangent steps + Newton retraction; the Jacobian 2 B̃ diag(θ) is sparse and the
-    normal equations are solved by LSQR (no dense matrices)."""
+def _walk(arch, c, starts, n, rng, *, step_size, progress):
+    """Tangent steps + Newton retraction from the points ``starts``; the Jacobian
+    2 B̃ diag(θ) is sparse and the normal equations are solved by LSQR (no dense
+    matrices).  Fixed weights never move (their columns of B̃ are zero, so the
+    minimum-norm Newton steps leave them alone, and tangent steps skip them)."""
     B = incidence_matrix(arch, over="parameters").tocsr()
-    starts = _lift(arch, Q_start[:n_walks], rng)
+    moving = arch.edge_trainable[arch.param_edge]
     per = int(np.ceil(n / len(starts)))
     out = []
     from tqdm.auto import tqdm
@@ -139,7 +190,7 @@ def _walk(arch, c, Q_start, n, rng, *, step_size, n_walks, progress):
     for theta in starts:
         h = step_size * max(np.linalg.norm(theta), 1e-12)
         for _ in range(per):
-            v = rng.standard_normal(len(theta)) * h
+            v = rng.standard_normal(len(theta)) * h * moving
             if B.shape[0]:
                 J = jac(theta)
                 v = v - J.T @ lsqr(J.T, v, atol=1e-14, btol=1e-14)[0]  # tangent part
@@ -176,14 +227,15 @@ def sample_fiber(
     thin: int | None = None,
     seed: int | np.random.Generator | None = None,
     progress: bool | None = None,
+    reference: Any = None,
 ) -> np.ndarray:
     """``n`` random points of the fiber H(c) (rows), restricted to ``Σq <= radius²``.
 
     Parameters
     ----------
     arch : Architecture
-    c : array_like or mapping
-        Balances.
+    c : array_like or mapping or None
+        Balances; ``None`` takes those of ``reference``.
     n : int
         Number of points.
     radius : float, optional
@@ -204,10 +256,19 @@ def sample_fiber(
     seed : int or Generator
     progress : bool, optional
         Progress bar; by default shown only on a terminal.
+    reference : array_like or mapping, optional
+        A parameter vector whose fixed (non-trainable) weights every point keeps:
+        required when ``arch`` has fixed edges (they are constants of the fiber).
 
     Returns
     -------
     numpy.ndarray of shape (n, n_params) or (n, n_bottleneck_params)
+
+    Raises
+    ------
+    ParameterError
+        When ``arch`` has fixed edges and ``reference`` is missing (or ``c`` and
+        ``reference`` are both missing).
 
     Examples
     --------
@@ -216,21 +277,39 @@ def sample_fiber(
     >>> pts = topo.sample_fiber(arch, [1.0], 200, seed=0)
     >>> pts.shape, bool(np.allclose(topo.balance(arch, pts), 1.0))
     ((200, 3), True)
+
+    An identity skip ``a -> s`` (fixed, weight 0.5 here) joins ``a`` and ``s`` into one
+    class: every point keeps the fixed weight and the class's balance.
+
+    >>> arch = topo.Architecture.from_edges(
+    ...     [("x", "a"), ("a", "b"), ("b", "s"), ("a", "s", {"trainable": False}), ("s", "y")])
+    >>> ref = [1.0, 2.0, 3.0, 0.5, 4.0]
+    >>> arch.rescaling_classes, topo.balance(arch, ref)
+    ([['a', 's'], ['b']], array([-10.,  -5.]))
+    >>> pts = topo.sample_fiber(arch, None, 50, seed=0, reference=ref)
+    >>> bool(np.all(pts[:, 3] == 0.5)), bool(np.allclose(topo.balance(arch, pts), [-10.0, -5.0]))
+    (True, True)
     """
+    base = fixed_weights(arch, reference)
+    if c is None:
+        if reference is None:
+            raise ParameterError("pass the balances c or a reference parameter vector (c=None takes its balances)")
+        c = balance(arch, reference)
     cv = as_balance(arch, c)
     rng = np.random.default_rng(seed)
     R = default_radius(arch, cv) if radius is None else float(radius)
     if not R > 0:
         raise ParameterError(f"radius must be > 0, got {radius!r}")
-    dim = arch.n_edges - arch.n_constrained
+    T = np.flatnonzero(arch.edge_trainable)
+    dim = len(T) - arch.n_constrained
     thin = min(max(2, dim // 4), 50) if thin is None else thin
     if method == "polytope":
         Q = _polytope_chain(arch, cv, R * R, n, rng, face_fraction=face_fraction, thin=thin,
                             progress=progress, uniform_theta=density == "theta")
-        theta = _lift(arch, Q, rng)
+        theta = _lift(arch, Q, rng, T, base)
     else:  # "walk"
         Q = _polytope_chain(arch, cv, R * R, 8, rng, face_fraction=0.0, thin=thin, progress=False)
-        theta = _walk(arch, cv, Q, n, rng, step_size=0.05, n_walks=8, progress=progress)
+        theta = _walk(arch, cv, _lift(arch, Q, rng, T, base), n, rng, step_size=0.05, progress=progress)
     if coordinates == "bottleneck":
         theta = theta[:, bottleneck_parameters(arch)]
     return theta

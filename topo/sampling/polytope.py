@@ -34,7 +34,11 @@ __all__ = ["FlowPolytope", "positive_flow", "factor_edges"]
 
 
 def factor_edges(arch: Architecture, factor_labels: np.ndarray, n_factors: int) -> list[np.ndarray]:
-    """Edge indices of each independent factor (edges with a constrained endpoint in it).
+    """Edge indices of each independent factor: the quotient edges (trainable, between two
+    classes) with a constrained end in it.
+
+    Fixed edges (constants of the fiber) and trainable edges inside one class (free
+    coordinates: a Euclidean factor) belong to no factor.
 
     Examples
     --------
@@ -46,24 +50,28 @@ def factor_edges(arch: Architecture, factor_labels: np.ndarray, n_factors: int) 
     [[0, 2], [1, 3]]
     """
     row = arch.node_row
-    head, tail = row[arch.dst], row[arch.src]
+    ids = np.asarray(arch.quotient_edges, dtype=np.int64)
+    head, tail = row[arch.dst[ids]], row[arch.src[ids]]
     r = np.where(head >= 0, head, tail)
     has = r >= 0
-    lab = np.full(arch.n_edges, -1, dtype=np.int64)
-    lab[has] = factor_labels[r[has]]
+    ids, lab = ids[has], factor_labels[r[has]]
     order = np.argsort(lab, kind="stable")
     bounds = np.searchsorted(lab[order], np.arange(n_factors + 1))
-    return [order[bounds[f]:bounds[f + 1]] for f in range(n_factors)]
+    return [np.sort(ids[order[bounds[f]:bounds[f + 1]]]) for f in range(n_factors)]
 
 
 def positive_flow(arch: Architecture) -> np.ndarray:
     """A flow ``z`` with ``z_e >= 1`` on every edge and ``B̃ z = 0``.
 
-    Each edge ``u -> v`` sends one unit along a path: back from ``u`` through a fixed
-    incoming edge of each constrained node until a node that is not constrained,
-    forward from ``v`` likewise.  Every path starts and ends at unconstrained nodes,
-    so the sum balances at every constrained node.  O(E) with two sweeps in
-    topological order.
+    Each quotient edge ``u -> v`` sends one unit along a path of the quotient graph:
+    back from the class of ``u`` through an edge entering its first member (in
+    topological order) until a class that is not constrained, forward from the class
+    of ``v`` through an edge leaving its last member likewise.  Such an edge always
+    links two classes (a fixed edge would join its ends into the class), and the class
+    it reaches back (forward) has an earlier first (later last) member, so the paths
+    end even when the quotient has cycles; each starts and ends at an unconstrained
+    class, so the sum balances at every constrained class.  Edges that the balances do
+    not see (fixed, or inside one class) get ``z_e = 1``.  O(E).
 
     Examples
     --------
@@ -74,38 +82,38 @@ def positive_flow(arch: Architecture) -> np.ndarray:
     >>> bool(z.min() >= 1), bool(np.allclose(topo.incidence_matrix(arch) @ z, 0))
     (True, True)
     """
-    row = arch.node_row
-    src, dst = arch.src, arch.dst
     m = arch.n_constrained
     z = np.ones(arch.n_edges)
     if m == 0:
         return z
-    head, tail = row[dst], row[src]
-    E = arch.n_edges
-    pre = np.full(m, -1, dtype=np.int64)
-    post = np.full(m, -1, dtype=np.int64)
-    ids = np.arange(E)
-    on = head >= 0
-    pre[head[on][::-1]] = ids[on][::-1]  # the first incoming edge of each constrained node
-    on = tail >= 0
-    post[tail[on][::-1]] = ids[on][::-1]
-    back = np.bincount(tail[tail >= 0], minlength=m).astype(np.float64)  # paths to extend backwards
-    fwd = np.bincount(head[head >= 0], minlength=m).astype(np.float64)
-    order = np.argsort(arch.constrained_index)  # rows in topological order
-    pre_l, post_l = pre.tolist(), post.tolist()
-    tail_l, head_l = tail.tolist(), head.tolist()
-    back_l, fwd_l = back.tolist(), fwd.tolist()
-    add = [0.0] * E
-    for r in order[::-1].tolist():
+    row, src, dst = arch.node_row, arch.src, arch.dst
+    ids = np.asarray(arch.quotient_edges, dtype=np.int64)
+    head, tail = row[dst[ids]], row[src[ids]]
+    nodes = np.arange(arch.n_nodes, dtype=np.int64)
+    first = np.asarray(arch.constrained_index, dtype=np.int64)
+    last = np.full(m, -1, dtype=np.int64)
+    on = row >= 0
+    np.maximum.at(last, row[on], nodes[on])
+    pre = np.full(arch.n_nodes, -1, dtype=np.int64)  # an edge entering each node / leaving it
+    post = np.full(arch.n_nodes, -1, dtype=np.int64)
+    pre[dst[ids]] = ids
+    post[src[ids]] = ids
+    pre_l, post_l = pre[first].tolist(), post[last].tolist()
+    row_l = row.tolist()
+    src_l, dst_l = src.tolist(), dst.tolist()
+    back_l = np.bincount(tail[tail >= 0], minlength=m).astype(np.float64).tolist()  # paths to extend back
+    fwd_l = np.bincount(head[head >= 0], minlength=m).astype(np.float64).tolist()
+    add = [0.0] * arch.n_edges
+    for r in np.argsort(-first, kind="stable").tolist():  # later first members first
         e = pre_l[r]
         add[e] += back_l[r]
-        t = tail_l[e]
+        t = row_l[src_l[e]]
         if t >= 0:
             back_l[t] += back_l[r]
-    for r in order.tolist():
+    for r in np.argsort(last, kind="stable").tolist():  # earlier last members first
         e = post_l[r]
         add[e] += fwd_l[r]
-        h = head_l[e]
+        h = row_l[dst_l[e]]
         if h >= 0:
             fwd_l[h] += fwd_l[r]
     return z + np.asarray(add)
