@@ -245,7 +245,10 @@ class BalanceMonitor:
         rec: dict[str, Any] = {"step": self._t, "drift": float(np.linalg.norm(c - self._c0)) / n0 if n0 else 0.0,
                                "balance_norm": float(np.linalg.norm(c))}
         if optimizer is not None and _plain_sgd(optimizer) and prev is not None and prev[0] == self._t - 1:
-            rec.update(self._sgd_law(optimizer, prev, c, boundary))
+            lr, wd = _hyper(optimizer, self._index.params)
+            trained = lr > 0
+            if trained.any() and np.all(lr[trained] == lr[trained][0]) and np.all(wd[trained] == wd[trained][0]):
+                rec.update(self._sgd_law(lr, wd, prev, c, boundary))
         if self._frozen is not None:
             rec["frozen_flips"] = self._frozen.flips()
         rec["min_prunability"] = float(dist.min()) if len(dist) else None
@@ -264,9 +267,10 @@ class BalanceMonitor:
             self.sink({k: v for k, v in rec.items() if k != "step" and v is not None}, self._t)
         return rec
 
-    def _sgd_law(self, optimizer, prev, c: np.ndarray, boundary: np.ndarray) -> dict:
-        """One-step prediction ``ĉ = (1−ηλ)² c_prev + η² B̃ ||g||²`` and its error."""
-        lr, wd = _hyper(optimizer, self._index.params)
+    def _sgd_law(self, lr: np.ndarray, wd: np.ndarray, prev, c: np.ndarray, boundary: np.ndarray) -> dict:
+        """One-step prediction ``ĉ = (1−ηλ)² c_prev + η² B̃ ||g||²`` and its error (one ``η``
+        and one ``λ`` for all the trained parameters: with several, the cross term
+        ``−2η(1−ηλ) Σ ±⟨θ, g⟩`` of a unit no longer cancels)."""
         idx = self._index
         Hg, Tg = idx.sums(idx.grads())
         a2h, a2t = idx.expand((1.0 - lr * wd) ** 2)
@@ -277,9 +281,8 @@ class BalanceMonitor:
         n0 = float(np.linalg.norm(self._c0))
         out = {"prediction_error": float(np.max(np.abs(c - c_hat) / scale, initial=0.0)),
                "predicted_norm": float(np.linalg.norm(c_hat)), "lr": self._lr_uniform}
-        used = wd[lr > 0]
-        if self._tau is not None and len(used) and np.all(used == used[0]):
-            law = float(np.exp(-2.0 * used[0] * self._tau))
+        if self._tau is not None:
+            law = float(np.exp(-2.0 * wd[lr > 0][0] * self._tau))
             out["decay_law"] = law
             out["decay_error"] = float(np.linalg.norm(c - law * self._c0)) / n0 if n0 else 0.0
         return out
