@@ -128,6 +128,10 @@ class ParameterIndex:
                 inside = (h == t) & (h < m)
                 h[inside] = m
                 t[inside] = m
+        # a side whose units are all free (inputs, outputs, biases) is not reduced at all
+        self.sides = [(bool((h < m).any()), bool((t < m).any())) for h, t in zip(heads, tails)]
+        heads = [h if need else h[:0] for h, (need, _) in zip(heads, self.sides)]
+        tails = [t if need else t[:0] for t, (_, need) in zip(tails, self.sides)]
         self.head_rows = torch.as_tensor(np.concatenate(heads or [np.zeros(0, np.int64)]), device=device)
         self.tail_rows = torch.as_tensor(np.concatenate(tails or [np.zeros(0, np.int64)]), device=device)
         self.head_block = torch.as_tensor(np.repeat(np.arange(len(heads)), [len(h) for h in heads]), device=device)
@@ -149,23 +153,31 @@ class ParameterIndex:
         return plus - minus, plus + minus
 
     # -- the reductions
-    def _block_sums(self, b: _Block, x, y):
-        """(head values, tail values) of one block: per row and column, or per edge."""
+    def _block_sums(self, b: _Block, x, y, need: tuple[bool, bool]):
+        """(head values, tail values) of one block: per row and column, or per edge; a side
+        that is not needed is an empty tensor."""
         import torch
 
+        need_head, need_tail = need
+        empty = x.new_zeros(0)
         if b.fast:
             rows, cols, k = b.view
+            if not need_tail:  # one pass, no temporary for the squares
+                X = x.reshape(rows, cols * k)
+                head = torch.linalg.vector_norm(X, dim=1).square() if y is None else (X * y.reshape(rows, -1)).sum(1)
+                return head, empty
             P = x.square() if y is None else x * y
-            if k == 1:
-                P = P.reshape(rows, cols)
-                return P.sum(dim=1), P.sum(dim=0)
-            P = P.reshape(rows, cols, k)
-            return P.sum(dim=(1, 2)), P.sum(dim=(0, 2))
+            P = P.reshape(rows, cols) if k == 1 else P.reshape(rows, cols, k)
+            tail = P.sum(dim=0) if k == 1 else P.sum(dim=(0, 2))
+            if not need_head:
+                return empty, tail
+            return (P.sum(dim=1) if k == 1 else P.sum(dim=(1, 2))), tail
         P = x.square() if y is None else x * y
-        per_edge = P.reshape(-1)[: b.n_full * b.k].reshape(b.n_full, b.k).sum(dim=1)
+        per_edge = P.reshape(-1) if b.k == 1 and b.n_full == P.numel() else \
+            P.reshape(-1)[: b.n_full * b.k].reshape(b.n_full, b.k).sum(dim=1)
         if b.keep is not None:
             per_edge = per_edge.index_select(0, b.keep)
-        return per_edge, per_edge
+        return (per_edge if need_head else empty), (per_edge if need_tail else empty)
 
     def sums(self, xs=None, ys=None):
         """``(H, T)``: per head and tail entry, the sums of ``x ⊙ y`` (``x ⊙ x`` when ``ys`` is None).
@@ -180,11 +192,13 @@ class ParameterIndex:
         ys = [None] * len(xs) if square else ys
         heads, tails = [], []
         with torch.no_grad():
-            for b, x, y in zip(self.blocks, xs, ys):
+            for b, x, y, need in zip(self.blocks, xs, ys, self.sides):
+                if not (need[0] or need[1]):
+                    continue
                 x = torch.zeros_like(b.param) if x is None else x.detach()
                 if not square:
                     y = torch.zeros_like(b.param) if y is None else y.detach()
-                h, t = self._block_sums(b, x, y)
+                h, t = self._block_sums(b, x, y, need)
                 heads.append(h)
                 tails.append(t)
             if not heads:
