@@ -9,5 +9,6 @@ try:
     import torch  # noqa: F401
 except ImportError:  # the core install: torch paths are exercised in CI
     collect_ignore = ["topo/zoo.py", "docs/torch.md", "topo/experiments/pathological.py",
-                      "topo/experiments/regularizers.py", "docs/experiments.md", "tests/oracles_torch.py"]
+                      "topo/experiments/regularizers.py", "topo/experiments/optimizers.py", "docs/experiments.md",
+                      "docs/monitor.md", "tests/oracles_torch.py"]
     collect_ignore_glob = ["topo/nn/*.py"]

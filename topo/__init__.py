@@ -12,8 +12,9 @@ The main objects:
 * :func:`audit` - all of the above on one network (an Architecture, widths, a spec
   file or a PyTorch module), as an :class:`Audit` that renders and saves a report.
 
-``topo.report`` (renderings), ``topo.plots`` (figures), ``topo.zoo`` and
-:func:`from_torch` are imported on first use.
+``topo.report`` (renderings), ``topo.plots`` (figures), ``topo.zoo``,
+:func:`from_torch` and :class:`BalanceMonitor` (balances during PyTorch training)
+are imported on first use.
 """
 
 from topo._version import __version__  # noqa: F401 - topo.__version__
@@ -47,12 +48,16 @@ from topo.varieties.patterns import (
 
 
 def __getattr__(name: str):
-    """``topo.from_torch``, ``topo.zoo``, ``topo.report``, ``topo.plots`` on first use
-    (torch and matplotlib are not imported with topo)."""
+    """``topo.from_torch``, ``topo.BalanceMonitor``, ``topo.zoo``, ``topo.report``, ``topo.plots``
+    on first use (torch and matplotlib are not imported with topo)."""
     if name == "from_torch":
         from topo.nn.trace import from_torch
 
         return from_torch
+    if name == "BalanceMonitor":
+        from topo.nn.monitor import BalanceMonitor
+
+        return BalanceMonitor
     if name in ("zoo", "report", "plots"):
         import importlib
 
@@ -82,6 +87,7 @@ __all__ = [
     "edge_norms",
     "fiber_path",
     "from_torch",
+    "BalanceMonitor",
     "forward",
     "train",
     "Trajectory",

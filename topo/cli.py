@@ -405,7 +405,7 @@ def _add_sweep_parser(sub) -> None:
     sweep = sub.add_parser(
         "sweep",
         help="run an experiment sweep from a config file (serially or on a Dask cluster)",
-        description="Run one of the papers' experiments (obstruction, pathological, regularizer) as "
+        description="Run one of the experiments (obstruction, pathological, regularizer, optimizers) as "
         "described by a JSON/YAML config file: an 'experiment' key and the sweep's keyword arguments "
         "(docs/experiments.md). Results are identical serially and on Dask.",
     )

@@ -2,6 +2,8 @@
 
 * :func:`obstruction_probability`, :func:`obstruction_table` — probability that a
   random initialisation has pathological units (exact F-tail or Monte Carlo);
+* :func:`optimizer_sweep` — a small CNN on the digits trained with SGD, momentum, Adam and
+  AdamW under a :class:`topo.BalanceMonitor`: which optimizers keep the fiber;
 * :func:`run_tasks`, :func:`task_seeds`, :func:`tidy` — the shared runner: seeded
   tasks, run in-process or on ``dask.distributed`` with identical results.
 
@@ -15,6 +17,7 @@ from topo.experiments.obstruction import (
     obstruction_table,
     units_below_output,
 )
+from topo.experiments.optimizers import OPTIMIZERS, OptimizerSweep, optimizer_sweep
 from topo.experiments.pathological import PathologicalSweep, init_with_balance_signs, linear_fit, pathological_sweep
 from topo.experiments.regularizers import PENALTIES, Penalty, RegularizerSweep, penalty, regularizer_sweep
 from topo.experiments.runner import ExperimentError, Task, run_tasks, task_seeds, tidy
@@ -22,6 +25,8 @@ from topo.experiments.runner import ExperimentError, Task, run_tasks, task_seeds
 __all__ = [
     "ExperimentError",
     "ObstructionProbability",
+    "OPTIMIZERS",
+    "OptimizerSweep",
     "PENALTIES",
     "PathologicalSweep",
     "Penalty",
@@ -32,6 +37,7 @@ __all__ = [
     "pathological_sweep",
     "penalty",
     "regularizer_sweep",
+    "optimizer_sweep",
     "obstruction_probability",
     "obstruction_table",
     "read_config",

@@ -3,7 +3,7 @@
 A config is a JSON or YAML mapping with an ``experiment`` key naming the sweep
 and the sweep's keyword arguments::
 
-    experiment: obstruction          # obstruction | pathological | regularizer
+    experiment: obstruction          # obstruction | pathological | regularizer | optimizers
     widths: [[1, 2, 1], [1, 8, 1], [1, 32, 1]]
     inits: [kaiming, xavier]
     method: monte_carlo
@@ -29,15 +29,16 @@ def _experiments() -> dict:
 
     table = {"obstruction": obstruction.obstruction_table}
     try:
-        from topo.experiments import pathological, regularizers
+        from topo.experiments import optimizers, pathological, regularizers
     except ImportError:  # pragma: no cover - modules always present; kept for partial installs
         return table
     table["pathological"] = pathological.pathological_sweep
     table["regularizer"] = regularizers.regularizer_sweep
+    table["optimizers"] = optimizers.optimizer_sweep
     return table
 
 
-EXPERIMENTS = ("obstruction", "pathological", "regularizer")
+EXPERIMENTS = ("obstruction", "pathological", "regularizer", "optimizers")
 
 
 @sweep_params(path=PATH)

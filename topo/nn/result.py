@@ -97,6 +97,13 @@ class EdgeSources(Mapping):
             return (qual, param, (j, col))
         return (qual, param, (j, f"{col * k}:{(col + 1) * k}"))
 
+    def blocks(self) -> list:
+        """The layer records ``(start, stop, module, parameter, kind, n_cols, k, note, offsets)``
+        in edge order: edges ``[start, stop)`` hold slices of one parameter (edge ``e`` the flat
+        slice ``[o·size, (o+1)·size)``, ``o = e − start`` or ``offsets[e − start]`` when the
+        import dropped edges of the layer)."""
+        return list(self._blocks)
+
     def note(self, edge) -> str | None:
         """How the edge's value derives from the named parameter (None: it is the parameter)."""
         return self._block(edge)[1][7]

@@ -1,0 +1,437 @@
+"""Balances during real training: :class:`BalanceMonitor` for any PyTorch training loop.
+
+Under gradient flow the balances ``c = B̃ q(θ)`` of a ReLU network are conserved.
+Real training breaks them; the monitor measures by how much, and where it drives
+the units (see ``docs/monitor.md``).  Every ``every`` optimizer steps it records,
+from the model's own parameter tensors (through the import's edge → parameter
+map, :mod:`topo.nn.monitor_index`; the model is imported once):
+
+* the balances and their drift ``||c_t − c_0|| / ||c_0||``;
+* under plain SGD (no momentum) with L2 weight decay ``λ`` and learning rate
+  ``η``, the exact discrete law ``ĉ_{t+1} = (1−ηλ)² c_t + η² (||g_in||² − ||g_out||²)``
+  (the cross term vanishes by the Euler identity) and ``prediction_error``, the
+  largest ``|c − ĉ|`` relative to the unit's squared boundary norm;
+* the weight-decay law ``c_0 e^{−2λτ}``, ``τ = Σ η`` (gradient-flow time);
+* sign flips of the scalar edges frozen at the start (:func:`topo.connectivity`);
+* every unit's distance to its pruned stratum ``||θ_∂C||`` (a histogram per
+  record), the units collapsed below ``collapse_tol``, and dead units on a probe
+  batch.
+
+On the first optimizer step it checks the Euler identity
+``Σ_in ⟨θ, g⟩ − Σ_out ⟨θ, g⟩ = 0`` of every class with the optimizer's real
+gradients and warns, naming the units, where it fails.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from topo.errors import GraphError
+from topo.nn.monitor_index import ParameterIndex
+from topo.nn.monitor_records import FORMAT, PRUNABILITY_BINS, prunability_histogram, save_history, summary_text
+from topo.nn.monitor_records import to_frame as records_frame
+from topo.nn.result import LEVEL, TorchImport
+from topo.utils.validation import BOOLEAN, COUNT, PATH, TOLERANCE, InstanceOf, IsCallable, NoneOr, validate_params
+
+__all__ = ["BalanceMonitor", "EulerWarning", "PER_CLASS_LIMIT"]
+
+#: Per-class series are kept by default up to this many classes (``per_class=None``).
+PER_CLASS_LIMIT = 4096
+
+
+class EulerWarning(UserWarning):
+    """The Euler identity fails on the model's real gradients: the import does not match the model."""
+
+
+def _plain_sgd(optimizer) -> bool:
+    import torch
+
+    return isinstance(optimizer, torch.optim.SGD) and all(
+        float(g.get("momentum", 0.0)) == 0.0 and not g.get("nesterov", False) for g in optimizer.param_groups)
+
+
+def _hyper(optimizer, params) -> tuple[np.ndarray, np.ndarray]:
+    """``(lr, weight_decay)`` of every block's parameter (0, 0 when the optimizer does not train it)."""
+    by_id = {}
+    for g in optimizer.param_groups:
+        for p in g["params"]:
+            by_id[id(p)] = (float(g["lr"]), float(g.get("weight_decay", 0.0)))
+    pairs = [by_id.get(id(p), (0.0, 0.0)) for p in params]
+    return np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])
+
+
+class BalanceMonitor:
+    """Record balances, drift, the SGD law, frozen signs and prunability during training.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A ReLU network :func:`topo.from_torch` imports, whose trainable edges are
+        the model's parameters themselves (no BatchNorm: its folded values are not
+        parameters).  Its parameters are read in place, on their device.
+    example_input : torch.Tensor, optional
+        A batch, as for :func:`topo.from_torch`.
+    every : int
+        Record every ``every`` optimizer steps (step 0, the start, is always recorded).
+    sink : callable, optional
+        ``sink(values, step)`` after each record: ``values`` is the record's numbers
+        (see :func:`topo.nn.monitor_records.tensorboard_sink`).
+    batch : torch.Tensor, optional
+        A probe batch: units that output zero on all of it (dead ReLUs) are counted
+        at each record (one forward pass, in eval mode, per record).
+    per_class : bool, optional
+        Keep the balances of every class at every record (``O(classes × records)``
+        memory); by default only up to :data:`PER_CLASS_LIMIT` classes.
+    collapse_tol : float
+        A unit whose boundary norm ``||θ_∂C||`` is below this has collapsed.
+    frozen : bool
+        Track the sign of the scalar edges frozen at the start (one
+        :func:`topo.connectivity` call at construction).
+    euler_tol : float, optional
+        Relative residual above which the Euler self-test fails (default ``1e-8``
+        in float64, ``1e-3`` in lower precision).
+    level : {"auto", "neuron", "channel"}
+    imported : TorchImport, optional
+        The result of ``from_torch(model, ...)`` when already at hand (not re-imported).
+
+    Attributes
+    ----------
+    architecture : Architecture
+    history : list of dict
+        One record per recorded step: ``step``, ``drift``, ``balance_norm`` (``||c_t||``),
+        ``min_prunability``, ``median_prunability``, ``collapsed``; ``frozen_flips``;
+        under plain SGD ``prediction_error``, ``predicted_norm``, ``lr``, ``decay_law``,
+        ``decay_error``; ``dead`` with a probe batch.
+    euler : dict or None
+        The self-test's outcome: ``max_residual`` and the ``failed`` units.
+
+    Examples
+    --------
+    >>> import torch, topo
+    >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+    <torch._C.Generator object at ...>
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)).double()
+    >>> opt = torch.optim.SGD(net.parameters(), lr=0.05, weight_decay=1e-3)
+    >>> mon = topo.BalanceMonitor(net).attach(opt)
+    >>> X, y = torch.randn(32, 4, dtype=torch.float64), torch.randn(32, 2, dtype=torch.float64)
+    >>> for _ in range(20):
+    ...     opt.zero_grad()
+    ...     torch.nn.functional.mse_loss(net(X), y).backward()
+    ...     opt.step()
+    >>> last = mon.history[-1]
+    >>> last["step"], last["prediction_error"] < 1e-12, 0 < last["drift"] < 0.1
+    (20, True, True)
+    """
+
+    @validate_params(every=COUNT, sink=NoneOr(IsCallable()), per_class=NoneOr(BOOLEAN), collapse_tol=TOLERANCE,
+                     frozen=BOOLEAN, euler_tol=NoneOr(TOLERANCE), level=LEVEL,
+                     imported=NoneOr(InstanceOf(TorchImport, name="a TorchImport")))
+    def __init__(self, model, example_input=None, *, every: int = 1, sink: Callable | None = None, batch=None,
+                 per_class: bool | None = None, collapse_tol: float = 1e-3, frozen: bool = True,
+                 euler_tol: float | None = None, level: str = "auto", imported: TorchImport | None = None):
+        from topo.nn.trace import from_torch
+
+        if imported is None:
+            training = bool(getattr(model, "training", False))
+            imported = from_torch(model, example_input, level=level)
+            model.train(training)  # the import put it in eval mode
+        self.model, self.imported, self.architecture = model, imported, imported.architecture
+        self.every, self.sink, self.batch, self.collapse_tol = every, sink, batch, collapse_tol
+        self._index = ParameterIndex(model, imported)
+        m = self.architecture.n_constrained
+        self._keep = (m <= PER_CLASS_LIMIT) if per_class is None else per_class
+        dtype = self._index.params[0].dtype if self._index.params else None
+        self._euler_tol = euler_tol if euler_tol is not None else (1e-8 if str(dtype) == "torch.float64" else 1e-3)
+        self.history: list[dict] = []
+        self.euler: dict | None = None
+        self.dead_units: list = []
+        self._series: list[np.ndarray] = []
+        self._hist: list[list[int]] = []
+        self._t, self._tau, self._opt, self._handles, self._last = 0, 0.0, None, [], None
+        self._lr_uniform: float | None = None
+        c, _ = self._current()
+        self._c0 = c
+        self._frozen = self._frozen_edges(c) if frozen else None
+        self._dead = _DeadProbe(model, self._index) if batch is not None else None
+        self._record(self.batch)
+
+    # -- reading the parameters
+    def _current(self):
+        """``(c, boundary)`` of the current parameters as numpy arrays, and keeps the sums for the SGD law."""
+        H, T = self._index.sums()
+        c, b = self._index.rows(H, T)
+        self._last = (self._t, H, T)
+        return c.cpu().numpy() + self._index.fixed_c, b.cpu().numpy() + self._index.fixed_boundary
+
+    def balances(self) -> np.ndarray:
+        """The current balances, aligned with ``architecture.constrained``."""
+        H, T = self._index.sums()
+        return self._index.rows(H, T)[0].cpu().numpy() + self._index.fixed_c
+
+    def prunability(self) -> np.ndarray:
+        """Every unit's (class's) distance ``||θ_∂C||`` to its pruned stratum, aligned with
+        ``architecture.constrained``."""
+        H, T = self._index.sums()
+        return np.sqrt(np.maximum(self._index.rows(H, T)[1].cpu().numpy() + self._index.fixed_boundary, 0.0))
+
+    def _frozen_edges(self, c0: np.ndarray):
+        from topo.fiber.connectivity import connectivity
+
+        report = connectivity(self.architecture, c0)
+        return _FrozenSigns(self._index, self.imported, report.frozen_index)
+
+    # -- the optimizer
+    def attach(self, optimizer) -> BalanceMonitor:
+        """Record after every ``optimizer.step()`` (step hooks); returns the monitor.
+
+        The first step also runs :meth:`check_euler` with the gradients it is given.
+        """
+        import torch
+
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise GraphError(f"attach needs a torch.optim.Optimizer, got a {type(optimizer).__name__}")
+        self.detach()
+        self._opt = optimizer
+        self._handles = [optimizer.register_step_pre_hook(self._before_step),
+                         optimizer.register_step_post_hook(self._after_step)]
+        return self
+
+    def detach(self) -> None:
+        """Remove the optimizer hooks (the history stays)."""
+        for h in self._handles:
+            h.remove()
+        self._handles, self._opt = [], None
+
+    def _before_step(self, optimizer, args, kwargs) -> None:
+        if self.euler is None:
+            self.check_euler()
+        if _plain_sgd(optimizer) and (self._t + 1) % self.every == 0 and (
+                self._last is None or self._last[0] != self._t):
+            H, T = self._index.sums()  # the balances before the recorded step, for the SGD law
+            self._last = (self._t, H, T)
+
+    def _after_step(self, optimizer, args, kwargs) -> None:
+        lr, _ = _hyper(optimizer, self._index.params)
+        used = lr[lr > 0]
+        self._lr_uniform = float(used[0]) if len(used) and np.all(used == used[0]) else None
+        self._tau = self._tau + self._lr_uniform if self._lr_uniform is not None and self._tau is not None else None
+        self._advance(self.batch, optimizer)
+
+    def step(self, batch=None) -> dict | None:
+        """Count one optimizer step done by hand (when not attached); the record when one is made.
+
+        ``batch`` overrides the probe batch for this record.  Without :meth:`attach`
+        the monitor does not see the optimizer: no SGD law and no Euler self-test
+        (call :meth:`check_euler` before ``optimizer.step()``).
+        """
+        return self._advance(self.batch if batch is None else batch, None)
+
+    def _advance(self, batch, optimizer) -> dict | None:
+        self._t += 1
+        if self._t % self.every:
+            return None
+        return self._record(batch, optimizer)
+
+    # -- one record
+    def _record(self, batch, optimizer=None) -> dict:
+        prev = self._last
+        c, boundary = self._current()
+        dist = np.sqrt(np.maximum(boundary, 0.0))
+        n0 = float(np.linalg.norm(self._c0))
+        rec: dict[str, Any] = {"step": self._t, "drift": float(np.linalg.norm(c - self._c0)) / n0 if n0 else 0.0,
+                               "balance_norm": float(np.linalg.norm(c))}
+        if optimizer is not None and _plain_sgd(optimizer) and prev is not None and prev[0] == self._t - 1:
+            lr, wd = _hyper(optimizer, self._index.params)
+            trained = lr > 0
+            if trained.any() and np.all(lr[trained] == lr[trained][0]) and np.all(wd[trained] == wd[trained][0]):
+                rec.update(self._sgd_law(lr, wd, prev, c, boundary))
+        if self._frozen is not None:
+            rec["frozen_flips"] = self._frozen.flips()
+        rec["min_prunability"] = float(dist.min()) if len(dist) else None
+        rec["median_prunability"] = float(np.median(dist)) if len(dist) else None
+        rec["collapsed"] = int((dist < self.collapse_tol).sum())
+        if batch is not None:
+            probe = self._dead or _DeadProbe(self.model, self._index)
+            self._dead = probe
+            self.dead_units = probe.dead(batch)
+            rec["dead"] = len(self.dead_units)
+        self.history.append(rec)
+        self._hist.append(prunability_histogram(dist))
+        if self._keep:
+            self._series.append(c)
+        if self.sink is not None:
+            self.sink({k: v for k, v in rec.items() if k != "step" and v is not None}, self._t)
+        return rec
+
+    def _sgd_law(self, lr: np.ndarray, wd: np.ndarray, prev, c: np.ndarray, boundary: np.ndarray) -> dict:
+        """One-step prediction ``ĉ = (1−ηλ)² c_prev + η² B̃ ||g||²`` and its error (one ``η``
+        and one ``λ`` for all the trained parameters: with several, the cross term
+        ``−2η(1−ηλ) Σ ±⟨θ, g⟩`` of a unit no longer cancels)."""
+        idx = self._index
+        Hg, Tg = idx.sums(idx.grads())
+        a2h, a2t = idx.expand((1.0 - lr * wd) ** 2)
+        b2h, b2t = idx.expand(lr**2)
+        _, Hp, Tp = prev
+        c_hat = idx.rows(a2h * Hp + b2h * Hg, a2t * Tp + b2t * Tg)[0].cpu().numpy() + idx.fixed_c
+        scale = np.maximum(boundary, np.finfo(np.float64).tiny)
+        n0 = float(np.linalg.norm(self._c0))
+        out = {"prediction_error": float(np.max(np.abs(c - c_hat) / scale, initial=0.0)),
+               "predicted_norm": float(np.linalg.norm(c_hat)), "lr": self._lr_uniform}
+        if self._tau is not None:
+            law = float(np.exp(-2.0 * wd[lr > 0][0] * self._tau))
+            out["decay_law"] = law
+            out["decay_error"] = float(np.linalg.norm(c - law * self._c0)) / n0 if n0 else 0.0
+        return out
+
+    # -- the Euler self-test
+    @validate_params(tol=NoneOr(TOLERANCE))
+    def check_euler(self, tol: float | None = None) -> dict:
+        """Check ``Σ_in ⟨θ, g⟩ − Σ_out ⟨θ, g⟩ = 0`` for every class with the current ``.grad``.
+
+        The residual of each class is relative to ``||θ_∂C|| · ||g_∂C||`` (its
+        Cauchy–Schwarz bound); classes above ``tol`` are named in an
+        :class:`EulerWarning`.  The identity holds for any loss of the network's
+        output; a penalty on the weights added to the loss (L2, L1) breaks it
+        (use the optimizer's ``weight_decay``).  Returns (and keeps as
+        :attr:`euler`) ``{"max_residual", "failed", "checked"}``.
+        """
+        tol = self._euler_tol if tol is None else tol
+        idx = self._index
+        grads = idx.grads()
+        Hx, Tx = idx.sums(None, grads)
+        cross, _ = idx.rows(Hx, Tx)
+        _, bq = idx.rows(*idx.sums())
+        _, bg = idx.rows(*idx.sums(grads))
+        bound = np.sqrt(np.maximum(bq.cpu().numpy() * bg.cpu().numpy(), 0.0))
+        resid = np.abs(cross.cpu().numpy()) / np.maximum(bound, np.finfo(np.float64).tiny)
+        resid[bound == 0] = 0.0
+        bad = np.flatnonzero(resid > tol)
+        names = self.architecture.node_names(self.architecture.constrained_index[bad[:8]])
+        self.euler = {"checked": int((bound > 0).sum()), "max_residual": float(resid.max(initial=0.0)),
+                      "failed": [str(n) for n in self.architecture.node_names(self.architecture.constrained_index[bad])]}
+        if len(bad):
+            listed = ", ".join(f"{n} ({resid[i]:.2g})" for n, i in zip(names, bad[:8].tolist()))
+            warnings.warn(
+                f"the Euler identity sum_in <theta, g> - sum_out <theta, g> = 0 fails at {len(bad)} of "
+                f"{self.architecture.n_constrained} constrained units: {listed}{', ...' if len(bad) > 8 else ''}; "
+                "the import's edge map or classes do not match the model, or the loss has a penalty on the "
+                "weights (use the optimizer's weight_decay)", EulerWarning, stacklevel=3)
+        return self.euler
+
+    # -- outputs
+    def to_dict(self) -> dict:
+        """The history as a JSON-ready mapping (see :mod:`topo.nn.monitor_records`)."""
+        arch = self.architecture
+        meta = {"model": type(self.model).__name__, "n_constrained": arch.n_constrained, "every": self.every,
+                "optimizer": type(self._opt).__name__ if self._opt is not None else None,
+                "plain_sgd": bool(self._opt is not None and _plain_sgd(self._opt)),
+                "n_frozen": self._frozen.n if self._frozen is not None else None,
+                "collapse_tol": self.collapse_tol, "euler": self.euler}
+        data = {"format": FORMAT, "version": 1, "meta": meta, "records": [dict(r) for r in self.history],
+                "prunability_bins": PRUNABILITY_BINS.tolist(), "prunability_hist": list(self._hist)}
+        if self._keep:
+            data["constrained"] = [str(n) for n in arch.constrained]
+            data["balances"] = [s.tolist() for s in self._series]
+        return data
+
+    @property
+    def series(self) -> np.ndarray | None:
+        """The balances at every record, shape ``(records, classes)``, when kept (``per_class``)."""
+        return np.array(self._series) if self._keep else None
+
+    def to_frame(self):
+        """The records as a pandas DataFrame indexed by step."""
+        return records_frame(self.history)
+
+    def summary(self) -> str:
+        """A few lines: drift, SGD-law error, frozen flips, prunability, Euler self-test."""
+        return summary_text(self.to_dict())
+
+    def plot(self):
+        """A matplotlib figure: drift (log scale), prediction vs observation, prunability over time."""
+        from topo.nn.monitor_plot import history_figure
+
+        return history_figure(self.to_dict())
+
+    @validate_params(path=PATH)
+    def save(self, path) -> Any:
+        """Write the history as JSON (``topo audit --history FILE`` embeds it in a report); the path."""
+        return save_history(self.to_dict(), path)
+
+
+class _FrozenSigns:
+    """Signs of the frozen scalar edges, read from the parameters."""
+
+    def __init__(self, index: ParameterIndex, imp: TorchImport, frozen: np.ndarray):
+        import torch
+
+        arch = imp.architecture
+        frozen = np.asarray(frozen, dtype=np.int64)
+        frozen = frozen[arch.edge_sizes[frozen] == 1] if len(frozen) else frozen
+        self.n = len(frozen)
+        blocks = imp.edge_source.blocks()
+        starts = np.array([b[0] for b in blocks], dtype=np.int64)
+        which = np.searchsorted(starts, frozen, side="right") - 1
+        self.groups = []
+        for i in np.unique(which).tolist():
+            a, offs = blocks[i][0], blocks[i][8]
+            pos = frozen[which == i] - a
+            flat = pos if offs is None else np.asarray(offs)[pos]
+            self.groups.append((index.params[i], torch.as_tensor(flat, dtype=torch.long, device=index.device)))
+        self.start = self._signs()
+
+    def _signs(self):
+        import torch
+
+        with torch.no_grad():
+            parts = [torch.sign(p.detach().reshape(-1).index_select(0, flat)) for p, flat in self.groups]
+        return torch.cat(parts) if parts else torch.zeros(0)
+
+    def flips(self) -> int:
+        return int((self._signs() != self.start).sum()) if self.n else 0
+
+
+class _DeadProbe:
+    """Dead ReLU units on a batch: each Linear/Conv layer's output channels whose ReLU
+    input is <= 0 on every sample (and position)."""
+
+    def __init__(self, model, index: ParameterIndex):
+        arch = index.arch
+        acts = arch.activations
+        self.model, self.arch = model, arch
+        self.layers = []
+        for b in index.blocks:
+            qual, pname = b.name.rsplit(".", 1)
+            if not b.fast or pname != "weight":
+                continue
+            relu = np.array([acts[v] == "relu" for v in b.head_nodes.tolist()])
+            if relu.any():
+                self.layers.append((model.get_submodule(qual), b.head_nodes, relu))
+
+    def dead(self, batch) -> list:
+        import torch
+
+        found: list = []
+        maxima = {}
+        handles = [mod.register_forward_hook(lambda m, i, o, key=j: maxima.__setitem__(key, o))
+                   for j, (mod, _, _) in enumerate(self.layers)]
+        training = self.model.training
+        try:
+            self.model.eval()
+            with torch.no_grad():
+                self.model(batch)
+        finally:
+            self.model.train(training)
+            for h in handles:
+                h.remove()
+        for j, (_, nodes, relu) in enumerate(self.layers):
+            out = maxima.get(j)
+            if out is None:
+                continue
+            per_channel = out.transpose(0, 1).reshape(out.shape[1], -1).amax(dim=1).cpu().numpy()
+            found.extend(nodes[(per_channel <= 0) & relu].tolist())
+        return [str(n) for n in self.arch.node_names(np.asarray(found, dtype=np.int64))] if found else []
