@@ -37,6 +37,7 @@ called twice (weight sharing) is refused with its name.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -167,7 +168,9 @@ def from_torch(
     Parameters
     ----------
     model : torch.nn.Module
-        Put in eval mode (BatchNorm uses its running statistics).
+        Read in eval mode (BatchNorm uses its running statistics); the model is left as it
+        was: the train/eval mode of every submodule is restored, and ``state_dict`` is
+        loaded into a copy, never into ``model``.
     example_input : torch.Tensor, optional
         A batch: needed for convolutional models; for models starting with a
         ``Linear`` layer a zero batch of its width is used by default.
@@ -182,8 +185,8 @@ def from_torch(
         Raise on operations topo does not model instead of warning and making
         their units free.
     state_dict : mapping or path, optional
-        Weights to load into the model first (a ``state_dict``, or a file saved by
-        ``torch.save``, read with ``weights_only=True``).
+        Weights to import instead of the model's own (a ``state_dict``, or a file saved
+        by ``torch.save``, read with ``weights_only=True``), loaded into a copy of the model.
 
     Examples
     --------
@@ -197,13 +200,44 @@ def from_torch(
     ('2', 'weight', (0, 0))
     """
     import torch
-    import torch.fx as fx
 
     if not isinstance(model, torch.nn.Module):
         raise TargetError(f"from_torch needs a torch.nn.Module, got a {type(model).__name__}")
-    if state_dict is not None:
-        _load_state_dict(model, state_dict)
-    model = model.eval()
+    with _untouched(model, state_dict is not None) as model:
+        if state_dict is not None:
+            _load_state_dict(model, state_dict)
+        return _import(model, example_input, level=level, fold_batchnorm=fold_batchnorm, strict=strict)
+
+
+@contextlib.contextmanager
+def _untouched(model, copy_weights: bool):
+    """The model to import, with the caller's module left as it was: every submodule's
+    train/eval mode is restored on exit, and when weights are to be loaded they go into a
+    deep copy (or, for a module that cannot be copied, the caller's weights are put back)."""
+    import copy
+
+    modes = [(m, m.training) for m in model.modules()]
+    saved = None
+    work = model
+    if copy_weights:
+        try:
+            work = copy.deepcopy(model)
+        except Exception:  # noqa: BLE001 - a module holding something deepcopy refuses
+            saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    try:
+        yield work.eval()
+    finally:
+        for m, training in modes:
+            m.training = training
+        if saved is not None:
+            model.load_state_dict(saved)
+
+
+def _import(model, example_input, *, level: str, fold_batchnorm: bool, strict: bool) -> TorchImport:
+    """:func:`from_torch` on a model in eval mode."""
+    import torch
+    import torch.fx as fx
+
     convs = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
     has_conv = any(isinstance(m, convs) for m in model.modules())
     if level == "auto":
@@ -227,7 +261,7 @@ def from_torch(
     if imp.unsupported:
         listed = ", ".join(f"{t} ({q})" for t, q in imp.unsupported)
         warnings.warn(f"units produced by unsupported layers are treated as free: {listed}",
-                      UnsupportedLayerWarning, stacklevel=3)  # the caller of the validate_params wrapper
+                      UnsupportedLayerWarning, stacklevel=4)  # the caller of the validate_params wrapper
     return imp.result(level)
 
 
