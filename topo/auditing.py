@@ -62,6 +62,7 @@ def audit(
     unsupported: Sequence | None = None,
     state_dict: Any = None,
     random_weights: bool = False,
+    progress_bars: bool | None = None,
 ) -> "Audit":
     """Audit a network: balances, bottlenecks, frozen edges with witnesses, the exact
     number of connected components of its fiber, singular strata, and optionally a
@@ -123,6 +124,9 @@ def audit(
         For a PyTorch module: weights to load first (see :func:`topo.from_torch`).
     random_weights : bool
         Audit a random initialisation (``init``, ``seed``) even when the target has weights.
+    progress_bars : bool, optional
+        Progress bars of the sampled check (``sample``): None shows them only on a
+        terminal, False never (``topo audit -q``).
 
     Returns
     -------
@@ -174,6 +178,7 @@ def audit(
         parameters=parameters or loaded.parameters, max_listed=max_listed, sample=sample, seed=seed,
         edge_source=edge_source, max_strata=max_strata, max_strata_work=max_strata_work,
         unsupported=list(unsupported) if unsupported is not None else loaded.unsupported, progress=notify,
+        progress_bars=progress_bars, notes=list(loaded.notes),
     )
     return Audit(loaded.architecture, loaded.theta, parts.report, edge_source=edge_source, c=parts.c,
                  connectivity=parts.connectivity)
@@ -191,6 +196,7 @@ class Target:
     edge_source: Mapping | None = None
     unsupported: list | None = None
     level: str | None = None  # "neuron" or "channel" for PyTorch models
+    notes: tuple = ()  # notes from loading it (a spec file's lint notes)
 
 
 def _is_torch_module(obj: Any) -> bool:
@@ -249,16 +255,17 @@ def load_target(
                               "(model.load_state_dict) before auditing it")
         loaded = _load_torch_module(target, example_input, level=level, state_dict=state_dict, notify=notify)
     else:
-        arch, given, name, source = _load_network(target, bias, catalog)
+        arch, given, name, source, notes = _load_network(target, bias, catalog)
         if theta is not None:
             vec, params = arch.as_vector(theta), "parameters given to topo.audit"
         elif given is not None:
             vec, params = arch.as_vector(given), "weights given by the target"
         else:
             vec, params = None, ""
-        loaded = Target(arch, vec, name, source, params) if vec is not None else None
+        loaded = Target(arch, vec, name, source, params, notes=notes) if vec is not None else None
         if loaded is None or random_weights:
-            return Target(arch, arch.init(init, seed=seed), name, source, f"random init {init!r}, seed {seed}")
+            return Target(arch, arch.init(init, seed=seed), name, source, f"random init {init!r}, seed {seed}",
+                          notes=notes)
         return loaded
     if random_weights:
         arch = loaded.architecture
@@ -268,25 +275,43 @@ def load_target(
 
 
 def _load_network(target: Any, bias: bool, catalog) -> tuple:
-    """``(arch, weights or None, name, source)`` of a non-PyTorch target."""
+    """``(arch, weights or None, name, source, notes)`` of a non-PyTorch target."""
     if isinstance(target, Architecture):
-        return target, None, "network", "Architecture"
+        return target, None, "network", "Architecture", ()
     if isinstance(target, (str, os.PathLike)):
         path = os.fspath(target)
         if not os.path.exists(path) and path in catalog.EXAMPLES:
             ex = catalog.get(path)
-            return ex.architecture, ex.theta, ex.name, f"built-in example {ex.name!r}"
+            return ex.architecture, ex.theta, ex.name, f"built-in example {ex.name!r}", ()
+        if not os.path.exists(path):
+            _no_such_target(path, catalog)
         from topo.graph.spec import read_spec
 
         spec = read_spec(path)
-        return spec.architecture, spec.theta, spec.name, f"spec file {path}"
+        return spec.architecture, spec.theta, spec.name, f"spec file {path}", spec.notes
     if isinstance(target, Sequence) and target and all(isinstance(w, (int, np.integer)) for w in target):
         widths = [int(w) for w in target]
         arch = Architecture.mlp(widths, bias=bias)
-        return arch, None, "mlp-" + "-".join(map(str, widths)), f"MLP {widths}, bias={bias}"
+        return arch, None, "mlp-" + "-".join(map(str, widths)), f"MLP {widths}, bias={bias}", ()
     raise TargetError(
         f"cannot audit a {type(target).__name__}: expected an Architecture, layer widths like [2, 8, 1], "
         "a spec file path, a built-in example name or a torch.nn.Module")
+
+
+def _no_such_target(path: str, catalog) -> None:
+    """A target string that is neither a file nor an example: a :class:`TargetError` suggesting
+    the examples whose names are close (``"shalow"`` -> ``'shallow'``)."""
+    import difflib
+
+    from topo.utils.text import short
+
+    close = difflib.get_close_matches(path, sorted(catalog.EXAMPLES), n=3, cutoff=0.6)
+    if close:
+        raise TargetError(f"{short(path)} is neither a file nor a built-in example; did you mean "
+                          f"{' or '.join(repr(c) for c in close)}? (topo.catalog.EXAMPLES lists the examples)")
+    if not os.path.splitext(path)[1]:  # no suffix: more likely a mistyped example than a spec file
+        raise TargetError(f"{short(path)} is neither a file nor a built-in example (built-in examples: "
+                          f"{', '.join(sorted(catalog.EXAMPLES))})")
 
 
 def _load_torch_module(model, example_input, *, level: str, state_dict: Any, notify: Progress) -> Target:

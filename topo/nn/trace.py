@@ -38,6 +38,8 @@ called twice (weight sharing) is refused with its name.
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -45,6 +47,7 @@ from typing import Any
 from topo.errors import GraphError, TargetError
 from topo.nn.handlers import Importer
 from topo.nn.result import LEVEL, TorchImport, UnsupportedLayerWarning
+from topo.utils.text import one_line, short
 from topo.utils.validation import BOOLEAN, validate_params
 
 __all__ = ["from_torch"]
@@ -265,17 +268,38 @@ def _import(model, example_input, *, level: str, fold_batchnorm: bool, strict: b
     return imp.result(level)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _load_failure(exc: Exception) -> str:
+    """Why ``torch.load(..., weights_only=True)`` refused a file, in topo's words (torch's
+    text advises disabling ``weights_only``, which would run the file's code)."""
+    text = _ANSI.sub("", str(exc))
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if found:
+        return (f"it holds a pickled {found.group(1)}, not only tensors (a whole model saved with "
+                "torch.save(model, ...)?); save `model.state_dict()` with torch.save and pass that file")
+    corrupt = ("Unsupported operand", "invalid load key", "zip archive", "truncated", "unpickling stack")
+    if isinstance(exc, (KeyError, EOFError)) or any(c in text for c in corrupt):
+        return "it is not a file written by torch.save (corrupt or another format)"
+    if "Weights only load failed" in text:
+        return ("it holds pickled Python objects, not only tensors; save `model.state_dict()` with "
+                "torch.save and pass that file")
+    lines = [t.strip() for t in text.strip().splitlines() if t.strip()]
+    return one_line(lines[0] if lines else type(exc).__name__, 200)
+
+
 def _load_state_dict(model, state_dict) -> None:
     import torch
 
     if isinstance(state_dict, (str, bytes)) or hasattr(state_dict, "__fspath__"):
+        path = short(os.fsdecode(state_dict))
         try:
             state_dict = torch.load(state_dict, map_location="cpu", weights_only=True)
         except FileNotFoundError:
-            raise GraphError(f"cannot read weights file {str(state_dict)!r}: no such file") from None
+            raise GraphError(f"cannot read weights file {path}: no such file") from None
         except Exception as exc:  # noqa: BLE001 - corrupt file, pickled code refused, ...
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise GraphError(f"cannot load weights file {str(state_dict)!r}: {first}") from None
+            raise GraphError(f"cannot load weights file {path}: {_load_failure(exc)}") from None
     if not isinstance(state_dict, Mapping):
         raise GraphError(f"the weights are a {type(state_dict).__name__}, not a state_dict (a mapping of "
                          "parameter names to tensors)")

@@ -26,7 +26,7 @@ from topo.sampling.verification import MIN_SAMPLES, verify_topology
 from topo.symmetry.automorphisms import automorphism_group
 from topo.symmetry.classes import components_up_to_symmetry
 from topo.utils.text import count_repr
-from topo.utils.validation import COUNT_OR_ZERO, NAME, SEED, AnyOf, Interval, IsCallable, NoneOr, validate_params
+from topo.utils.validation import BOOLEAN, COUNT_OR_ZERO, NAME, SEED, AnyOf, Interval, IsCallable, NoneOr, validate_params
 
 __all__ = ["audit_report", "build_audit", "AuditParts", "SAMPLE", "AUDIT_OPTIONS", "symmetry_section",
            "SYMMETRY_MAX_QUOTIENT"]
@@ -38,7 +38,8 @@ SAMPLE = AnyOf(0, Interval(int, MIN_SAMPLES, "max_samples"), lead="an integer >=
 
 #: The options of an audit, checked on entry of :func:`topo.audit` and :func:`build_audit`.
 AUDIT_OPTIONS = dict(max_listed=COUNT_OR_ZERO, sample=SAMPLE, seed=SEED, max_strata=COUNT_OR_ZERO,
-                     max_strata_work=NoneOr(COUNT_OR_ZERO), progress=NoneOr(IsCallable()))
+                     max_strata_work=NoneOr(COUNT_OR_ZERO), progress=NoneOr(IsCallable()),
+                     progress_bars=NoneOr(BOOLEAN))
 
 Progress = Callable[[str], None]
 
@@ -69,6 +70,8 @@ def build_audit(
     unsupported: list | None = None,
     progress: Progress | None = None,
     max_strata_work: int | None = None,
+    progress_bars: bool | None = None,
+    notes: list | None = None,
 ) -> AuditParts:
     """Run the structural analyses on ``(arch, theta)`` and collect them in the report dict.
 
@@ -103,6 +106,10 @@ def build_audit(
         report as what could not be analysed.
     progress : callable, optional
         Called with the name of each stage as it starts.
+    progress_bars : bool, optional
+        Progress bars of the sampled check: None shows them only on a terminal, False never.
+    notes : list of str, optional
+        Notes from loading the network (a spec file's lint notes), listed first in ``notes``.
 
     Returns
     -------
@@ -129,7 +136,7 @@ def build_audit(
     notify("symmetry")
     symmetry = symmetry_section(arch, conn, max_listed)
     dec = decompose(arch)
-    notes = _notes(arch, unsupported)
+    notes = list(notes or []) + _notes(arch, unsupported)
     if unit:
         notes.append(
             f"The parameters are of order 2^{unit // 2}: balances are given in units of 2^{unit} "
@@ -143,7 +150,7 @@ def build_audit(
     topology = None
     if sample > 0:
         notify("sampling")
-        topology = _topology_section(conn, sample, seed, notes)
+        topology = _topology_section(conn, sample, seed, notes, progress_bars)
     report = {
         "schema": "topo-audit",
         "schema_version": SCHEMA_VERSION,
@@ -222,10 +229,11 @@ def _strata_section(arch: Architecture, c: np.ndarray, tol: float, max_strata: i
     } | ({"stopped": found.stopped} if found.stopped else {})
 
 
-def _topology_section(conn: ConnectivityReport, sample: int, seed: int | None, notes: list) -> dict:
+def _topology_section(conn: ConnectivityReport, sample: int, seed: int | None, notes: list,
+                      progress_bars: bool | None = None) -> dict:
     """The ``topology`` part of the report (sampled check of β₀); a note unless it agrees."""
     topology = verify_topology(conn.arch, conn.c, n_samples=sample, seed=seed, coordinates="bottleneck",
-                               connectivity=conn).to_dict()
+                               connectivity=conn, progress=progress_bars).to_dict()
     if topology["status"] == "disagree":
         notes.append(
             "The persistent-homology count of components confidently differs from the exact count: "

@@ -13,7 +13,7 @@ from topo.utils.text import one_line
 from topo.utils.validation import BOOLEAN, validate_params
 
 __all__ = ["render_text", "render_markdown", "markdown_escape", "markdown_code", "terminal_escape",
-           "free_by_reason", "symmetry_text"]
+           "free_by_reason", "symmetry_text", "group_order_text"]
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$&])")
@@ -98,6 +98,24 @@ def _components_text(con: dict) -> str:
     return f"{con['n_components']} (= 2^{k})" if k <= 60 else f"2^{k}"
 
 
+#: Group orders below this are written out; from it on as a power of ten.
+EXACT_BELOW = 10**6
+
+
+def group_order_text(order: Any, log10_order: float) -> str:
+    """The one format of a group order in every rendering: the integer below 10^6
+    (``"720"``), else ``"≈ 10^9.2"`` (the exact order may have thousands of digits).
+
+    Examples
+    --------
+    >>> group_order_text("720", 2.857), group_order_text("1625702400", 9.211), group_order_text(None, 26.6)
+    ('720', '≈ 10^9.2', '≈ 10^26.6')
+    """
+    if order is not None and int(order) < EXACT_BELOW:
+        return str(int(order))
+    return f"≈ 10^{log10_order:.1f}"
+
+
 def symmetry_text(sym: dict) -> str:
     """``"4 components, 3 up to symmetry (group of order 2)"`` or why it was not computed."""
     text = sym["summary"]
@@ -105,7 +123,7 @@ def symmetry_text(sym: dict) -> str:
     if group and group["order"] == "1":
         text += " (no symmetry)"
     elif group:
-        order = group["order"] if group["order"] is not None else f"10^{group['log10_order']:.1f}"
+        order = group_order_text(group["order"], group["log10_order"])
         text += f" (automorphism group of order {order}, {group['n_generators']} generator(s))"
     if sym.get("reason"):
         text += f"; {sym['reason']}"
