@@ -143,6 +143,9 @@ def _build_parser() -> argparse.ArgumentParser:
                         "incomplete and saying so, before a step that would exceed it")
     output.add_argument("--max-listed", type=_int_arg("--max-listed", 0, 10**9), default=200, help="frozen edges, balances and free units listed in the report; counts are always complete "
                         "(default 200)")
+    output.add_argument("--layers", action=argparse.BooleanOptionalAction, default=None,
+                        help="print the per-layer table (type, output shape, parameters, constrained and free "
+                        "units, balance range, frozen edges, prunable units); default: on for --torch models")
     output.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors (no summary, no status lines)")
 
     sub.add_parser("examples", help="list the built-in examples", description="List the built-in examples.")
@@ -407,7 +410,8 @@ def _cmd_audit(args) -> int:
                    max_strata_work=args.max_strata_work, progress=status,
                    progress_bars=False if args.quiet else None)
     if not args.quiet:
-        print(result.summary(), flush=True)
+        layers = args.layers if args.layers is not None else args.torch is not None
+        print(result.summary(layers=layers), flush=True)
     if args.out:
         status("writing")
         try:

@@ -38,6 +38,7 @@ called twice (weight sharing) is refused with its name.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import warnings
@@ -261,11 +262,34 @@ def _import(model, example_input, *, level: str, fold_batchnorm: bool, strict: b
     meta = _record_shapes(gm, example_input)
     imp = Importer(gm, meta, level, strict=strict, fold_batchnorm=fold_batchnorm)
     imp.run()
+    modules = _module_table(gm, meta)
     if imp.unsupported:
         listed = ", ".join(f"{t} ({q})" for t, q in imp.unsupported)
         warnings.warn(f"units produced by unsupported layers are treated as free: {listed}",
                       UnsupportedLayerWarning, stacklevel=4)  # the caller of the validate_params wrapper
-    return imp.result(level)
+    return dataclasses.replace(imp.result(level), modules=modules)
+
+
+def _module_table(gm, meta) -> dict:
+    """``{name: {type, output_shape, n_params, params}}`` of every module call and tensor
+    operation of the traced graph, in graph order (the rows of the audit's layer table)."""
+    mods = dict(gm.named_modules())
+    out: dict = {}
+    for n in gm.graph.nodes:
+        kind, value = meta.get(n.name, ("value", None))
+        shape = list(value) if kind == "tensor" else None
+        if n.op == "call_module" and n.target in mods:
+            mod = mods[n.target]
+            params = {k: list(p.shape) for k, p in mod.named_parameters(recurse=False)}
+            out[n.target] = {"type": type(mod).__name__, "output_shape": shape,
+                             "n_params": int(sum(p.numel() for p in mod.parameters(recurse=False))),
+                             "params": params}
+        elif n.op in ("call_function", "call_method") and kind == "tensor":
+            name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", str(n.target))
+            out[n.name] = {"type": name, "output_shape": shape, "n_params": 0, "params": {}}
+        elif n.op == "placeholder":
+            out[n.name] = {"type": "input", "output_shape": shape, "n_params": 0, "params": {}}
+    return out
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

@@ -21,6 +21,7 @@ from topo.fiber.connectivity import ConnectivityReport, connectivity
 from topo.fiber.decompose import decompose
 from topo.fiber.singular import MAX_STRATA_WORK, singular_strata
 from topo.graph.architecture import ARCH, Architecture
+from topo.report.layers import layers_section, stratum_parameters
 from topo.report.schema import MAX_LISTED, SCHEMA_VERSION, layer_key
 from topo.sampling.verification import MIN_SAMPLES, verify_topology
 from topo.symmetry.automorphisms import automorphism_group
@@ -72,6 +73,7 @@ def build_audit(
     max_strata_work: int | None = None,
     progress_bars: bool | None = None,
     notes: list | None = None,
+    modules: dict | None = None,
 ) -> AuditParts:
     """Run the structural analyses on ``(arch, theta)`` and collect them in the report dict.
 
@@ -110,6 +112,9 @@ def build_audit(
         Progress bars of the sampled check: None shows them only on a terminal, False never.
     notes : list of str, optional
         Notes from loading the network (a spec file's lint notes), listed first in ``notes``.
+    modules : dict, optional
+        ``{name: {type, output_shape, n_params, params}}`` (from the PyTorch import): the
+        per-layer table shows each module's type and output shape.
 
     Returns
     -------
@@ -146,7 +151,7 @@ def build_audit(
     strata = None
     if max_strata > 0 and len(c):
         notify("strata")
-        strata = _strata_section(arch, c, tol, max_strata, max_strata_work, notes)
+        strata = _strata_section(arch, c, tol, max_strata, max_strata_work, notes, edge_source, modules)
     topology = None
     if sample > 0:
         notify("sampling")
@@ -175,6 +180,7 @@ def build_audit(
             ],
             "symmetry": symmetry,
         },
+        "layers": layers_section(arch, c, tol, conn.frozen_index, _prunable_units(strata), modules, max_listed),
         "notes": notes,
     } | ({"topology": topology} if topology is not None else {}) | (
         {"singular_strata": strata} if strata is not None else {})
@@ -216,8 +222,9 @@ def _balances_section(names: list, c: np.ndarray, tol: float, unit: int, max_lis
 
 
 def _strata_section(arch: Architecture, c: np.ndarray, tol: float, max_strata: int,
-                    max_strata_work: int | None, notes: list) -> dict:
-    """The ``singular_strata`` part of the report (single-unit clusters); a note when the search stopped."""
+                    max_strata_work: int | None, notes: list, edge_source=None, modules=None) -> dict:
+    """The ``singular_strata`` part of the report (single-unit clusters), each with the model
+    entries it zeroes (``parameters``); a note when the search stopped."""
     found = singular_strata(arch, c, tol=tol, max_size=1, limit=max_strata,
                             max_work=MAX_STRATA_WORK if max_strata_work is None else max_strata_work)
     if "max_work" in found.stopped:
@@ -225,8 +232,15 @@ def _strata_section(arch: Architecture, c: np.ndarray, tol: float, max_strata: i
     return {
         "searched": "clusters of one unit",
         "complete": found.complete,
-        "strata": [s.to_dict() for s in found],
+        "strata": [s.to_dict() | {"parameters": stratum_parameters(s.boundary_edges, edge_source, modules)}
+                   for s in found],
+        "_units": [v for s in found for v in s.nodes],  # the node objects (dropped from the report below)
     } | ({"stopped": found.stopped} if found.stopped else {})
+
+
+def _prunable_units(strata: dict | None) -> list:
+    """The units of the strata found (node objects), removed from the strata section."""
+    return strata.pop("_units") if strata else []
 
 
 def _topology_section(conn: ConnectivityReport, sample: int, seed: int | None, notes: list,

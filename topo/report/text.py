@@ -130,11 +130,15 @@ def symmetry_text(sym: dict) -> str:
     return text
 
 
-def render_text(report: dict) -> str:
-    """A readable terminal summary of an audit dict."""
+@validate_params(layers=BOOLEAN)
+def render_text(report: dict, *, layers: bool = False) -> str:
+    """A readable terminal summary of an audit dict: the verdict in plain words and a
+    glossary line first, then the detail; ``layers=True`` appends the per-layer table."""
+    from topo.report.verdict import layers_text, verdict_text
+
     net, bal, dec, con = report["network"], report["balances"], report["decomposition"], report["connectivity"]
-    lines = [
-        f"topo audit: {_t(net['name'])}",
+    lines = [f"topo audit: {_t(net['name'])}"] + verdict_text(report, _t) + [
+        "  details",
         f"  source       {_t(net['source'])}; parameters: {_t(report['parameters']['source'])}",
         f"  network      {net['n_nodes']} nodes, {net['n_edges']} edges, {net['n_params']} parameters; "
         f"{net['n_inputs']} input(s), {net['n_biases']} bias(es), {net['n_outputs']} output(s)",
@@ -183,17 +187,23 @@ def render_text(report: dict) -> str:
         )
     for note in report["notes"]:
         lines.append(f"  note: {_t(note)}")
+    if layers:
+        lines += layers_text(report, _t)
     return "\n".join(lines)
 
 
 def render_markdown(report: dict) -> str:
-    """The audit dict as a Markdown page."""
+    """The audit dict as a Markdown page: the verdict first, then the per-layer table and the detail."""
+    from topo.report.verdict import layers_markdown, verdict_markdown
+
     net, bal, dec, con = report["network"], report["balances"], report["decomposition"], report["connectivity"]
     out = [
         f"# topo audit: {_m(net['name'])}",
         "",
         f"Source: {_m(net['source'] or 'n/a')}. Parameters: {_m(report['parameters']['source'] or 'n/a')}.",
         "",
+        *verdict_markdown(report, markdown_code, _m),
+        *layers_markdown(report, _m),
         "## Network",
         "",
         "| nodes | edges | parameters | inputs | biases | outputs | hidden | constrained |",
