@@ -84,10 +84,11 @@ def main(out: Path):
     ax.set_xlabel("a1 = weight h1_0 -> y0 (c1 = -1: |a1| >= 1)")
     ax.set_ylabel("a2 = weight h1_1 -> y0 (c2 = -2: |a2| >= √2)")
     ax.set_title("2-2-1, c = (-1, -2): 4 components, 3 up to symmetry")
-    ax.legend(loc="center", fontsize=8, markerscale=3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=8, markerscale=3,
+              frameon=False)  # below the axes: never over the data
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out / "symmetry_2_2_1.png", dpi=100)
+    fig.savefig(out / "symmetry_2_2_1.png", dpi=100, bbox_inches="tight")
     print(f"figure: {out / 'symmetry_2_2_1.png'}")
 
 

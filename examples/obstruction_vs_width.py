@@ -61,7 +61,7 @@ def main(out: Path, samples: int, scheduler=None):
     axes[0].set_title("per unit: exact (lines), Monte Carlo (crosses)")
     plot_obstruction(exact, quantity="network", ax=axes[1])
     axes[1].set_title("at least one pathological unit")
-    fig.savefig(out / "obstruction_vs_width.png", dpi=110)
+    fig.savefig(out / "obstruction_vs_width.png", dpi=110, bbox_inches="tight")
     print(f"\nfigure: {out / 'obstruction_vs_width.png'}")
 
 

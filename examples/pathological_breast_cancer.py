@@ -44,7 +44,7 @@ def main(out: Path, full: bool, scheduler=None):
     out.mkdir(parents=True, exist_ok=True)
     fig = plot_loss_vs_l_plus(sweep)
     name = "loss_vs_l_plus.png"
-    fig.savefig(out / name, dpi=110)
+    fig.savefig(out / name, dpi=110, bbox_inches="tight")
     print(f"\nfigure: {out / name}")
     return sweep
 

@@ -93,14 +93,14 @@ def main(out: Path):
     axes[0].plot(traj.times, ratio, color="tab:blue", alpha=0.4, lw=1)
     axes[0].plot(traj.times, np.exp(-2 * lam * traj.times), "k--", lw=2, label=r"$e^{-2\lambda t}$")
     axes[0].set(xlabel="t = lr · step", ylabel=r"$c_v(t) / c_v(0)$", title="balances under weight decay")
-    axes[0].legend()
+    axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)  # below: never over data
     for ax, scores, traj_, name in ((axes[1], scores_wd, traj, "weight decay"), (axes[2], scores_l1, traj_l1, "L1")):
         ax.semilogy(traj_.times, scores, color="tab:red", alpha=0.5, lw=1)
         ax.axhline(0.05, color="k", ls=":", label="pruning threshold")
         ax.set(xlabel="t = lr · step", ylabel=r"$\|\theta_{\partial v}\|$", title=f"prunability of neurons ({name})")
-        ax.legend()
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
     fig.tight_layout()
-    fig.savefig(out / "pruning_weight_decay.png", dpi=110)
+    fig.savefig(out / "pruning_weight_decay.png", dpi=110, bbox_inches="tight")
     print(f"\nfigure: {out / 'pruning_weight_decay.png'}")
 
 

@@ -43,7 +43,7 @@ def main(out: Path, full: bool, scheduler=None):
     assert rows["group_lasso"]["units_pruned"] >= max(1, rows["weight_decay"]["units_pruned"])
     out.mkdir(parents=True, exist_ok=True)
     fig = plot_regularizers(sweep)
-    fig.savefig(out / "regularizers_pruning.png", dpi=110)
+    fig.savefig(out / "regularizers_pruning.png", dpi=110, bbox_inches="tight")
     print(f"\nfigure: {out / 'regularizers_pruning.png'}")
     return sweep
 

@@ -298,7 +298,7 @@ def test_bad_command_and_out_on_a_file(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     rc, _, err = _cli(capsys, ["audit", "--mlp", "2,1", "--out", blocker, "-q"])
-    _assert_one_line_error(rc, err, "cannot write to")
+    _assert_one_line_error(rc, err, "is an existing file; give a folder")
     assert blocker.read_text() == "not a folder" and [p.name for p in tmp_path.iterdir()] == ["file"]
 
 

@@ -13,6 +13,7 @@ shared with the command line.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ def audit(
     unsupported: Sequence | None = None,
     state_dict: Any = None,
     random_weights: bool = False,
+    progress_bars: bool | None = None,
 ) -> "Audit":
     """Audit a network: balances, bottlenecks, frozen edges with witnesses, the exact
     number of connected components of its fiber, singular strata, and optionally a
@@ -123,6 +125,9 @@ def audit(
         For a PyTorch module: weights to load first (see :func:`topo.from_torch`).
     random_weights : bool
         Audit a random initialisation (``init``, ``seed``) even when the target has weights.
+    progress_bars : bool, optional
+        Progress bars of the sampled check (``sample``): None shows them only on a
+        terminal, False never (``topo audit -q``).
 
     Returns
     -------
@@ -174,6 +179,7 @@ def audit(
         parameters=parameters or loaded.parameters, max_listed=max_listed, sample=sample, seed=seed,
         edge_source=edge_source, max_strata=max_strata, max_strata_work=max_strata_work,
         unsupported=list(unsupported) if unsupported is not None else loaded.unsupported, progress=notify,
+        progress_bars=progress_bars, notes=list(loaded.notes), modules=loaded.modules,
     )
     return Audit(loaded.architecture, loaded.theta, parts.report, edge_source=edge_source, c=parts.c,
                  connectivity=parts.connectivity)
@@ -191,6 +197,8 @@ class Target:
     edge_source: Mapping | None = None
     unsupported: list | None = None
     level: str | None = None  # "neuron" or "channel" for PyTorch models
+    notes: tuple = ()  # notes from loading it (a spec file's lint notes)
+    modules: Mapping | None = None  # for PyTorch models: type, output shape, parameters of each module
 
 
 def _is_torch_module(obj: Any) -> bool:
@@ -242,51 +250,71 @@ def load_target(
         if theta is not None:
             raise TargetError("theta is not used for a PyTorch import: its weights are imp.theta")
         loaded = Target(target.architecture, target.theta, "model", f"PyTorch model ({target.level} level)",
-                        "weights of the model", target.edge_source, target.unsupported, target.level)
+                        "weights of the model", target.edge_source, target.unsupported, target.level,
+                        modules=getattr(target, "modules", None))
     elif _is_torch_module(target):
         if theta is not None:
             raise TargetError("theta is not used for a PyTorch module: load the weights into the module "
                               "(model.load_state_dict) before auditing it")
         loaded = _load_torch_module(target, example_input, level=level, state_dict=state_dict, notify=notify)
     else:
-        arch, given, name, source = _load_network(target, bias, catalog)
+        arch, given, name, source, notes = _load_network(target, bias, catalog)
         if theta is not None:
             vec, params = arch.as_vector(theta), "parameters given to topo.audit"
         elif given is not None:
             vec, params = arch.as_vector(given), "weights given by the target"
         else:
             vec, params = None, ""
-        loaded = Target(arch, vec, name, source, params) if vec is not None else None
+        loaded = Target(arch, vec, name, source, params, notes=notes) if vec is not None else None
         if loaded is None or random_weights:
-            return Target(arch, arch.init(init, seed=seed), name, source, f"random init {init!r}, seed {seed}")
+            return Target(arch, arch.init(init, seed=seed), name, source, f"random init {init!r}, seed {seed}",
+                          notes=notes)
         return loaded
     if random_weights:
         arch = loaded.architecture
-        return Target(arch, arch.init(init, seed=seed), loaded.name, loaded.source,
-                      f"random init {init!r}, seed {seed}", loaded.edge_source, loaded.unsupported, loaded.level)
+        return dataclasses.replace(loaded, theta=arch.init(init, seed=seed),
+                                   parameters=f"random init {init!r}, seed {seed}")
     return loaded
 
 
 def _load_network(target: Any, bias: bool, catalog) -> tuple:
-    """``(arch, weights or None, name, source)`` of a non-PyTorch target."""
+    """``(arch, weights or None, name, source, notes)`` of a non-PyTorch target."""
     if isinstance(target, Architecture):
-        return target, None, "network", "Architecture"
+        return target, None, "network", "Architecture", ()
     if isinstance(target, (str, os.PathLike)):
         path = os.fspath(target)
         if not os.path.exists(path) and path in catalog.EXAMPLES:
             ex = catalog.get(path)
-            return ex.architecture, ex.theta, ex.name, f"built-in example {ex.name!r}"
+            return ex.architecture, ex.theta, ex.name, f"built-in example {ex.name!r}", ()
+        if not os.path.exists(path):
+            _no_such_target(path, catalog)
         from topo.graph.spec import read_spec
 
         spec = read_spec(path)
-        return spec.architecture, spec.theta, spec.name, f"spec file {path}"
+        return spec.architecture, spec.theta, spec.name, f"spec file {path}", spec.notes
     if isinstance(target, Sequence) and target and all(isinstance(w, (int, np.integer)) for w in target):
         widths = [int(w) for w in target]
         arch = Architecture.mlp(widths, bias=bias)
-        return arch, None, "mlp-" + "-".join(map(str, widths)), f"MLP {widths}, bias={bias}"
+        return arch, None, "mlp-" + "-".join(map(str, widths)), f"MLP {widths}, bias={bias}", ()
     raise TargetError(
         f"cannot audit a {type(target).__name__}: expected an Architecture, layer widths like [2, 8, 1], "
         "a spec file path, a built-in example name or a torch.nn.Module")
+
+
+def _no_such_target(path: str, catalog) -> None:
+    """A target string that is neither a file nor an example: a :class:`TargetError` suggesting
+    the examples whose names are close (``"shalow"`` -> ``'shallow'``)."""
+    import difflib
+
+    from topo.utils.text import short
+
+    close = difflib.get_close_matches(path, sorted(catalog.EXAMPLES), n=3, cutoff=0.6)
+    if close:
+        raise TargetError(f"{short(path)} is neither a file nor a built-in example; did you mean "
+                          f"{' or '.join(repr(c) for c in close)}? (topo.catalog.EXAMPLES lists the examples)")
+    if not os.path.splitext(path)[1]:  # no suffix: more likely a mistyped example than a spec file
+        raise TargetError(f"{short(path)} is neither a file nor a built-in example (built-in examples: "
+                          f"{', '.join(sorted(catalog.EXAMPLES))})")
 
 
 def _load_torch_module(model, example_input, *, level: str, state_dict: Any, notify: Progress) -> Target:
@@ -308,7 +336,7 @@ def _load_torch_module(model, example_input, *, level: str, state_dict: Any, not
         raise TargetError(f"importing {type(model).__name__} failed: {type(exc).__name__}: {first}") from exc
     return Target(imp.architecture, imp.theta, type(model).__name__,
                   f"PyTorch model {type(model).__name__} ({imp.level} level)", "weights of the model",
-                  imp.edge_source, imp.unsupported, imp.level)
+                  imp.edge_source, imp.unsupported, imp.level, modules=imp.modules)
 
 
 class Audit:
@@ -383,11 +411,20 @@ class Audit:
 
         return copy.deepcopy(self.report)
 
-    def summary(self) -> str:
-        """The terminal summary printed by ``topo audit``."""
+    def summary(self, *, layers: bool | None = None) -> str:
+        """The terminal summary printed by ``topo audit``: the verdict in plain words, a
+        glossary line, then the detail; ``layers`` appends the per-layer table (default:
+        for PyTorch models).
+
+        Examples
+        --------
+        >>> import topo
+        >>> print(topo.audit([2, 3, 1], seed=0).summary().splitlines()[2])
+          - The fiber is connected (1 component): these balances do not split the parameter space.
+        """
         from topo.report.text import render_text
 
-        return render_text(self.report)
+        return render_text(self.report, layers=bool(self.edge_source) if layers is None else layers)
 
     def figures(self) -> dict:
         """``{name: SVG text}`` of the report's figures (computed once)."""
@@ -449,6 +486,53 @@ class Audit:
         cols = ["source", "target", "size", "kind", "witness", "sum_c"] + (
             ["module", "parameter", "index"] if self.edge_source else [])
         return _table(rows, cols, records)
+
+    @validate_params(records=BOOLEAN)
+    def layers(self, *, records: bool = False):
+        """One row per layer, in the spirit of ``torchinfo.summary``: ``layer``, ``type``,
+        ``output_shape`` (PyTorch models), ``parameters`` (trainable weights on the edges
+        entering the layer: the column adds up to the trainable parameters), ``units``, ``constrained``,
+        ``free`` and ``free_reason`` (the most common reason), ``balance_min``/``balance_max``,
+        ``n_negative``, ``frozen_edges`` (entering the layer) and ``prunable`` units.
+
+        At most ``max_listed`` layers (the report's ``layers.truncated`` says when more exist).
+        A DataFrame when pandas is installed (and ``records`` is False), else a list of dicts.
+
+        Examples
+        --------
+        >>> import topo
+        >>> [(r["layer"], r["parameters"], r["frozen_edges"]) for r in topo.audit("shallow").layers(records=True)]
+        [('x', 0, 0), ('h1', 18, 0), ('y', 7, 3)]
+        """
+        from topo.report.verdict import LAYER_COLUMNS
+
+        rows = self.report.get("layers", {"rows": []})["rows"]
+        cols = [k for k, _ in LAYER_COLUMNS if k != "balance"] + ["balance_min", "balance_max", "role"]
+        return _table([{k: r.get(k) for k in cols} for r in rows], cols, records)
+
+    @validate_params(records=BOOLEAN)
+    def prunable(self, *, records: bool = False):
+        """Every prunable unit found (singular strata of one unit) with what pruning it zeroes.
+
+        Columns: ``units`` (the cluster cut off), ``layer``, ``n_boundary_edges``,
+        ``parameters`` (the model entries it zeroes, ``"0.weight[3, :]"``, or edge names
+        ``"u -> v"`` without a model).  Empty when no unit is prunable or the search was
+        skipped (``max_strata=0``).  A DataFrame when pandas is installed, else a list of dicts.
+
+        Examples
+        --------
+        >>> import topo
+        >>> arch = topo.Architecture.mlp([1, 2, 1], bias=False)
+        >>> topo.audit(arch, [1.0, 2.0, 3.0, 1.0]).prunable(records=True)   # c = (1 - 9, 4 - 1): none
+        []
+        >>> topo.audit(arch, [1.0, 2.0, 1.0, 1.0]).prunable(records=True)   # c = (1 - 1, 4 - 1)
+        [{'units': ('h1_0',), 'layer': 'h1', 'n_boundary_edges': 2, 'parameters': ('x0 -> h1_0', 'h1_0 -> y0')}]
+        """
+        st = self.report.get("singular_strata") or {"strata": []}
+        rows = [{"units": tuple(s["nodes"]), "layer": layer_key(s["nodes"][0]) if s["nodes"] else "",
+                 "n_boundary_edges": len(s["boundary_edges"]), "parameters": tuple(s.get("parameters") or ())}
+                for s in st["strata"]]
+        return _table(rows, ["units", "layer", "n_boundary_edges", "parameters"], records)
 
     @validate_params(records=BOOLEAN)
     def balances(self, *, records: bool = False):

@@ -103,7 +103,8 @@ def _build_parser() -> argparse.ArgumentParser:
     target.add_argument(
         "--torch", metavar="MODULE:FACTORY",
         help="a PyTorch model: a callable returning a model or (model, example_input), e.g. topo.zoo:lenet; "
-        "MODULE may be a .py file's name in the current folder (needs the torch extra)",
+        "MODULE may be a module in the current folder or a .py file's path, e.g. mymodels.py:make "
+        "(needs the torch extra)",
     )
     audit.add_argument("--weights", metavar="FILE",
                        help="with --torch: a state_dict saved by torch.save (read with weights_only=True)")
@@ -142,6 +143,9 @@ def _build_parser() -> argparse.ArgumentParser:
                         "incomplete and saying so, before a step that would exceed it")
     output.add_argument("--max-listed", type=_int_arg("--max-listed", 0, 10**9), default=200, help="frozen edges, balances and free units listed in the report; counts are always complete "
                         "(default 200)")
+    output.add_argument("--layers", action=argparse.BooleanOptionalAction, default=None,
+                        help="print the per-layer table (type, output shape, parameters, constrained and free "
+                        "units, balance range, frozen edges, prunable units); default: on for --torch models")
     output.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors (no summary, no status lines)")
 
     sub.add_parser("examples", help="list the built-in examples", description="List the built-in examples.")
@@ -221,7 +225,7 @@ def _target(args):
     options = {"init": args.init, "seed": args.seed, "random_weights": args.random_weights}
     if args.torch is not None:
         model, example = _load_torch(args)
-        factory = args.torch.split(":", 1)[1]
+        factory = args.torch.rsplit(":", 1)[1]
         return model, options | {"example_input": example, "level": args.level, "state_dict": args.weights,
                                  "name": factory}
     if args.example is not None:
@@ -242,8 +246,9 @@ def _target(args):
 def _load_torch(args):
     """The model and example input named by ``--torch MODULE:FACTORY`` (and ``--input-shape``)."""
     spec = args.torch
-    if ":" not in spec:
-        raise UsageError(f"topo audit: --torch expects MODULE:FACTORY, e.g. topo.zoo:lenet, got {spec!r}")
+    if ":" not in spec or not spec.rsplit(":", 1)[1]:
+        raise UsageError(f"topo audit: --torch expects MODULE:FACTORY, e.g. topo.zoo:lenet or mymodels.py:make, "
+                         f"got {short(spec)}")
     status = getattr(args, "_status", lambda stage: None)
     status("importing")
     try:
@@ -285,16 +290,19 @@ def _parse_shape(text: str) -> tuple[int, ...]:
 
 
 def _resolve_factory(spec: str):
-    """``MODULE:FACTORY`` -> the callable; MODULE is looked up in the current folder too."""
+    """``MODULE:FACTORY`` -> the callable; MODULE is a module name (looked up in the current
+    folder too) or the path of a ``.py`` file (``mymodels.py:make``, ``models/net.py:make``)."""
     import importlib
 
-    mod_name, fn_name = spec.split(":", 1)
+    mod_name, fn_name = spec.rsplit(":", 1)
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        module = importlib.import_module(mod_name)
+        module = _module_from_file(mod_name) if mod_name.endswith(".py") else importlib.import_module(mod_name)
+    except UsageError:
+        raise
     except Exception as exc:  # noqa: BLE001 - ImportError, or the module itself raising
-        raise UsageError(f"topo audit: cannot load {spec!r}: {type(exc).__name__}: {_one_line(exc)}") from None
+        raise UsageError(f"topo audit: cannot load {short(spec)}: {type(exc).__name__}: {_one_line(exc)}") from None
     try:
         factory = getattr(module, fn_name)
     except AttributeError:
@@ -303,6 +311,23 @@ def _resolve_factory(spec: str):
     if not callable(factory):
         raise UsageError(f"topo audit: {spec!r} is a {type(factory).__name__}, not a callable returning a model")
     return factory
+
+
+def _module_from_file(path: str):
+    """The module of a ``.py`` file, run under a private name (its folder importable for its own imports)."""
+    import importlib.util
+
+    if not os.path.isfile(path):
+        raise UsageError(f"topo audit: --torch names the file {short(path)}, which does not exist")
+    folder = os.path.dirname(os.path.abspath(path))
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    name = "_topo_user_" + re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look their module up here
+    spec.loader.exec_module(module)
+    return module
 
 
 def _call_factory(factory, spec: str):
@@ -354,9 +379,16 @@ class _Status:
             print(f"topo: {self.clock() - self.start:5.1f} s  done", file=sys.stderr, flush=True)
 
 
+def _check_out(out: str | None) -> None:
+    """``--out`` must name a folder or nothing yet: refused before any work (not after the analysis)."""
+    if out is not None and os.path.exists(out) and not os.path.isdir(out):
+        raise UsageError(f"topo audit: --out {short(out)} is an existing file; give a folder for the report")
+
+
 def _cmd_audit(args) -> int:
     from topo.auditing import audit, load_target
 
+    _check_out(args.out)
     formats = args.formats if getattr(args, "formats", None) else _parse_formats(args.format)
     status = _Status(args)
     args._status = status
@@ -375,9 +407,11 @@ def _cmd_audit(args) -> int:
             parameters = "weights of the model" + (f" from {args.weights}" if args.weights else "")
     result = audit(loaded, name=name, source=source, parameters=parameters, max_listed=args.max_listed,
                    sample=args.sample, seed=args.seed, max_strata=args.max_strata,
-                   max_strata_work=args.max_strata_work, progress=status)
+                   max_strata_work=args.max_strata_work, progress=status,
+                   progress_bars=False if args.quiet else None)
     if not args.quiet:
-        print(result.summary(), flush=True)
+        layers = args.layers if args.layers is not None else args.torch is not None
+        print(result.summary(layers=layers), flush=True)
     if args.out:
         status("writing")
         try:
@@ -425,7 +459,7 @@ def _cmd_sweep(args) -> int:
     out = args.out
     if out is not None and not out.endswith((".csv", ".json")):
         raise UsageError(f"topo sweep: --out must end in .csv or .json, got {out!r}")
-    result = run_config(read_config(args.config), client=args.scheduler, progress=args.progress or None)
+    result = run_config(read_config(args.config), client=args.scheduler, progress=False if args.quiet else (args.progress or None))
     table = getattr(result, "table", result)
     records = table.to_dict("records") if hasattr(table, "to_dict") else list(table)
     if not args.quiet:
@@ -456,10 +490,32 @@ def _cmd_sweep(args) -> int:
     return 0
 
 
+def _warning_line(quiet: bool):
+    """A ``warnings.showwarning`` for the terminal: one plain line ``topo: warning: ...``
+    (no file name, no source line); nothing with ``-q``."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not quiet:
+            print(f"topo: warning: {one_line(str(message), 400)}", file=sys.stderr, flush=True)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``topo`` console script."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.showwarning = _warning_line(False)
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    import warnings
+
     try:
         args = parse_args(argv)
+        warnings.showwarning = _warning_line(bool(getattr(args, "quiet", False)))
         if args.command is None:
             _build_parser().print_help()
             return 2

@@ -103,7 +103,11 @@ EXAMPLES: dict[str, Callable[[], Example]] = {
 @validate_params(name=NAME)
 def get(name: str) -> Example:
     """The built-in example called ``name``."""
+    import difflib
+
     try:
         return EXAMPLES[name]()
     except KeyError:
-        raise KeyError(f"unknown example {name!r}; available: {', '.join(sorted(EXAMPLES))}") from None
+        close = difflib.get_close_matches(name, sorted(EXAMPLES), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise KeyError(f"unknown example {name!r}; {hint}available: {', '.join(sorted(EXAMPLES))}") from None

@@ -25,23 +25,27 @@ import numpy as np
 
 from topo.errors import SpecError, TopoError
 from topo.graph.architecture import ARCH, Architecture
+from topo.graph.nodes import ROLE_CODE
 from topo.utils.validation import LIMITS, NAME, PATH, NoneOr, check_bool, one_line, short, validate_params
 
-__all__ = ["Spec", "read_spec", "parse_spec", "write_spec", "SPEC_VERSION"]
+__all__ = ["Spec", "read_spec", "parse_spec", "write_spec", "lint_sources", "SPEC_VERSION"]
 
 SPEC_VERSION = 1
 _TOP_KEYS = {"format", "version", "name", "description", "activation", "output_activation",
-             "nodes", "edges", "mlp", "weights"}
+             "inputs", "nodes", "edges", "mlp", "weights"}
 
 
 @dataclass(frozen=True)
 class Spec:
-    """What a spec file holds: the architecture, its weights (or None) and a name."""
+    """What a spec file holds: the architecture, its weights (or None), a name, and lint
+    notes on what looks like a typo (a source named like the hidden nodes, a source not
+    among the declared inputs); the audit lists the notes first."""
 
     architecture: Architecture
     theta: np.ndarray | None
     name: str
     description: str = ""
+    notes: tuple = ()
 
 
 @functools.lru_cache(maxsize=1)
@@ -221,9 +225,11 @@ def parse_spec(data: Any, *, name: str = "network") -> Spec:
         if "mlp" in data:
             if "edges" in data or "nodes" in data:
                 raise SpecError("give either 'mlp' or 'nodes'/'edges', not both")
-            arch, weights = _mlp_spec(data["mlp"], defaults), None
+            if "inputs" in data:
+                raise SpecError("'inputs' goes with 'nodes'/'edges', not with 'mlp'")
+            arch, weights, notes = _mlp_spec(data["mlp"], defaults), None, ()
         else:
-            arch, weights = _graph_spec(data, defaults)
+            arch, weights, notes = _graph_spec(data, defaults)
         theta = None
         if "weights" in data:
             if weights is not None:
@@ -236,7 +242,7 @@ def parse_spec(data: Any, *, name: str = "network") -> Spec:
         raise
     except TopoError as exc:
         raise SpecError(str(exc)) from None
-    return Spec(architecture=arch, theta=theta, name=name, description=description)
+    return Spec(architecture=arch, theta=theta, name=name, description=description, notes=notes)
 
 
 def _text(value: Any, what: str) -> str:
@@ -324,10 +330,11 @@ def _read_edge(i: int, item: Any) -> tuple[Any, Any, dict]:
     return _node(u, f"edges[{i}]"), _node(v, f"edges[{i}]"), attrs
 
 
-def _graph_spec(data: Mapping, defaults: dict) -> tuple[Architecture, dict | None]:
+def _graph_spec(data: Mapping, defaults: dict) -> tuple[Architecture, dict | None, tuple]:
     if "edges" not in data:
         raise SpecError("a spec needs 'edges' (or 'mlp')")
     nodes, roles, acts = _read_nodes(data["nodes"]) if "nodes" in data else (None, {}, {})
+    declared = _read_inputs(data["inputs"], roles) if "inputs" in data else None
     if not isinstance(data["edges"], list):
         raise SpecError(f"'edges' must be a list, got {short(data['edges'])}")
     if len(data["edges"]) > LIMITS.max_edges:
@@ -350,7 +357,65 @@ def _graph_spec(data: Mapping, defaults: dict) -> tuple[Architecture, dict | Non
         missing = [(u, v) for u, v, _ in edges if (u, v) not in weights][:3]
         raise SpecError(f"some edges have a 'weight' and others do not, e.g. {short(missing)}")
     arch = Architecture.from_edges(edges, nodes=nodes, roles=roles or None, activations=acts or None, **defaults)
-    return arch, (weights or None)
+    return arch, (weights or None), lint_sources(arch, declared, explicit=set(roles))
+
+
+def _read_inputs(items: Any, roles: dict) -> list:
+    """The top-level ``inputs: [x0, x1]`` list: those nodes get the role ``input``."""
+    if not isinstance(items, list) or not items:
+        raise SpecError(f"'inputs' must be a non-empty list of node names, got {short(items)}")
+    names = [_node(v, f"inputs[{i}]") for i, v in enumerate(items)]
+    for v in names:
+        if roles.get(v, "input") != "input":
+            raise SpecError(f"node {short(v)} is listed in 'inputs' but declared with role {short(roles[v])}")
+        roles[v] = "input"
+    return names
+
+
+#: At most this many lint notes are written for one spec (then a count of the others).
+MAX_LINT_NOTES = 5
+
+
+def lint_sources(arch: Architecture, declared: list | None = None, *, explicit: set = frozenset()) -> tuple:
+    """Notes on the sources of a spec's network that look like typos (nothing is refused):
+    with ``declared`` inputs, every other source that is not a bias; without, a source that
+    feeds only outputs while named like a hidden node (``hl`` next to ``h1``: an edge
+    ``[hl, y]`` written for ``[h1, y]`` makes a new input).  Nodes in ``explicit`` (given a
+    role in the file) are not questioned.
+
+    Examples
+    --------
+    >>> import topo
+    >>> arch = topo.Architecture.from_edges([("x", "h1"), ("h1", "y"), ("hl", "y")])
+    >>> print(lint_sources(arch)[0])
+    Spec lint: source 'hl' feeds only outputs and is named like the hidden node 'h1': a typo? It is read as an input (declare it with role: input if it is one).
+    >>> print(lint_sources(arch, ["x"])[0])
+    Spec lint: source 'hl' is not among the declared inputs ['x']: a typo? It is read as an input.
+    """
+    import difflib
+
+    role = arch.role_codes
+    src, dst = arch.src, arch.dst
+    feeds_non_output = np.zeros(arch.n_nodes, dtype=bool)
+    feeds_non_output[src[role[dst] != ROLE_CODE["output"]]] = True
+    hidden = [str(v) for v in arch.hidden][:10000]  # a bounded search for a look-alike name
+    declared_set = set(declared) if declared is not None else None
+    notes = []
+    for i in np.flatnonzero(role == ROLE_CODE["input"]).tolist():
+        v = arch.nodes[i]
+        if declared_set is not None:
+            if v not in declared_set:
+                notes.append(f"Spec lint: source {short(v)} is not among the declared inputs "
+                             f"{short(list(declared))}: a typo? It is read as an input.")
+        elif v not in explicit and not feeds_non_output[i] and hidden:
+            close = difflib.get_close_matches(str(v), hidden, n=1, cutoff=0.5)
+            if close:
+                notes.append(f"Spec lint: source {short(v)} feeds only outputs and is named like the hidden node "
+                             f"{short(close[0])}: a typo? It is read as an input (declare it with role: input "
+                             "if it is one).")
+    if len(notes) > MAX_LINT_NOTES:
+        notes = notes[:MAX_LINT_NOTES] + [f"Spec lint: {len(notes) - MAX_LINT_NOTES} more sources as above."]
+    return tuple(notes)
 
 
 @validate_params(path=PATH, arch=ARCH, name=NoneOr(NAME))

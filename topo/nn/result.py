@@ -47,6 +47,10 @@ class TorchImport:
     level : str
     reasons : dict
         Why the import made particular units free (gating, copies), by unit.
+    modules : dict
+        ``{name: {"type", "output_shape", "n_params", "params"}}`` for every module call
+        and operation of the traced graph (``params``: parameter name -> shape), for the
+        audit's per-layer table.
     """
 
     architecture: Architecture
@@ -55,6 +59,7 @@ class TorchImport:
     unsupported: list = field(default_factory=list)
     level: str = "neuron"
     reasons: dict = field(default_factory=dict, repr=False)
+    modules: dict = field(default_factory=dict, repr=False)
 
     @property
     def free_reasons(self) -> dict:

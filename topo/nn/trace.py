@@ -37,6 +37,10 @@ called twice (weight sharing) is refused with its name.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import os
+import re
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -44,6 +48,7 @@ from typing import Any
 from topo.errors import GraphError, TargetError
 from topo.nn.handlers import Importer
 from topo.nn.result import LEVEL, TorchImport, UnsupportedLayerWarning
+from topo.utils.text import one_line, short
 from topo.utils.validation import BOOLEAN, validate_params
 
 __all__ = ["from_torch"]
@@ -167,7 +172,9 @@ def from_torch(
     Parameters
     ----------
     model : torch.nn.Module
-        Put in eval mode (BatchNorm uses its running statistics).
+        Read in eval mode (BatchNorm uses its running statistics); the model is left as it
+        was: the train/eval mode of every submodule is restored, and ``state_dict`` is
+        loaded into a copy, never into ``model``.
     example_input : torch.Tensor, optional
         A batch: needed for convolutional models; for models starting with a
         ``Linear`` layer a zero batch of its width is used by default.
@@ -182,8 +189,8 @@ def from_torch(
         Raise on operations topo does not model instead of warning and making
         their units free.
     state_dict : mapping or path, optional
-        Weights to load into the model first (a ``state_dict``, or a file saved by
-        ``torch.save``, read with ``weights_only=True``).
+        Weights to import instead of the model's own (a ``state_dict``, or a file saved
+        by ``torch.save``, read with ``weights_only=True``), loaded into a copy of the model.
 
     Examples
     --------
@@ -197,13 +204,44 @@ def from_torch(
     ('2', 'weight', (0, 0))
     """
     import torch
-    import torch.fx as fx
 
     if not isinstance(model, torch.nn.Module):
         raise TargetError(f"from_torch needs a torch.nn.Module, got a {type(model).__name__}")
-    if state_dict is not None:
-        _load_state_dict(model, state_dict)
-    model = model.eval()
+    with _untouched(model, state_dict is not None) as model:
+        if state_dict is not None:
+            _load_state_dict(model, state_dict)
+        return _import(model, example_input, level=level, fold_batchnorm=fold_batchnorm, strict=strict)
+
+
+@contextlib.contextmanager
+def _untouched(model, copy_weights: bool):
+    """The model to import, with the caller's module left as it was: every submodule's
+    train/eval mode is restored on exit, and when weights are to be loaded they go into a
+    deep copy (or, for a module that cannot be copied, the caller's weights are put back)."""
+    import copy
+
+    modes = [(m, m.training) for m in model.modules()]
+    saved = None
+    work = model
+    if copy_weights:
+        try:
+            work = copy.deepcopy(model)
+        except Exception:  # noqa: BLE001 - a module holding something deepcopy refuses
+            saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    try:
+        yield work.eval()
+    finally:
+        for m, training in modes:
+            m.training = training
+        if saved is not None:
+            model.load_state_dict(saved)
+
+
+def _import(model, example_input, *, level: str, fold_batchnorm: bool, strict: bool) -> TorchImport:
+    """:func:`from_torch` on a model in eval mode."""
+    import torch
+    import torch.fx as fx
+
     convs = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
     has_conv = any(isinstance(m, convs) for m in model.modules())
     if level == "auto":
@@ -224,24 +262,68 @@ def from_torch(
     meta = _record_shapes(gm, example_input)
     imp = Importer(gm, meta, level, strict=strict, fold_batchnorm=fold_batchnorm)
     imp.run()
+    modules = _module_table(gm, meta)
     if imp.unsupported:
         listed = ", ".join(f"{t} ({q})" for t, q in imp.unsupported)
         warnings.warn(f"units produced by unsupported layers are treated as free: {listed}",
-                      UnsupportedLayerWarning, stacklevel=3)  # the caller of the validate_params wrapper
-    return imp.result(level)
+                      UnsupportedLayerWarning, stacklevel=4)  # the caller of the validate_params wrapper
+    return dataclasses.replace(imp.result(level), modules=modules)
+
+
+def _module_table(gm, meta) -> dict:
+    """``{name: {type, output_shape, n_params, params}}`` of every module call and tensor
+    operation of the traced graph, in graph order (the rows of the audit's layer table)."""
+    mods = dict(gm.named_modules())
+    out: dict = {}
+    for n in gm.graph.nodes:
+        kind, value = meta.get(n.name, ("value", None))
+        shape = list(value) if kind == "tensor" else None
+        if n.op == "call_module" and n.target in mods:
+            mod = mods[n.target]
+            params = {k: list(p.shape) for k, p in mod.named_parameters(recurse=False)}
+            out[n.target] = {"type": type(mod).__name__, "output_shape": shape,
+                             "n_params": int(sum(p.numel() for p in mod.parameters(recurse=False))),
+                             "params": params}
+        elif n.op in ("call_function", "call_method") and kind == "tensor":
+            name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", str(n.target))
+            out[n.name] = {"type": name, "output_shape": shape, "n_params": 0, "params": {}}
+        elif n.op == "placeholder":
+            out[n.name] = {"type": "input", "output_shape": shape, "n_params": 0, "params": {}}
+    return out
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _load_failure(exc: Exception) -> str:
+    """Why ``torch.load(..., weights_only=True)`` refused a file, in topo's words (torch's
+    text advises disabling ``weights_only``, which would run the file's code)."""
+    text = _ANSI.sub("", str(exc))
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if found:
+        return (f"it holds a pickled {found.group(1)}, not only tensors (a whole model saved with "
+                "torch.save(model, ...)?); save `model.state_dict()` with torch.save and pass that file")
+    corrupt = ("Unsupported operand", "invalid load key", "zip archive", "truncated", "unpickling stack")
+    if isinstance(exc, (KeyError, EOFError)) or any(c in text for c in corrupt):
+        return "it is not a file written by torch.save (corrupt or another format)"
+    if "Weights only load failed" in text:
+        return ("it holds pickled Python objects, not only tensors; save `model.state_dict()` with "
+                "torch.save and pass that file")
+    lines = [t.strip() for t in text.strip().splitlines() if t.strip()]
+    return one_line(lines[0] if lines else type(exc).__name__, 200)
 
 
 def _load_state_dict(model, state_dict) -> None:
     import torch
 
     if isinstance(state_dict, (str, bytes)) or hasattr(state_dict, "__fspath__"):
+        path = short(os.fsdecode(state_dict))
         try:
             state_dict = torch.load(state_dict, map_location="cpu", weights_only=True)
         except FileNotFoundError:
-            raise GraphError(f"cannot read weights file {str(state_dict)!r}: no such file") from None
+            raise GraphError(f"cannot read weights file {path}: no such file") from None
         except Exception as exc:  # noqa: BLE001 - corrupt file, pickled code refused, ...
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise GraphError(f"cannot load weights file {str(state_dict)!r}: {first}") from None
+            raise GraphError(f"cannot load weights file {path}: {_load_failure(exc)}") from None
     if not isinstance(state_dict, Mapping):
         raise GraphError(f"the weights are a {type(state_dict).__name__}, not a state_dict (a mapping of "
                          "parameter names to tensors)")

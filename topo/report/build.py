@@ -21,12 +21,13 @@ from topo.fiber.connectivity import ConnectivityReport, connectivity
 from topo.fiber.decompose import decompose
 from topo.fiber.singular import MAX_STRATA_WORK, singular_strata
 from topo.graph.architecture import ARCH, Architecture
+from topo.report.layers import layers_section, stratum_parameters
 from topo.report.schema import MAX_LISTED, SCHEMA_VERSION, layer_key
 from topo.sampling.verification import MIN_SAMPLES, verify_topology
 from topo.symmetry.automorphisms import automorphism_group
 from topo.symmetry.classes import components_up_to_symmetry
 from topo.utils.text import count_repr
-from topo.utils.validation import COUNT_OR_ZERO, NAME, SEED, AnyOf, Interval, IsCallable, NoneOr, validate_params
+from topo.utils.validation import BOOLEAN, COUNT_OR_ZERO, NAME, SEED, AnyOf, Interval, IsCallable, NoneOr, validate_params
 
 __all__ = ["audit_report", "build_audit", "AuditParts", "SAMPLE", "AUDIT_OPTIONS", "symmetry_section",
            "SYMMETRY_MAX_QUOTIENT"]
@@ -38,7 +39,8 @@ SAMPLE = AnyOf(0, Interval(int, MIN_SAMPLES, "max_samples"), lead="an integer >=
 
 #: The options of an audit, checked on entry of :func:`topo.audit` and :func:`build_audit`.
 AUDIT_OPTIONS = dict(max_listed=COUNT_OR_ZERO, sample=SAMPLE, seed=SEED, max_strata=COUNT_OR_ZERO,
-                     max_strata_work=NoneOr(COUNT_OR_ZERO), progress=NoneOr(IsCallable()))
+                     max_strata_work=NoneOr(COUNT_OR_ZERO), progress=NoneOr(IsCallable()),
+                     progress_bars=NoneOr(BOOLEAN))
 
 Progress = Callable[[str], None]
 
@@ -69,6 +71,9 @@ def build_audit(
     unsupported: list | None = None,
     progress: Progress | None = None,
     max_strata_work: int | None = None,
+    progress_bars: bool | None = None,
+    notes: list | None = None,
+    modules: dict | None = None,
 ) -> AuditParts:
     """Run the structural analyses on ``(arch, theta)`` and collect them in the report dict.
 
@@ -103,6 +108,13 @@ def build_audit(
         report as what could not be analysed.
     progress : callable, optional
         Called with the name of each stage as it starts.
+    progress_bars : bool, optional
+        Progress bars of the sampled check: None shows them only on a terminal, False never.
+    notes : list of str, optional
+        Notes from loading the network (a spec file's lint notes), listed first in ``notes``.
+    modules : dict, optional
+        ``{name: {type, output_shape, n_params, params}}`` (from the PyTorch import): the
+        per-layer table shows each module's type and output shape.
 
     Returns
     -------
@@ -129,7 +141,7 @@ def build_audit(
     notify("symmetry")
     symmetry = symmetry_section(arch, conn, max_listed)
     dec = decompose(arch)
-    notes = _notes(arch, unsupported)
+    notes = list(notes or []) + _notes(arch, unsupported)
     if unit:
         notes.append(
             f"The parameters are of order 2^{unit // 2}: balances are given in units of 2^{unit} "
@@ -139,11 +151,11 @@ def build_audit(
     strata = None
     if max_strata > 0 and len(c):
         notify("strata")
-        strata = _strata_section(arch, c, tol, max_strata, max_strata_work, notes)
+        strata = _strata_section(arch, c, tol, max_strata, max_strata_work, notes, edge_source, modules)
     topology = None
     if sample > 0:
         notify("sampling")
-        topology = _topology_section(conn, sample, seed, notes)
+        topology = _topology_section(conn, sample, seed, notes, progress_bars)
     report = {
         "schema": "topo-audit",
         "schema_version": SCHEMA_VERSION,
@@ -168,6 +180,7 @@ def build_audit(
             ],
             "symmetry": symmetry,
         },
+        "layers": layers_section(arch, c, tol, conn.frozen_index, _prunable_units(strata), modules, max_listed),
         "notes": notes,
     } | ({"topology": topology} if topology is not None else {}) | (
         {"singular_strata": strata} if strata is not None else {})
@@ -209,8 +222,9 @@ def _balances_section(names: list, c: np.ndarray, tol: float, unit: int, max_lis
 
 
 def _strata_section(arch: Architecture, c: np.ndarray, tol: float, max_strata: int,
-                    max_strata_work: int | None, notes: list) -> dict:
-    """The ``singular_strata`` part of the report (single-unit clusters); a note when the search stopped."""
+                    max_strata_work: int | None, notes: list, edge_source=None, modules=None) -> dict:
+    """The ``singular_strata`` part of the report (single-unit clusters), each with the model
+    entries it zeroes (``parameters``); a note when the search stopped."""
     found = singular_strata(arch, c, tol=tol, max_size=1, limit=max_strata,
                             max_work=MAX_STRATA_WORK if max_strata_work is None else max_strata_work)
     if "max_work" in found.stopped:
@@ -218,14 +232,22 @@ def _strata_section(arch: Architecture, c: np.ndarray, tol: float, max_strata: i
     return {
         "searched": "clusters of one unit",
         "complete": found.complete,
-        "strata": [s.to_dict() for s in found],
+        "strata": [s.to_dict() | {"parameters": stratum_parameters(s.boundary_edges, edge_source, modules)}
+                   for s in found],
+        "_units": [v for s in found for v in s.nodes],  # the node objects (dropped from the report below)
     } | ({"stopped": found.stopped} if found.stopped else {})
 
 
-def _topology_section(conn: ConnectivityReport, sample: int, seed: int | None, notes: list) -> dict:
+def _prunable_units(strata: dict | None) -> list:
+    """The units of the strata found (node objects), removed from the strata section."""
+    return strata.pop("_units") if strata else []
+
+
+def _topology_section(conn: ConnectivityReport, sample: int, seed: int | None, notes: list,
+                      progress_bars: bool | None = None) -> dict:
     """The ``topology`` part of the report (sampled check of β₀); a note unless it agrees."""
     topology = verify_topology(conn.arch, conn.c, n_samples=sample, seed=seed, coordinates="bottleneck",
-                               connectivity=conn).to_dict()
+                               connectivity=conn, progress=progress_bars).to_dict()
     if topology["status"] == "disagree":
         notes.append(
             "The persistent-homology count of components confidently differs from the exact count: "

@@ -41,6 +41,10 @@ _STYLE = """
 .topo-audit .fig{overflow:auto;max-height:85vh;border:1px solid #d0d7de;border-radius:6px}
 .topo-audit figcaption{color:#59636e;font-size:.88em}
 .topo-audit .ok{color:#1a7f37}.topo-audit .bad{color:#cf222e}
+.topo-audit .verdict{border:1px solid #0969da;border-left-width:5px;border-radius:6px;padding:.2em 1em;
+  margin:.6em 0;background:#f6fbff}.topo-audit .verdict h2{border:0;margin:.3em 0}
+.topo-audit .verdict li{margin:.25em 0}.topo-audit .glossary{color:#59636e;font-size:.85em}
+.topo-audit .layers{overflow-x:auto}
 """
 
 _LEGEND = (
@@ -253,7 +257,7 @@ def _topology(report: dict) -> list[str]:
 def _extra_sections(report: dict) -> list[str]:
     """Sections added by newer analyses (rendered generically as key/value tables)."""
     known = {"schema", "schema_version", "topo_version", "network", "parameters", "balances", "decomposition",
-             "connectivity", "notes", "topology", "singular_strata"}
+             "connectivity", "notes", "topology", "singular_strata", "layers"}
     out = []
     for key, value in report.items():
         if key in known or not isinstance(value, dict):
@@ -287,7 +291,10 @@ def render_html_fragment(report: dict, figures: dict | None = None) -> str:
     figures = figures or {}
     graph = _graph(report, figures)
     big = report["network"]["n_nodes"] > 150  # a long collapsed drawing goes after the tables
-    parts = (_header(report) + _cards(report) + _connectivity(report) + ([] if big else graph)
+    from topo.report.verdict import layers_html, verdict_html
+
+    parts = (_header(report) + [verdict_html(report)] + _cards(report) + [layers_html(report)]
+             + _connectivity(report) + ([] if big else graph)
              + _balances(report, figures) + _network(report) + (graph if big else []) + _strata(report)
              + _topology(report) + _extra_sections(report) + _notes(report))
     return f"<div class='topo-audit'><style>{_STYLE}</style>{''.join(parts)}</div>"

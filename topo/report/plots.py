@@ -13,9 +13,10 @@ from topo.graph.architecture import ARCH, Architecture
 from topo.graph.forward import node_levels
 from topo.graph.nodes import BIAS, HIDDEN
 from topo.report.schema import layer_key
-from topo.utils.validation import BOOLEAN, COUNT, COUNT_OR_ZERO, NAME, Options, validate_params
+from topo.utils.validation import BOOLEAN, COUNT, COUNT_OR_ZERO, NAME, TOLERANCE, Interval, Options, validate_params
 
-__all__ = ["plot_activation_regions", "plot_diagram", "plot_barcode", "plot_fiber", "plot_dag", "report_figures"]
+__all__ = ["plot_activation_regions", "plot_diagram", "plot_barcode", "plot_fiber", "plot_dag", "plot_balances",
+           "report_figures"]
 
 
 @validate_params(arch=ARCH, resolution=COUNT)
@@ -372,7 +373,7 @@ def report_figures(arch: Architecture, theta, report: dict, *, fmt: str = "svg",
     c = balances_in_range(arch, arch.as_vector(theta))[0] if c is None else c  # the report's units
     tol = report["balances"]["tol"]
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    _balance_histogram(ax, c, tol, unit=report["balances"].get("unit_log2", 0))
+    plot_balances(c, tol=tol, unit=report["balances"].get("unit_log2", 0), ax=ax)
     out = {"balances": _figure_bytes(fig, fmt)}
     d = decompose(arch)
     frozen = [tuple(w["edge"]) for w in report["connectivity"]["frozen_edges"]]
@@ -388,28 +389,57 @@ def report_figures(arch: Architecture, theta, report: dict, *, fmt: str = "svg",
 
 
 def _bin_edges(c: np.ndarray, n: int) -> np.ndarray:
-    """Histogram bin edges that neither collapse (all balances equal, |c| ~ 1e16) nor
-    overflow (c from -1e308 to 1e308): binned after an exact power-of-two rescaling."""
+    """About ``n`` equal histogram bins, with a bin edge at 0 when the balances straddle it
+    (a bin never mixes negative and positive balances), that neither collapse (all balances
+    equal, |c| ~ 1e16) nor overflow (c from -1e308 to 1e308): built after an exact
+    power-of-two rescaling, on the grid ``width * k`` (so that 0 is an edge exactly)."""
     lo, hi = float(c.min()), float(c.max())
     if not hi > lo or (hi - lo) <= 1e-12 * max(abs(lo), abs(hi)):
         half = 0.05 * abs(lo) if lo else 0.5
         return np.array([lo - half, hi + half])
     scaled, k = power_of_two_scale(c)
-    return np.ldexp(np.histogram_bin_edges(scaled, bins=n), k)
+    s_lo, s_hi = float(scaled.min()), float(scaled.max())
+    width = (s_hi - s_lo) / n
+    first, last = np.floor(s_lo / width), np.ceil(s_hi / width)
+    if last <= s_hi / width:  # the largest value falls on the last edge: one more bin holds it
+        last += 1
+    return np.ldexp(width * np.arange(first, last + 1), k)
 
 
-def _balance_histogram(ax, c: np.ndarray, tol: float, unit: int = 0) -> None:
+@validate_params(tol=TOLERANCE, unit=Interval(int, None))
+def plot_balances(c: Any, *, tol: float = 0.0, unit: int = 0, ax=None):
+    """Histogram of balances: stacked bars, negative balances (``c < -tol``) red below the
+    others blue, on bins with an edge at 0, the legend beside the axes (never over a bar).
+
+    A red unit can freeze its outgoing edge: its balance says more weight goes out than in.
+    Returns the Axes; the red bars' heights add up to the number of negative balances.
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from topo.plots import plot_balances
+    >>> ax = plot_balances(np.array([-3.0, -0.2, 0.1, 0.1, 2.5, 4.0]))
+    >>> float(sum(p.get_height() for p in ax.containers[0]))   # the red bars: two negative balances
+    2.0
+    """
+    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
+    c = np.asarray(c, dtype=np.float64).ravel()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.2))
     if len(c):
         bins = _bin_edges(c, min(60, max(8, len(c) // 4)))
-        ax.hist(c[c < -tol], bins=bins, color="tab:red", label="c < 0")
-        ax.hist(c[c >= -tol], bins=bins, color="tab:blue", label="c ≥ 0")
+        neg = c < -tol
+        ax.hist([c[neg], c[~neg]], bins=bins, stacked=True, color=["tab:red", "tab:blue"],
+                label=[f"c < 0 ({int(neg.sum())})", f"c ≥ 0 ({int((~neg).sum())})"])
         ax.axvline(0, color="k", lw=0.8)
-        ax.legend(fontsize=8, frameon=False, loc="upper right")
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     else:
         ax.text(0.5, 0.5, "no constrained unit", ha="center", va="center", transform=ax.transAxes)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(xlabel="balance c (squared norm in − squared norm out)" + (f", units of 2^{unit}" if unit else ""),
            ylabel="constrained units",
            title=f"balances of the {len(c)} constrained units")
+    return ax

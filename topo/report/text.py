@@ -13,7 +13,7 @@ from topo.utils.text import one_line
 from topo.utils.validation import BOOLEAN, validate_params
 
 __all__ = ["render_text", "render_markdown", "markdown_escape", "markdown_code", "terminal_escape",
-           "free_by_reason", "symmetry_text"]
+           "free_by_reason", "symmetry_text", "group_order_text"]
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$&])")
@@ -98,6 +98,24 @@ def _components_text(con: dict) -> str:
     return f"{con['n_components']} (= 2^{k})" if k <= 60 else f"2^{k}"
 
 
+#: Group orders below this are written out; from it on as a power of ten.
+EXACT_BELOW = 10**6
+
+
+def group_order_text(order: Any, log10_order: float) -> str:
+    """The one format of a group order in every rendering: the integer below 10^6
+    (``"720"``), else ``"≈ 10^9.2"`` (the exact order may have thousands of digits).
+
+    Examples
+    --------
+    >>> group_order_text("720", 2.857), group_order_text("1625702400", 9.211), group_order_text(None, 26.6)
+    ('720', '≈ 10^9.2', '≈ 10^26.6')
+    """
+    if order is not None and int(order) < EXACT_BELOW:
+        return str(int(order))
+    return f"≈ 10^{log10_order:.1f}"
+
+
 def symmetry_text(sym: dict) -> str:
     """``"4 components, 3 up to symmetry (group of order 2)"`` or why it was not computed."""
     text = sym["summary"]
@@ -105,7 +123,7 @@ def symmetry_text(sym: dict) -> str:
     if group and group["order"] == "1":
         text += " (no symmetry)"
     elif group:
-        order = group["order"] if group["order"] is not None else f"10^{group['log10_order']:.1f}"
+        order = group_order_text(group["order"], group["log10_order"])
         text += f" (automorphism group of order {order}, {group['n_generators']} generator(s))"
     if sym.get("reason"):
         text += f"; {sym['reason']}"
@@ -132,11 +150,15 @@ def _balances_line(net: dict) -> str:
     return f"{line}; {shared}" if shared else line
 
 
-def render_text(report: dict) -> str:
-    """A readable terminal summary of an audit dict."""
+@validate_params(layers=BOOLEAN)
+def render_text(report: dict, *, layers: bool = False) -> str:
+    """A readable terminal summary of an audit dict: the verdict in plain words and a
+    glossary line first, then the detail; ``layers=True`` appends the per-layer table."""
+    from topo.report.verdict import layers_text, verdict_text
+
     net, bal, dec, con = report["network"], report["balances"], report["decomposition"], report["connectivity"]
-    lines = [
-        f"topo audit: {_t(net['name'])}",
+    lines = [f"topo audit: {_t(net['name'])}"] + verdict_text(report, _t) + [
+        "  details",
         f"  source       {_t(net['source'])}; parameters: {_t(report['parameters']['source'])}",
         f"  network      {net['n_nodes']} nodes, {net['n_edges']} edges, {net['n_params']} parameters; "
         f"{net['n_inputs']} input(s), {net['n_biases']} bias(es), {net['n_outputs']} output(s)",
@@ -185,17 +207,23 @@ def render_text(report: dict) -> str:
         )
     for note in report["notes"]:
         lines.append(f"  note: {_t(note)}")
+    if layers:
+        lines += layers_text(report, _t)
     return "\n".join(lines)
 
 
 def render_markdown(report: dict) -> str:
-    """The audit dict as a Markdown page."""
+    """The audit dict as a Markdown page: the verdict first, then the per-layer table and the detail."""
+    from topo.report.verdict import layers_markdown, verdict_markdown
+
     net, bal, dec, con = report["network"], report["balances"], report["decomposition"], report["connectivity"]
     out = [
         f"# topo audit: {_m(net['name'])}",
         "",
         f"Source: {_m(net['source'] or 'n/a')}. Parameters: {_m(report['parameters']['source'] or 'n/a')}.",
         "",
+        *verdict_markdown(report, markdown_code, _m),
+        *layers_markdown(report, _m),
         "## Network",
         "",
         "| nodes | edges | parameters | inputs | biases | outputs | hidden | constrained |",

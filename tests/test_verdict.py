@@ -1,0 +1,159 @@
+"""The verdict-first summary, the per-layer table and prunable units mapped to model
+parameters (issue 21), in every rendering: terminal, Markdown, HTML, Audit.summary(),
+_repr_html_, Audit.layers(), Audit.prunable()."""
+
+import sys
+
+import numpy as np
+import pytest
+
+import topo
+from topo.cli import main
+from topo.report import render_html, render_markdown
+from topo.report.verdict import GLOSSARY
+
+SHALLOW_VERDICT = [
+    "  verdict",
+    "  - The fiber has 8 connected components (2^3), one per sign pattern of the locked weights.",
+    "  - 3 weights are locked in sign (gradient flow from these weights can never change their sign): "
+    "h1_0 -> y0, h1_4 -> y0, h1_5 -> y0",
+    "  - No unit is prunable: no unit's weights can all reach 0 on this fiber.",
+    "  - All 6 hidden units carry a conserved balance.",
+    f"  {GLOSSARY}",
+    "  details",
+]
+
+
+def test_summary_starts_with_the_verdict_and_the_glossary():
+    a = topo.audit("shallow")
+    lines = a.summary().splitlines()
+    assert lines[0] == "topo audit: shallow"
+    assert lines[1:8] == SHALLOW_VERDICT
+    # the frozen edges named in the verdict are those of the connectivity report
+    frozen = {f"{u} -> {v}" for u, v in a.connectivity.frozen_edges}
+    assert frozen == {"h1_0 -> y0", "h1_4 -> y0", "h1_5 -> y0"}
+
+
+def test_connected_fiber_says_so():
+    a = topo.audit([2, 3, 1], seed=0)
+    text = a.summary()
+    assert a.n_components == 1
+    assert "  - The fiber is connected (1 component): these balances do not split the parameter space." in text
+    assert "  - No weight is locked in sign." in text
+
+
+def _locked_and_prunable_model():
+    torch = pytest.importorskip("torch")
+    net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    with torch.no_grad():  # unit 1: c = 0.5^2 - 0.5^2 = 0 (prunable); unit 2: c < 0 (its output weight locked)
+        net[0].weight.copy_(torch.tensor([[1.0, 0.5], [0.5, 0.0], [0.3, -0.2]]))
+        net[0].bias.copy_(torch.tensor([0.1, 0.0, 0.2]))
+        net[2].weight.copy_(torch.tensor([[0.4, 0.5, 2.0]]))
+    return net
+
+
+LOCKED = "1 weight is locked in sign (gradient flow from these weights can never change its sign): 2.weight[0, 2]"
+PRUNABLE = ("1 unit is prunable (the fiber holds points where all its weights are 0, and there removing it leaves "
+            "the function unchanged): 0.1 (zeroes 0.weight[1, :], 0.bias[1], 2.weight[0, 1])")
+
+
+def test_torch_verdict_names_model_parameters_in_every_rendering():
+    net = _locked_and_prunable_model()
+    a = topo.audit(net)
+    text = a.summary()
+    assert f"  - {LOCKED}" in text.splitlines() and f"  - {PRUNABLE}" in text.splitlines()
+    md = render_markdown(a.report)
+    assert md.index("## Verdict") < md.index("## Layers") < md.index("## Network")
+    assert "`2.weight[0, 2]`" in md and "`0.weight[1, :]`" in md
+    for html in (render_html(a.report), a._repr_html_()):
+        assert html.index("Verdict") < html.index("Connectivity")
+        assert "<code>2.weight[0, 2]</code>" in html and "<code>0.weight[1, :]</code>" in html
+        assert "no unit is prunable" not in html.lower()
+
+
+def test_prunable_parameters_cut_the_unit_off():
+    """Zeroing exactly the entries the audit names cuts the unit off (checked on the re-imported model)."""
+    torch = pytest.importorskip("torch")
+    net = _locked_and_prunable_model()
+    rows = topo.audit(net).prunable(records=True)
+    assert rows == [{"units": ("0.1",), "layer": "0", "n_boundary_edges": 4,
+                     "parameters": ("0.weight[1, :]", "0.bias[1]", "2.weight[0, 1]")}]
+    with torch.no_grad():
+        net[0].weight[1, :] = 0
+        net[0].bias[1] = 0
+        net[2].weight[0, 1] = 0
+    imp = topo.from_torch(net)
+    assert topo.floating_clusters(imp.architecture, imp.theta) == [["0.1"]]
+
+
+def test_layers_table_adds_up():
+    a = topo.audit("skip-dag")
+    rows = a.layers(records=True)
+    net, con = a.report["network"], a.report["connectivity"]
+    arch = a.architecture
+    assert sum(r["parameters"] for r in rows) == int(arch.edge_sizes[arch.edge_trainable].sum())
+    assert sum(r["constrained"] for r in rows) == net["n_constrained"]
+    assert sum(r["frozen_edges"] for r in rows) == con["n_frozen_edges"]
+    assert sum(r["n_negative"] for r in rows) == a.report["balances"]["n_negative"]
+    for r in rows:
+        if r["constrained"]:
+            cs = [float(x) for v, x in zip(a.architecture.constrained, a.c) if topo.report.schema.layer_key(v) == r["layer"]]
+            assert (r["balance_min"], r["balance_max"]) == (min(cs), max(cs))
+
+
+def test_layers_dataframe_or_records(monkeypatch):
+    pd = pytest.importorskip("pandas")
+    a = topo.audit("shallow")
+    df = a.layers()
+    assert isinstance(df, pd.DataFrame) and list(df["layer"]) == ["x", "h1", "y"]
+    monkeypatch.setitem(sys.modules, "pandas", None)  # pandas missing: records
+    assert a.layers() == a.layers(records=True)
+    assert isinstance(a.prunable(), list)
+
+
+def test_torch_layers_have_types_shapes_and_free_reasons():
+    pytest.importorskip("torch")
+    from topo import zoo
+
+    model, x = zoo.residual_mlp(width=5, depth=2)
+    a = topo.audit(model, example_input=x, max_strata=0)
+    rows = {r["layer"]: r for r in a.layers(records=True)}
+    assert rows["blocks.0.fc1"]["type"] == "Linear" and rows["blocks.0.fc1"]["output_shape"][-1] == 5
+    assert rows["blocks.0.fc1"]["constrained"] == 5
+    reasons = a.architecture.free_reasons  # the reason text belongs to the analysis, not to this test
+    free = [r for r in rows.values() if r["free"]]
+    assert free and all(r["free_reason"] in set(reasons.values()) for r in free)
+    # trainable weights only: the residual adds' fixed edges count nowhere
+    assert sum(r["parameters"] for r in rows.values()) == sum(p.numel() for p in model.parameters())
+    assert rows["add"]["parameters"] == 0
+    top = max(set(reasons.values()), key=list(reasons.values()).count)
+    assert f"are free (mostly: {top})" in a.summary()
+    assert "  layers" in a.summary().splitlines()  # default for a PyTorch model
+    assert "  layers" not in topo.audit("shallow").summary().splitlines()
+
+
+def test_cli_layers_flag(capsys, tmp_path, monkeypatch):
+    rc = main(["audit", "--example", "shallow", "--layers"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    table = out[out.index("\n  layers\n"):].splitlines()[2:]
+    assert table[0].split() == ["layer", "type", "output", "shape", "parameters", "units", "constrained", "free",
+                                "balance", "range", "c", "<", "0", "frozen", "edges", "prunable", "free", "because"]
+    assert table[2].split()[:3] == ["h1", "relu", "18"]
+    rc = main(["audit", "--example", "shallow"])
+    assert "\n  layers\n" not in capsys.readouterr().out
+    pytest.importorskip("torch")
+    rc = main(["audit", "--torch", "topo.zoo:mlp", "-q"])
+    assert rc == 0
+    rc = main(["audit", "--torch", "topo.zoo:mlp"])
+    assert "\n  layers\n" in capsys.readouterr().out
+    rc = main(["audit", "--torch", "topo.zoo:mlp", "--no-layers"])
+    assert "\n  layers\n" not in capsys.readouterr().out
+
+
+def test_html_has_verdict_first_and_layers_table():
+    a = topo.audit("shallow")
+    html = render_html(a.report)
+    assert html.index("<h2>Verdict</h2>") < html.index("<h2>Layers</h2>") < html.index("<h2>Connectivity</h2>")
+    assert "<code>h1_0 -&gt; y0</code>" in html
+    assert sum(r["parameters"] for r in a.layers(records=True)) == a.architecture.n_params  # all trainable
