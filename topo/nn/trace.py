@@ -56,7 +56,19 @@ def _describe(result):
         return ("tensor", tuple(result.shape))
     if isinstance(result, (tuple, list)) and result and all(isinstance(r, torch.Tensor) for r in result):
         return ("tensors", [tuple(r.shape) for r in result])
+    if _holds_tensor(result):
+        return ("nested", None)
     return ("value", result)
+
+
+def _holds_tensor(value) -> bool:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return True
+    if isinstance(value, dict):
+        value = list(value.values())
+    return isinstance(value, (tuple, list)) and any(_holds_tensor(v) for v in value)
 
 
 def _record_shapes(gm, example_input) -> dict:
