@@ -235,6 +235,8 @@ class Importer:
         if kind == "value" and n.op != "get_attr":
             return _Const(self.meta[n.name][1], n.name) if n.name in self.meta else _Const(None, n.name)
         if n.op == "placeholder":
+            if self.meta.get(n.name, ("tensor",))[0] != "tensor":  # an optional argument left at None, ...
+                return _Const(self.meta[n.name][1], n.name)
             return self.placeholder(n)
         if n.op == "output":
             return self.output(n)
@@ -576,7 +578,7 @@ class Importer:
             groups, across = len(x.ids), "each channel's own elements"
         reason = (f"{what} {qual!r} normalises across {across}: scale-invariant in its input, not "
                   "homogeneous per unit: no rescaling law")
-        normed = self._free(n, what, qual, dense=True, reason=reason, groups=groups)
+        normed = self._free(n, what, qual, dense=True, reason=reason, groups=groups, prefix=f"{n.name}.normed")
         if weight is None or tuple(weight.shape) != (len(x.ids),):
             return normed
         self.claim(qual, "weight", weight)
@@ -819,7 +821,7 @@ class Importer:
         return str(n.target) if n.op == "call_module" else n.name
 
     def _free(self, n, what: str, qual: str, *, dense: bool, reason: str | None = None,
-              groups: int | None = None) -> _Value:
+              groups: int | None = None, prefix: str | None = None) -> _Value:
         """New free units for the output of ``n``, with a fixed edge from every input unit they depend on
         (elementwise: the units at the same position after broadcasting; ``groups``: every unit of the
         same channel group, as a convolution reads; else every input unit).  ``reason`` says why the
@@ -837,7 +839,7 @@ class Importer:
         cdim = first.cdim if first.labels is None and first.cdim < len(out) else 1
         if reason is None:
             self.unsupported.append((what, qual))
-        outs = self.b.units(n.name, out[cdim], act=f"free:{what}")
+        outs = self.b.units(prefix or n.name, out[cdim], act=f"free:{what}")
         us, vs = [], []
         for a, v in vals:
             if groups:
