@@ -67,9 +67,9 @@ def rewritten_copy(model, imp, x):
     the whole bias ``(b − mean)·s + β`` into its own bias (the layer's bias is zeroed).
     """
     m = copy.deepcopy(model).double().eval()
-    named = [imp.edge_source[e] for e in imp.edge_source]
-    own_weight = {q for q, p, _ in named if p == "weight"}
-    folded = {q for q, p, _ in named if p == "bias"} - own_weight
+    named = imp.edge_source.parameters()
+    own_weight = {q for q, p in named if p == "weight"}
+    folded = {q for q, p in named if p == "bias"} - own_weight
     mods = dict(m.named_modules())
     producer = _producers(m, x.double())
     with torch.no_grad():

@@ -97,6 +97,10 @@ class EdgeSources(Mapping):
             return (qual, param, (j, col))
         return (qual, param, (j, f"{col * k}:{(col + 1) * k}"))
 
+    def parameters(self) -> set:
+        """``{(module qualified name, parameter name)}`` of every parameter some edge takes weights from."""
+        return {(blk[2], blk[3]) for blk in self._blocks}
+
     def note(self, edge) -> str | None:
         """How the edge's value derives from the named parameter (None: it is the parameter)."""
         return self._block(edge)[1][7]
