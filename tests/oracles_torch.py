@@ -26,7 +26,39 @@ def _index(idx):
     return tuple(slice(*map(int, i.split(":"))) if isinstance(i, str) else i for i in idx)
 
 
-def rewritten_copy(model, imp):
+def _np(t):
+    return t.detach().double().numpy()
+
+
+def _producers(m, x):
+    """``{BatchNorm qual: module}``: the module with a weight of its own whose output each BatchNorm
+    module reads, found by running the model with forward hooks (so BatchNorms called through
+    ``F.batch_norm`` inside norm-act modules are found as well as leaf modules)."""
+    made, read, handles = {}, {}, []
+
+    def reads(mod, inp, qual):
+        read.setdefault(qual, (id(inp[0]), inp[0]))  # kept alive: ids stay unique; return None (a value
+        # returned by a pre-hook would replace the input)
+
+    def makes(mod, inp, out):
+        if torch.is_tensor(out):
+            made.setdefault(id(out), (mod, out))
+
+    for qual, mod in m.named_modules():
+        if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
+            handles.append(mod.register_forward_pre_hook(lambda mod, inp, qual=qual: reads(mod, inp, qual)))
+        elif "weight" in dict(mod.named_parameters(recurse=False)):
+            handles.append(mod.register_forward_hook(makes))
+    try:
+        with torch.no_grad():
+            keep = m(x)  # noqa: F841 - the outputs stay alive while ids are compared
+            return {q: made[i][0] for q, (i, _) in read.items() if i in made}
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def rewritten_copy(model, imp, x):
     """A float64 copy of ``model`` whose parameters hold the imported edge weights.
 
     A BatchNorm with edges of its own (``edge_source`` names its weight) becomes the
@@ -35,47 +67,45 @@ def rewritten_copy(model, imp):
     the whole bias ``(b − mean)·s + β`` into its own bias (the layer's bias is zeroed).
     """
     m = copy.deepcopy(model).double().eval()
-    named = [(e, imp.edge_source[e]) for e in imp.architecture.edges if e in imp.edge_source]
-    own_weight = {q for _, (q, p, _) in named if p == "weight"}
-    gm = torch.fx.symbolic_trace(m)
+    named = imp.edge_source.parameters()
+    own_weight = {q for q, p in named if p == "weight"}
+    folded = {q for q, p in named if p == "bias"} - own_weight
     mods = dict(m.named_modules())
-    producer = {}
-    for n in gm.graph.nodes:
-        if n.op == "call_module" and isinstance(mods[n.target], torch.nn.modules.batchnorm._BatchNorm):
-            prev = n.args[0]
-            if getattr(prev, "op", None) == "call_module":
-                producer[n.target] = mods[prev.target]
+    producer = _producers(m, x.double())
     with torch.no_grad():
         for qual, bn in mods.items():
-            if not isinstance(bn, torch.nn.modules.batchnorm._BatchNorm):
+            if not isinstance(bn, torch.nn.modules.batchnorm._BatchNorm) or qual not in own_weight | folded:
                 continue
-            s = bn.weight / torch.sqrt(bn.running_var + bn.eps)
-            t = bn.bias - bn.running_mean * s
+            # in numpy: torch's vectorised division may differ from it in the last bit
+            s = _np(bn.weight) / np.sqrt(_np(bn.running_var) + bn.eps)
+            t = _np(bn.bias) - _np(bn.running_mean) * s
             if qual in own_weight:
-                bn.weight.copy_(s)
-                bn.bias.copy_(t)
+                bn.weight.copy_(torch.from_numpy(s))
+                bn.bias.copy_(torch.from_numpy(t))
             else:
                 layer = producer[qual]
-                layer.weight.mul_(s.reshape((-1,) + (1,) * (layer.weight.dim() - 1)))
+                W = _np(layer.weight)
+                layer.weight.copy_(torch.from_numpy(W * s.reshape((-1,) + (1,) * (W.ndim - 1))))
                 if layer.bias is not None:
-                    t = t + layer.bias * s
+                    t = t + _np(layer.bias) * s
                     layer.bias.zero_()
                 bn.weight.fill_(1.0)
-                bn.bias.copy_(t)
+                bn.bias.copy_(torch.from_numpy(t))
             bn.running_mean.zero_()
             bn.running_var.fill_(1.0 - bn.eps)
     return m
 
 
-def edge_terms(model, imp, x, *, seed: int = 0):
+def edge_terms(model, imp, x, *, seed: int = 0, edges=None):
     """``⟨θ_e, ∂L/∂θ_e⟩`` for every edge with a source (L a random quadratic loss of the outputs),
-    after checking that each source holds exactly the edge's imported weights."""
-    m = rewritten_copy(model, imp)
+    after checking that each source holds exactly the edge's imported weights; ``edges``: only those
+    edge indices (the others are NaN)."""
+    m = rewritten_copy(model, imp, x)
     arch = imp.architecture
     xd = x.double()
     ref = copy.deepcopy(model).double().eval()(xd)
-    np.testing.assert_allclose(m(xd).detach().numpy(), ref.detach().numpy(), rtol=1e-9, atol=1e-9)
     out = m(xd)
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-9, atol=1e-9)
     g = torch.Generator().manual_seed(seed)
     target = torch.randn(out.shape, generator=g, dtype=torch.float64)
     loss = ((out - target) ** 2).sum() + (out ** 3).sum() * 0.1
@@ -83,13 +113,17 @@ def edge_terms(model, imp, x, *, seed: int = 0):
     names = list(params)
     grads = dict(zip(names, torch.autograd.grad(loss, [params[k] for k in names], allow_unused=True)))
     terms = np.full(arch.n_edges, np.nan)
-    for e, edge in enumerate(arch.edges):
+    all_edges = arch.edges
+    for e in (range(arch.n_edges) if edges is None else edges):
         if not arch.edge_trainable[e]:
             continue
+        edge = all_edges[e]
         qual, pname, idx = imp.edge_source[edge]
         full = f"{qual}.{pname}"
         assert full in params, f"edge {edge} names {full!r}, which is not a parameter of the model"
-        p, gr = params[full].detach()[_index(idx)], grads[full][_index(idx)]
+        p, gr = params[full].detach()[_index(idx)], grads[full]
+        gr = torch.zeros_like(params[full]) if gr is None else gr
+        gr = gr[_index(idx)]
         np.testing.assert_array_equal(p.reshape(-1).numpy(), imp.theta[arch.edge_slice(edge)],
                                       err_msg=f"edge {edge}: {full}{list(idx)}")
         terms[e] = float((p * gr).sum())

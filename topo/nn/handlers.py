@@ -93,8 +93,6 @@ class _Builder:
 
 
 @dataclass
-
-
 class _Value:
     """The units holding a tensor: one per channel (``spatial`` elements each) or per feature.
 
@@ -107,11 +105,15 @@ class _Value:
     fresh: bool = False  # the units were made by this value's producer and nothing else reads them
     labels: Any = None
     layer: Any = None  # (weight batch, bias batch or None, qual) of the layer that made the units
+    cdim: int = 1  # the tensor dimension that runs over the units (1: channels first; -1-like: channel-last)
+
+    def like(self, ids, **kw) -> "_Value":
+        """Units ``ids`` laid out like this value (same spatial size and channel dimension)."""
+        kw.setdefault("spatial", self.spatial)
+        return _Value(ids, cdim=self.cdim, **kw)
 
 
 @dataclass
-
-
 class _Const:
     """A non-unit argument: a Python value, or a tensor held by the model (``get_attr``)."""
 
@@ -139,7 +141,9 @@ def _positions(shape, value: _Value):
         return value.labels
     C = len(value.ids)
     if len(shape) >= 3:
-        return torch.arange(C).view((1, C) + (1,) * (len(shape) - 2)).expand(shape)
+        view = [1] * len(shape)
+        view[value.cdim] = C
+        return torch.arange(C).view(view).expand(shape)
     if len(shape) == 2:
         if shape[1] != C * value.spatial:
             raise GraphError(f"internal: {C} units x {value.spatial} do not make {shape[1]} features")
@@ -148,26 +152,44 @@ def _positions(shape, value: _Value):
 
 
 def _canonical(T, ids: np.ndarray) -> _Value:
-    """Read a tensor of unit positions as units: channel-major when it is, else kept as labels."""
+    """Read a tensor of unit positions as units: one dimension running over the units (channels
+    first, or channel-last after a permute), each unit's elements along the others; else labels.
+
+    A unit may appear more than once (space-to-depth, ``cat([x, x])``): :meth:`Importer._dedupe`
+    turns the repeats into copies joined by fixed edges.
+    """
     ids = np.asarray(ids)
-    if T.dim() >= 2 and bool((T == T[:1]).all()):
-        row = T[0]
-        if row.dim() >= 2:
-            r = row.reshape(row.shape[0], -1)
-            k = r.shape[1]
-            if not bool((r == r[:, :1]).all()):
-                return _Value(ids, labels=T)
-            pos = r[:, 0]
-        else:
-            change = np.flatnonzero(np.diff(row.numpy()) != 0)
-            k = int(change[0]) + 1 if len(change) else len(row)
-            if len(row) % k or not bool((row.view(-1, k) == row.view(-1, k)[:, :1]).all()):
-                return _Value(ids, labels=T)
-            pos = row.view(-1, k)[:, 0]
-        pos = pos.numpy()
-        if len(np.unique(pos)) == len(pos):
-            return _Value(ids[pos], spatial=k)
+    if T.dim() < 2 or not bool((T == T[:1]).all()):
+        return _Value(ids, labels=T)
+    row = T[0]
+    if row.dim() == 1:
+        change = np.flatnonzero(np.diff(row.numpy()) != 0)
+        k = int(change[0]) + 1 if len(change) else len(row)
+        blocks = row.view(-1, k) if len(row) % k == 0 else None
+        if blocks is None or not bool((blocks == blocks[:, :1]).all()):
+            return _Value(ids, labels=T)
+        return _Value(ids[blocks[:, 0].numpy()], spatial=k)
+    for d in range(row.dim()):  # the channel dimension first
+        r = row.movedim(d, 0).reshape(row.shape[d], -1)
+        if bool((r == r[:, :1]).all()):
+            return _Value(ids[r[:, 0].numpy()], spatial=r.shape[1], cdim=d + 1)
     return _Value(ids, labels=T)
+
+
+def _attribute(gm, target: str):
+    """The tensor (parameter, buffer or constant) a ``get_attr`` node reads."""
+    obj = gm
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _grouped(ins: np.ndarray, outs: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Edges from every unit of ``ins`` to every unit of ``outs`` in the same of ``groups`` groups."""
+    per_in, per_out = len(ins) // groups, len(outs) // groups
+    o = np.arange(len(outs))
+    pos = ((o // per_out) * per_in)[:, None] + np.arange(per_in)[None, :]
+    return ins[pos].ravel(), np.repeat(outs, per_in)
 
 
 def _op_name(n) -> str:
@@ -193,6 +215,8 @@ class Importer:
         self.unsupported: list[tuple[str, str]] = []
         self.outputs: list[np.ndarray] = []
         self.tables = _tables()
+        self._claimed: dict[int, str] = {}
+        self._claims: set = set()
 
     # -- running
     def run(self) -> None:
@@ -202,14 +226,22 @@ class Importer:
 
     def dispatch(self, n):
         kind = self.meta.get(n.name, ("value", None))[0] if n.op not in ("placeholder", "output") else "tensor"
+        if kind == "nested" and n.op != "get_attr":
+            if self._reads_units(n):
+                raise GraphError(f"{self.what(n)} returns a nested structure of tensors (as an LSTM's "
+                                 "(output, (h, c))); topo imports operations returning a tensor or a flat tuple "
+                                 "of tensors, and cannot import it")
+            return _Const(None, n.name)
         if kind == "value" and n.op != "get_attr":
             return _Const(self.meta[n.name][1], n.name) if n.name in self.meta else _Const(None, n.name)
         if n.op == "placeholder":
+            if self.meta.get(n.name, ("tensor",))[0] != "tensor":  # an optional argument left at None, ...
+                return _Const(self.meta[n.name][1], n.name)
             return self.placeholder(n)
         if n.op == "output":
             return self.output(n)
         if n.op == "get_attr":
-            return _Const(None, str(n.target))
+            return _Const(_attribute(self.gm, str(n.target)), str(n.target))
         if not self._reads_units(n):
             return _Const(None, n.name)
         modules, functions, methods = self.tables
@@ -270,13 +302,39 @@ class Importer:
             raise GraphError(f"{self.what(n)} expects a tensor of units as argument {i}")
         return v
 
-    def channels(self, n, i: int = 0) -> _Value:
-        """Argument ``i`` as channel-major units (no pending relabelling)."""
+    def channels(self, n, i: int = 0, *, first: bool = False) -> _Value:
+        """Argument ``i`` as units, one dimension running over them (no pending relabelling);
+        ``first``: that dimension must be dimension 1 (channels first, as convolutions read)."""
         v = self.value(n, i)
         if v.labels is not None:
             raise GraphError(f"{self.what(n)} reads a tensor whose elements do not come channel by channel "
                              "(after a view/transpose that mixes units); topo cannot import it")
+        if first and v.cdim != 1:
+            raise GraphError(f"{self.what(n)} reads a channel-last tensor (units along dimension {v.cdim}) "
+                             "as channels first; topo cannot import it")
         return v
+
+    def arg(self, n, i: int, name: str, default=None):
+        """Argument ``i`` (or keyword ``name``) of node ``n`` as an fx node or a Python value."""
+        if i < len(n.args):
+            return n.args[i]
+        return n.kwargs.get(name, default)
+
+    def parameter(self, node):
+        """``(qual, name, tensor)`` of a model parameter or buffer read by a ``get_attr`` node; None for
+        anything else (a value computed from parameters, a constant, ``None``)."""
+        if getattr(node, "op", None) != "get_attr":
+            return None
+        qual, _, name = str(node.target).rpartition(".")
+        return qual, name, self.env[node.name].value
+
+    def claim(self, qual: str, name: str, tensor) -> None:
+        """Record that a layer's edges take the weights of ``tensor``: a second claim is weight sharing."""
+        owner = self._claimed.setdefault(id(tensor), f"{qual}.{name}")
+        if owner != f"{qual}.{name}" or (qual, name) in self._claims:
+            raise GraphError(f"parameter {qual}.{name} is used by two layers: its weights are shared, and topo "
+                             "models every edge as its own parameters (weight sharing cannot be imported)")
+        self._claims.add((qual, name))
 
     def concrete(self, a):
         import torch.fx as fx
@@ -335,63 +393,197 @@ class Importer:
 
     # -- layers with parameters
     def linear(self, n, mod) -> _Value:
-        x = self.channels(n)
-        shp = self.shape(n.args[0])
-        if len(shp) != 2:
-            raise GraphError(f"Linear {n.target!r} is applied to a tensor of shape {shp}: topo imports Linear "
-                             "layers on (batch, features) tensors only")
-        W, bias = to_numpy(mod.weight), (to_numpy(mod.bias) if mod.bias is not None else None)
-        k = x.spatial
-        if W.shape[1] != len(x.ids) * k:
-            raise GraphError(f"Linear {n.target!r} expects {W.shape[1]} features, its input has "
-                             f"{len(x.ids)} units x {k}")
-        outs = self.b.units(n.target, W.shape[0])
-        m = len(x.ids)
-        wb = self.b.edges(np.tile(x.ids, len(outs)), np.repeat(outs, m), W, size=k,
-                          source=(n.target, "weight", "dense", m, k, None))
-        bb = None
-        if bias is not None:
-            bb = self.b.bias(n.target, outs, bias, source=(n.target, "bias", "vector", 1, 1, None))
-        return _Value(outs, fresh=True, layer=(wb, bb, n.target, outs))
+        return self.dense(n, self.channels(n), mod.weight, mod.bias, str(n.target))
+
+    def linear_function(self, n) -> _Value:
+        """``F.linear(x, weight, bias)`` with weights held by a module (timm's ``Linear``, ...)."""
+        return self._functional_layer(n, self.dense, "linear")
 
     def conv(self, n, mod) -> _Value:
-        x = self.channels(n)
+        return self.convolution(n, self.channels(n, first=True), mod.weight, mod.bias, str(n.target),
+                                mod.groups)
+
+    def conv_function(self, n) -> _Value:
+        """``F.conv1d/2d/3d(x, weight, bias, stride, padding, dilation, groups)`` with module weights."""
+        groups = self.concrete(self.arg(n, 6, "groups", 1))
+        return self._functional_layer(n, lambda n, x, W, b, q: self.convolution(n, x, W, b, q, groups), "conv")
+
+    def _functional_layer(self, n, build, kind: str) -> _Value:
+        x = self.channels(n, first=kind == "conv")
+        w_node, b_node = self.arg(n, 1, "weight"), self.arg(n, 2, "bias")
+        weight = self.parameter(w_node)
+        bias = self.parameter(b_node) if b_node is not None else ("", "", None)
+        if weight is None or bias is None or weight[1] != "weight" or (bias[2] is not None and bias[0] != weight[0]):
+            return self.derived_weights(n, x, w_node, kind)
+        return build(n, x, weight[2], bias[2], weight[0])
+
+    def dense(self, n, x: _Value, weight, bias, qual: str) -> _Value:
+        """Dense layer on (batch, features), or on channel-last tensors (a 1x1 convolution over the units)."""
         shp = self.shape(n.args[0])
-        g, cin, cout = mod.groups, mod.in_channels, mod.out_channels
+        if len(shp) != 2 and x.cdim != len(shp) - 1:
+            raise GraphError(f"Linear {qual!r} acts on the last dimension of a tensor of shape {shp} whose units "
+                             f"run along dimension {x.cdim}: it mixes tokens or positions (token mixing), which "
+                             "cannot be expressed at channel level; topo cannot import it")
+        self.claim(qual, "weight", weight)
+        W, b = to_numpy(weight), (to_numpy(bias) if bias is not None else None)
+        k = x.spatial if len(shp) == 2 else 1
+        if W.shape[1] != len(x.ids) * k:
+            raise GraphError(f"Linear {qual!r} expects {W.shape[1]} features, its input has "
+                             f"{len(x.ids)} units x {k}")
+        outs = self.b.units(qual, W.shape[0])
+        m = len(x.ids)
+        wb = self.b.edges(np.tile(x.ids, len(outs)), np.repeat(outs, m), W, size=k,
+                          source=(qual, "weight", "dense", m, k, None))
+        bb = None
+        if b is not None:
+            bb = self.b.bias(qual, outs, b, source=(qual, "bias", "vector", 1, 1, None))
+        spatial = 1 if len(shp) == 2 else x.spatial
+        return x.like(outs, spatial=spatial, fresh=True, layer=(wb, bb, qual, outs))
+
+    def convolution(self, n, x: _Value, weight, bias, qual: str, groups: int) -> _Value:
+        shp = self.shape(n.args[0])
+        W = to_numpy(weight)
+        cout, per_in = W.shape[0], W.shape[1]
+        cin = per_in * int(groups)
         if len(x.ids) != cin or len(shp) < 3:
-            raise GraphError(f"{type(mod).__name__} {n.target!r} expects {cin} channels, got {len(x.ids)} units "
+            raise GraphError(f"convolution {qual!r} expects {cin} channels, got {len(x.ids)} units "
                              f"(input shape {shp})")
-        W = to_numpy(mod.weight)
-        per_in, per_out = cin // g, cout // g
+        self.claim(qual, "weight", weight)
+        per_out = cout // int(groups)
         kk = int(np.prod(W.shape[2:]))
-        outs = self.b.units(n.target, cout)
+        outs = self.b.units(qual, cout)
         o = np.arange(cout)
         pos = ((o // per_out) * per_in)[:, None] + np.arange(per_in)[None, :]
         wb = self.b.edges(x.ids[pos].ravel(), np.repeat(outs, per_in), W, size=kk,
-                          source=(n.target, "weight", "conv", per_in, kk, None))
+                          source=(qual, "weight", "conv", per_in, kk, None))
         bb = None
-        if mod.bias is not None:
-            bb = self.b.bias(n.target, outs, to_numpy(mod.bias), source=(n.target, "bias", "vector", 1, 1, None))
-        return _Value(outs, spatial=int(np.prod(self.shape(n)[2:])), fresh=True, layer=(wb, bb, n.target, outs))
+        if bias is not None:
+            bb = self.b.bias(qual, outs, to_numpy(bias), source=(qual, "bias", "vector", 1, 1, None))
+        return _Value(outs, spatial=int(np.prod(self.shape(n)[2:])), fresh=True, layer=(wb, bb, qual, outs))
+
+    def derived_weights(self, n, x: _Value, w_node, kind: str) -> _Value:
+        """A linear/convolution whose weights are computed from parameters (weight standardisation, ...):
+        its units are free, with the reason."""
+        params, norm = self._weight_ancestry(w_node)
+        owner = params[0].rpartition(".")[0] if params else n.name
+        what = type(self.modules[owner]).__name__ if owner in self.modules else kind
+        if norm:
+            reason = (f"the weights of {what} {owner!r} are standardised ({norm}): scale-invariant weights: "
+                      "no rescaling law")
+        else:
+            reason = f"the weights of {what} {owner!r} are computed from parameters, not parameters: no rescaling law"
+        groups = len(x.ids) // self.shape(w_node)[1] if kind == "conv" else None
+        return self._free(n, what, owner, dense=True, reason=reason, groups=groups)
+
+    def _weight_ancestry(self, node) -> tuple[list, str | None]:
+        """Parameters the value ``node`` is computed from, and the first normalisation on the way."""
+        import torch.fx as fx
+
+        params, norm, stack, seen = [], None, [node], set()
+        while stack:
+            a = stack.pop()
+            if not isinstance(a, fx.Node) or a.name in seen:
+                continue
+            seen.add(a.name)
+            if a.op == "get_attr":
+                params.append(str(a.target))
+                continue
+            name = _op_name(a)
+            if norm is None and any(k in name for k in ("norm", "std", "var")):
+                norm = name
+            fx.node.map_arg((a.args, a.kwargs), stack.append)
+        return sorted(params), norm
 
     def batchnorm(self, n, mod) -> _Value:
-        x = self.channels(n)
+        x = self.channels(n, first=True)
         if len(x.ids) != mod.num_features or (x.spatial != 1 and len(self.shape(n.args[0])) == 2):
             raise GraphError(f"{type(mod).__name__} {n.target!r} normalises {mod.num_features} features; its "
                              f"input has {len(x.ids)} units x {x.spatial}")
         s, t = bn_affine(mod)
-        if self.fold_batchnorm and x.layer is not None and x.fresh and self.single_user(n):
-            return self._fold(n.target, x, s, t)
-        outs = self.b.units(n.target, len(x.ids))
-        affine = mod.weight is not None
-        note_s = f"BatchNorm scale γ/√(running_var+ε) of {n.target!r} (eval mode), not γ itself"
-        self.b.edges(x.ids, outs, s, trainable=affine,
-                     source=(n.target, "weight", "vector", 1, 1, note_s) if affine else None)
-        note_t = f"β − running_mean·γ/√(running_var+ε) of BatchNorm {n.target!r} (eval mode), not β itself"
-        bn = self.b.units(n.target, 1, role="bias", act="bias", names=[f"{n.target}.bias"])
-        self.b.edges(np.repeat(bn, len(outs)), outs, t, trainable=affine,
-                     source=(n.target, "bias", "vector", 1, 1, note_t) if affine else None)
-        return _Value(outs, spatial=x.spatial, fresh=True)
+        return self.affine(n, x, s, t, str(n.target), mod.weight is not None)
+
+    def batchnorm_function(self, n) -> _Value:
+        """``F.batch_norm`` (timm's ``BatchNormAct2d`` and other norm-act modules): in eval mode, with
+        running statistics of a module, the same per-channel affine map as the module form."""
+        x = self.channels(n, first=True)
+        stats = [self.parameter(self.arg(n, i, k)) for i, k in ((1, "running_mean"), (2, "running_var"))]
+        weight, bias = (self.parameter(self.arg(n, i, k)) for i, k in ((3, "weight"), (4, "bias")))
+        training = self.concrete(self.arg(n, 5, "training", False))
+        eps = float(self.concrete(self.arg(n, 7, "eps", 1e-5)))
+        if training is not False or None in stats or self.arg(n, 3, "weight") is not None and weight is None:
+            return self._free(n, "batch_norm", n.name, dense=False,
+                              reason="batch_norm with batch statistics (training mode or no running statistics): "
+                                     "it mixes the batch, not a per-channel affine map")
+        mean, var = to_numpy(stats[0][2]), to_numpy(stats[1][2])
+        if len(mean) != len(x.ids):
+            raise GraphError(f"batch_norm ({n.name!r}) normalises {len(mean)} channels; its input has {len(x.ids)}")
+        gamma = to_numpy(weight[2]) if weight is not None else np.ones(len(mean))
+        beta = to_numpy(bias[2]) if bias is not None else np.zeros(len(mean))
+        s = gamma / np.sqrt(var + eps)
+        qual = (weight or stats[0])[0]
+        return self.affine(n, x, s, beta - mean * s, qual, weight is not None)
+
+    def affine(self, n, x: _Value, s: np.ndarray, t: np.ndarray, qual: str, trainable: bool, *,
+               batchnorm: bool = True) -> _Value:
+        """Per-channel ``s x + t`` (eval-mode BatchNorm; ``batchnorm=False``: a norm layer's own γ and β):
+        a BatchNorm is folded into the layer before it when nothing else reads that layer; else a unit per
+        channel with one scaled incoming edge and a bias."""
+        if batchnorm and self.fold_batchnorm and x.layer is not None and x.fresh and self.single_user(n):
+            return self._fold(qual, x, s, t)
+        outs = self.b.units(qual, len(x.ids))
+        note_s = f"BatchNorm scale γ/√(running_var+ε) of {qual!r} (eval mode), not γ itself" if batchnorm else None
+        self.b.edges(x.ids, outs, s, trainable=trainable,
+                     source=(qual, "weight", "vector", 1, 1, note_s) if trainable else None)
+        note_t = (f"β − running_mean·γ/√(running_var+ε) of BatchNorm {qual!r} (eval mode), not β itself"
+                  if batchnorm else None)
+        bn = self.b.units(qual, 1, role="bias", act="bias", names=[f"{qual}.bias"])
+        self.b.edges(np.repeat(bn, len(outs)), outs, t, trainable=trainable,
+                     source=(qual, "bias", "vector", 1, 1, note_t) if trainable else None)
+        return x.like(outs, fresh=True)
+
+    def layer_norm_module(self, n, mod) -> _Value:
+        shape = tuple(mod.normalized_shape)
+        return self.normalization(n, "LayerNorm", str(n.target), ("layer", shape), mod.weight, mod.bias)
+
+    def group_norm_module(self, n, mod) -> _Value:
+        return self.normalization(n, "GroupNorm", str(n.target), ("group", mod.num_groups), mod.weight, mod.bias)
+
+    def layer_norm_function(self, n) -> _Value:
+        shape = self.concrete(self.arg(n, 1, "normalized_shape"))
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        return self._norm_function(n, "layer_norm", ("layer", shape))
+
+    def group_norm_function(self, n) -> _Value:
+        return self._norm_function(n, "group_norm", ("group", int(self.concrete(self.arg(n, 1, "num_groups")))))
+
+    def _norm_function(self, n, what: str, kind: tuple) -> _Value:
+        weight, bias = (self.parameter(self.arg(n, i, k)) for i, k in ((2, "weight"), (3, "bias")))
+        qual = weight[0] if weight is not None else n.name
+        return self.normalization(n, what, qual, kind, weight and weight[2],
+                                  bias[2] if bias is not None and weight is not None and bias[0] == qual else None)
+
+    def normalization(self, n, what: str, qual: str, kind: tuple, weight, bias) -> _Value:
+        """LayerNorm / GroupNorm: the normalised units are free (a normalisation across channels is
+        scale-invariant in its input, not homogeneous per channel); a per-channel γ, β after it is a unit
+        per channel with a trainable scaled edge and a bias, as an unfolded BatchNorm."""
+        x = self.channels(n)
+        ndim = len(self.shape(n.args[0]))
+        if kind[0] == "group":
+            if x.cdim != 1:
+                raise GraphError(f"{what} {qual!r} reads a channel-last tensor; topo cannot import it")
+            groups, across = kind[1], "the channels of each of its groups"
+        elif x.cdim >= ndim - len(kind[1]):
+            groups, across = 1, "all channels"
+        else:
+            groups, across = len(x.ids), "each channel's own elements"
+        reason = (f"{what} {qual!r} normalises across {across}: scale-invariant in its input, not "
+                  "homogeneous per unit: no rescaling law")
+        normed = self._free(n, what, qual, dense=True, reason=reason, groups=groups, prefix=f"{n.name}.normed")
+        if weight is None or tuple(weight.shape) != (len(x.ids),):
+            return normed
+        self.claim(qual, "weight", weight)
+        t = to_numpy(bias) if bias is not None else np.zeros(len(x.ids))
+        return self.affine(n, normed, to_numpy(weight), t, qual, True, batchnorm=False)
 
     def _fold(self, qual: str, x: _Value, s: np.ndarray, t: np.ndarray) -> _Value:
         wb, bb, layer, outs = x.layer
@@ -409,7 +601,7 @@ class Importer:
             for blk in b.blocks:
                 if blk[0] == b.edge_start[bb]:
                     blk[2:8] = [qual, "bias", "vector", 1, 1, note]
-        return _Value(x.ids, spatial=x.spatial, fresh=True)
+        return x.like(x.ids, fresh=True)
 
     # -- elementwise activations
     def activation(self, n, act: str, homogeneous: bool, *, what: str | None = None) -> _Value:
@@ -424,13 +616,13 @@ class Importer:
             if all(a is not None for a in new):
                 for i, a in zip(x.ids.tolist(), new):
                     acts[i] = a
-                return _Value(x.ids, spatial=x.spatial, fresh=True)
+                return x.like(x.ids, fresh=True)
         outs = self.b.units(n.name, len(x.ids), act=act)
         self.b.fixed(x.ids, outs)
         for i in outs.tolist():
             self.b.reasons[i] = (f"{act} applied to units that are also read elsewhere ({n.name!r}): "
                                  "a copy joined by a fixed identity edge")
-        return _Value(outs, spatial=x.spatial, fresh=True)
+        return x.like(outs, fresh=True)
 
     def relu_module(self, n, mod) -> _Value:
         return self.activation(n, "relu", True)
@@ -461,13 +653,15 @@ class Importer:
         out = self.shape(n)
         if x.labels is not None and tuple(x.labels.shape) == tuple(out):
             return x  # contiguous(), clone(), ... of a relabelled tensor
-        if x.labels is not None or len(out) < 2 or out[1] != len(x.ids) * (x.spatial if len(out) == 2 else 1):
+        if (x.labels is not None or len(out) <= x.cdim
+                or out[x.cdim] != len(x.ids) * (x.spatial if len(out) == 2 else 1)):
             return self.unmodelled(n, self._name(n), self._qual(n))
-        spatial = int(np.prod(out[2:])) if len(out) >= 3 else x.spatial
-        return _Value(x.ids, spatial=spatial, fresh=x.fresh and self.single_user(n))
+        spatial = int(np.prod([d for i, d in enumerate(out) if i not in (0, x.cdim)])) if len(out) >= 3 else x.spatial
+        return x.like(x.ids, spatial=spatial, fresh=x.fresh and self.single_user(n))
 
     def pool(self, n, *rest) -> _Value:
-        if len(self.shape(n.args[0])) < 3 or self.value(n).labels is not None:
+        x = self.value(n)
+        if len(self.shape(n.args[0])) < 3 or x.labels is not None or x.cdim != 1:
             return self.unmodelled(n, self._name(n, rest), self._qual(n))
         return self.passthrough(n)
 
@@ -477,8 +671,8 @@ class Importer:
         dims = n.args[1] if len(n.args) > 1 else n.kwargs.get("dim")
         dims = self.concrete(dims)
         dims = [dims] if isinstance(dims, int) else list(dims) if dims is not None else []
-        if len(shp) >= 3 and dims and all(_dim(d, len(shp)) >= 2 for d in dims):
-            x = self.channels(n)
+        x = self.value(n)
+        if len(shp) >= 3 and dims and all(_dim(d, len(shp)) >= 2 for d in dims) and x.cdim == 1 and x.labels is None:
             out = self.shape(n)
             return _Value(x.ids, spatial=int(np.prod(out[2:])) if len(out) > 2 else 1)
         return self.unmodelled(n, str(getattr(n.target, "__name__", n.target)), n.name)
@@ -512,6 +706,8 @@ class Importer:
 
         import torch.fx as fx
 
+        if self._reads_tensor_constant(n):  # cat([class_token, x]), x + pos_embed as a view, ...
+            return self.elementwise(n)
         args = fx.node.map_arg(n.args, labels_of)
         kwargs = fx.node.map_arg(n.kwargs, labels_of)
         if n.op == "call_module":
@@ -525,6 +721,15 @@ class Importer:
             return self._dedupe(n, _canonical(out, ids))
         return [self._dedupe(n, _canonical(t, ids)) for t in out]
 
+    def _reads_tensor_constant(self, n) -> bool:
+        """Whether ``n`` reads a tensor that holds no units (a parameter, or a value computed from them)."""
+        import torch.fx as fx
+
+        found = []
+        fx.node.map_arg((n.args, n.kwargs), lambda a: found.append(
+            isinstance(self.env.get(a.name), _Const) and self.meta.get(a.name, ("value",))[0] != "value"))
+        return any(found)
+
     def _dedupe(self, n, v: _Value) -> _Value:
         """Repeated units (one tensor read twice, e.g. ``cat([x, x])``) become copies joined by fixed edges."""
         if v.labels is not None:
@@ -537,14 +742,14 @@ class Importer:
         self.b.fixed(v.ids[rep], copies)
         ids = v.ids.copy()
         ids[rep] = copies
-        return _Value(ids, spatial=v.spatial)
+        return v.like(ids)
 
     def cat(self, n) -> _Value:
         parts = n.args[0] if n.args else n.kwargs.get("tensors")
         dim = self.concrete(n.args[1] if len(n.args) > 1 else n.kwargs.get("dim", 0))
         out = self.shape(n)
         vals = [self.env.get(p.name) for p in parts]
-        if (all(isinstance(v, _Value) and v.labels is None for v in vals) and _dim(dim, len(out)) == 1
+        if (all(isinstance(v, _Value) and v.labels is None and v.cdim == 1 for v in vals) and _dim(dim, len(out)) == 1
                 and (len(out) >= 3 or len({v.spatial for v in vals}) == 1)):
             ids = np.concatenate([v.ids for v in vals])
             fresh = all(v.fresh for v in vals) and all(len(p.users) == 1 for p in parts)
@@ -567,11 +772,11 @@ class Importer:
             return self.elementwise(n)
         a, c = (self.env.get(x.name) if hasattr(x, "name") else None for x in n.args[:2])
         if isinstance(a, _Value) and isinstance(c, _Value) and a.labels is None and c.labels is None and (
-                self.meta[n.args[0].name] == self.meta[n.args[1].name] == self.meta[n.name]):
+                a.cdim == c.cdim and self.meta[n.args[0].name] == self.meta[n.args[1].name] == self.meta[n.name]):
             outs = self.b.units(n.name, len(a.ids), act="sum")
             self.b.fixed(np.concatenate([a.ids, c.ids]), np.concatenate([outs, outs]),
                          np.concatenate([np.ones(len(outs)), np.full(len(outs), sign)]))
-            return _Value(outs, spatial=a.spatial, fresh=True)
+            return a.like(outs, fresh=True)
         return self.elementwise(n)
 
     def sub(self, n):
@@ -597,7 +802,7 @@ class Importer:
         x = units[0]
         outs = self.b.units(n.name, len(x.ids))
         self.b.fixed(x.ids, outs, factor)
-        return _Value(outs, spatial=x.spatial, fresh=True)
+        return x.like(outs, fresh=True)
 
     # -- what topo does not model
     def elementwise(self, n) -> _Value:
@@ -615,11 +820,14 @@ class Importer:
     def _qual(self, n) -> str:
         return str(n.target) if n.op == "call_module" else n.name
 
-    def _free(self, n, what: str, qual: str, *, dense: bool) -> _Value:
+    def _free(self, n, what: str, qual: str, *, dense: bool, reason: str | None = None,
+              groups: int | None = None, prefix: str | None = None) -> _Value:
         """New free units for the output of ``n``, with a fixed edge from every input unit they depend on
-        (elementwise: the units at the same position after broadcasting; else every input unit)."""
+        (elementwise: the units at the same position after broadcasting; ``groups``: every unit of the
+        same channel group, as a convolution reads; else every input unit).  ``reason`` says why the
+        units carry no law (default: an operation topo does not model, listed as unsupported)."""
         if self.strict:
-            raise GraphError(f"unsupported layer {what} ({qual!r})")
+            raise GraphError(f"unsupported layer {what} ({qual!r})" + (f": {reason}" if reason else ""))
         kind, out = self.meta[n.name]
         if kind != "tensor" or len(out) < 2:
             raise GraphError(f"unsupported operation {what} ({qual!r}) with output {self.meta[n.name][1]!r}: "
@@ -627,22 +835,30 @@ class Importer:
         vals = self._tensor_inputs(n)
         if not vals:
             raise GraphError(f"unsupported operation {what} ({qual!r}) with no tensor input")
-        self.unsupported.append((what, qual))
-        outs = self.b.units(n.name, out[1], act=f"free:{what}")
+        first = vals[0][1]
+        cdim = first.cdim if first.labels is None and first.cdim < len(out) else 1
+        if reason is None:
+            self.unsupported.append((what, qual))
+        outs = self.b.units(prefix or n.name, out[cdim], act=f"free:{what}")
         us, vs = [], []
         for a, v in vals:
-            u, w = self._dependencies(v, self.shape(a) if a is not None else None, out, outs, dense, what, qual)
+            if groups:
+                u, w = _grouped(v.ids, outs, groups)
+            else:
+                u, w = self._dependencies(v, self.shape(a) if a is not None else None, out, outs, dense, what,
+                                          qual, cdim)
             us.append(u)
             vs.append(w)
         self.b.fixed(np.concatenate(us), np.concatenate(vs))
         names = ", ".join(repr(a.name) for a, _ in vals if a is not None)
         for _, v in vals:
             for i in v.ids.tolist():
-                self.b.reasons.setdefault(i, f"input of {what} ({qual!r}), which topo does not model: "
-                                             "rescaling it would change the function")
+                self.b.reasons.setdefault(i, reason or f"input of {what} ({qual!r}), which topo does not model: "
+                                                       "rescaling it would change the function")
         for i in outs.tolist():
-            self.b.reasons[i] = f"output of {what} ({qual!r}) of {names}, which topo does not model"
-        return _Value(outs, spatial=int(np.prod(out[2:])) if len(out) >= 3 else 1)
+            self.b.reasons[i] = reason or f"output of {what} ({qual!r}) of {names}, which topo does not model"
+        spatial = int(np.prod([d for i, d in enumerate(out) if i not in (0, cdim)]))
+        return _Value(outs, spatial=spatial, cdim=cdim)
 
     def _tensor_inputs(self, n) -> list:
         """``(fx node or None, value)`` of every tensor read by ``n``; a tuple of tensors (chunk/split
@@ -661,7 +877,7 @@ class Importer:
         return vals
 
     @staticmethod
-    def _dependencies(v: _Value, shape, out, outs, dense: bool, what: str, qual: str):
+    def _dependencies(v: _Value, shape, out, outs, dense: bool, what: str, qual: str, cdim: int = 1):
         """Edges (input unit -> output unit) for one input of an unmodelled operation."""
         import torch
 
@@ -676,7 +892,9 @@ class Importer:
                 raise GraphError(f"unsupported operation {what} ({qual!r}) mixes {len(v.ids)} units into "
                                  f"{len(outs)}: too large to keep as fixed edges; topo cannot import it")
             return np.tile(v.ids, len(outs)), np.repeat(outs, len(v.ids))
-        cols = torch.arange(len(outs)).view((1, len(outs)) + (1,) * (len(out) - 2)).expand(out)
+        view = [1] * len(out)
+        view[cdim] = len(outs)
+        cols = torch.arange(len(outs)).view(view).expand(out)
         key = torch.unique(cols.reshape(-1) * len(v.ids) + L.reshape(-1)).numpy()
         return v.ids[key % len(v.ids)], outs[key // len(v.ids)]
 
@@ -796,6 +1014,7 @@ def _tables() -> tuple[dict, dict, dict]:
         nn.Linear: I.linear,
         nn.Conv1d: I.conv, nn.Conv2d: I.conv, nn.Conv3d: I.conv,
         nn.modules.batchnorm._BatchNorm: I.batchnorm,
+        nn.LayerNorm: I.layer_norm_module, nn.GroupNorm: I.group_norm_module,
         nn.ReLU: I.relu_module, nn.LeakyReLU: I.leaky_module,
         nn.ReLU6: I.free_activation_module, nn.Hardtanh: I.free_activation_module,
         nn.GELU: I.free_activation_module, nn.SiLU: I.free_activation_module, nn.Sigmoid: I.free_activation_module,
@@ -810,7 +1029,11 @@ def _tables() -> tuple[dict, dict, dict]:
         nn.Flatten: I.relabel, nn.Unflatten: I.relabel, nn.ChannelShuffle: I.relabel,
     }
     functions = {
-        F.linear: None,
+        F.linear: I.linear_function, torch.conv1d: I.conv_function, torch.conv2d: I.conv_function,
+        torch.conv3d: I.conv_function, F.conv1d: I.conv_function, F.conv2d: I.conv_function,
+        F.conv3d: I.conv_function,
+        F.batch_norm: I.batchnorm_function, F.layer_norm: I.layer_norm_function,
+        F.group_norm: I.group_norm_function,
         torch.relu: I.relu_function, F.relu: I.relu_function, F.leaky_relu: I.leaky_function,
         torch.cat: I.cat, torch.concat: I.cat, torch.concatenate: I.cat,
         operator.getitem: I.getitem,

@@ -61,7 +61,19 @@ def _describe(result):
         return ("tensor", tuple(result.shape))
     if isinstance(result, (tuple, list)) and result and all(isinstance(r, torch.Tensor) for r in result):
         return ("tensors", [tuple(r.shape) for r in result])
+    if _holds_tensor(result):
+        return ("nested", None)
     return ("value", result)
+
+
+def _holds_tensor(value) -> bool:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return True
+    if isinstance(value, dict):
+        value = list(value.values())
+    return isinstance(value, (tuple, list)) and any(_holds_tensor(v) for v in value)
 
 
 def _record_shapes(gm, example_input) -> dict:
@@ -110,7 +122,8 @@ def _hook_trace(model, example_input, fx_error):
     run the model once with forward hooks on its leaf modules and rebuild the graph
     from which module consumed which module's output.  Only models whose tensors
     flow from module to module (no functional operations in between) can be
-    rebuilt this way."""
+    rebuilt this way.  An in-place operation between modules (``out += x``) keeps
+    the tensor's ``id()`` but bumps its version counter: it is refused, never dropped."""
     import torch
     import torch.fx as fx
 
@@ -118,12 +131,41 @@ def _hook_trace(model, example_input, fx_error):
     if example_input is None:
         raise GraphError(f"torch.fx could not trace {name} ({fx_error}); pass example_input to trace it "
                          "with forward hooks instead")
-    events = []
-    handles = []
+    events, result = _hook_events(model, example_input)
+    graph = fx.Graph()
+    values = {id(example_input): (graph.placeholder("x"), example_input._version, "the input")}
+    for qual, inputs, output, version in events:
+        if len(inputs) != 1 or inputs[0][0] not in values:
+            raise GraphError(
+                f"torch.fx could not trace {name} ({fx_error}), and the forward-hook trace cannot either: "
+                f"the input of {qual!r} is not the output of another module (functional operations in forward)"
+            )
+        _check_version(values[inputs[0][0]], inputs[0][1], f"{qual!r} read it", name, fx_error)
+        node = graph.call_module(qual, (values[inputs[0][0]][0],))
+        values[id(output)] = (node, version, f"the output of {qual!r}")
+    if not isinstance(result, torch.Tensor) or id(result) not in values:
+        raise GraphError(f"torch.fx could not trace {name} ({fx_error}), and the forward-hook trace cannot "
+                         "either: the output is not produced by a module")
+    _check_version(values[id(result)], result._version, "the model returned it", name, fx_error)
+    graph.output(values[id(result)][0])
+    return fx.GraphModule(model, graph)
+
+
+def _hook_events(model, example_input) -> tuple[list, Any]:
+    """``(qual, [(id, version) of each tensor input], output, output version)`` of every leaf-module
+    call, in call order, and the model's result (the outputs are kept alive, so ids stay unique)."""
+    import torch
+
+    events, handles, pending = [], [], {}
     for qual, mod in model.named_modules():
         if qual and not any(True for _ in mod.children()):
+            def pre(m, inputs, qual=qual):
+                pending[qual] = [(id(t), t._version) for t in inputs if isinstance(t, torch.Tensor)]
+
             def hook(m, inputs, output, qual=qual):
-                events.append((qual, [id(t) for t in inputs if isinstance(t, torch.Tensor)], id(output), output))
+                version = output._version if isinstance(output, torch.Tensor) else None
+                events.append((qual, pending.pop(qual, []), output, version))
+            handles.append(mod.register_forward_pre_hook(pre))
             handles.append(mod.register_forward_hook(hook))
     try:
         with torch.no_grad():
@@ -131,24 +173,14 @@ def _hook_trace(model, example_input, fx_error):
     finally:
         for h in handles:
             h.remove()
-    graph = fx.Graph()
-    values = {id(example_input): graph.placeholder("x")}
-    keep_alive = []
-    for qual, in_ids, out_id, output in events:
-        if len(in_ids) != 1 or in_ids[0] not in values:
-            raise GraphError(
-                f"torch.fx could not trace {name} ({fx_error}), and the forward-hook trace cannot either: "
-                f"the input of {qual!r} is not the output of another module (functional operations in forward)"
-            )
-        values[out_id] = graph.call_module(qual, (values[in_ids[0]],))
-        keep_alive.append(output)  # ids stay unique while the tensors live
-    if id(result) not in values:
+    return events, result
+
+
+def _check_version(value, version: int, when: str, name: str, fx_error) -> None:
+    if value[1] != version:
         raise GraphError(f"torch.fx could not trace {name} ({fx_error}), and the forward-hook trace cannot "
-                         "either: the output is not produced by a module")
-    graph.output(values[id(result)])
-    return fx.GraphModule(model, graph)
-
-
+                         f"either: {value[2]} was modified in place (an in-place operation such as "
+                         f"`out += x` between modules) before {when}; the forward hooks cannot see it")
 
 
 @validate_params(level=LEVEL, fold_batchnorm=BOOLEAN, strict=BOOLEAN)
