@@ -102,18 +102,16 @@ class EdgeSources(Mapping):
             return (qual, param, (j, col))
         return (qual, param, (j, f"{col * k}:{(col + 1) * k}"))
 
-<<<<<<< HEAD
     def blocks(self) -> list:
         """The layer records ``(start, stop, module, parameter, kind, n_cols, k, note, offsets)``
         in edge order: edges ``[start, stop)`` hold slices of one parameter (edge ``e`` the flat
         slice ``[o·size, (o+1)·size)``, ``o = e − start`` or ``offsets[e − start]`` when the
         import dropped edges of the layer)."""
         return list(self._blocks)
-=======
+
     def parameters(self) -> set:
         """``{(module qualified name, parameter name)}`` of every parameter some edge takes weights from."""
         return {(blk[2], blk[3]) for blk in self._blocks}
->>>>>>> zoo
 
     def note(self, edge) -> str | None:
         """How the edge's value derives from the named parameter (None: it is the parameter)."""
