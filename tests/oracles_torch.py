@@ -174,7 +174,7 @@ def euler_residuals(model, imp, x, *, units=None, seed: int = 0, drop_fixed: boo
 def rescaled_outputs(model, imp, x, v, alpha: float, *, leaving: bool = True):
     """``model(x)`` before and after rescaling the class of ``v`` in the model's own parameters
     (entering trainable edges × alpha, leaving × 1/alpha; ``leaving=False``: entering only)."""
-    m = rewritten_copy(model, imp)
+    m = rewritten_copy(model, imp, x)
     arch = imp.architecture
     xd = x.double()
     before = m(xd).detach().clone()
