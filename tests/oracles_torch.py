@@ -130,25 +130,32 @@ def edge_terms(model, imp, x, *, seed: int = 0, edges=None):
     return terms
 
 
-def class_edges(arch, v, *, singleton: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Trainable edges entering and leaving the rescaling class of ``v`` (computed here from
-    the fixed edges by networkx, not by topo; ``singleton``: the node alone)."""
+def class_boundaries(arch):
+    """``boundary(v, singleton=False) -> (entering, leaving)``: the trainable edges entering and
+    leaving the rescaling class of ``v``, the classes computed once here from the fixed edges by
+    networkx, not by topo (``singleton``: the node alone)."""
     import networkx as nx
 
-    i = arch.node_index(v)
-    if singleton:
-        members = {i}
-    else:
-        fixed = np.flatnonzero(~arch.edge_trainable)
-        U = nx.Graph()
-        U.add_nodes_from(range(arch.n_nodes))
-        U.add_edges_from(zip(arch.src[fixed].tolist(), arch.dst[fixed].tolist()))
-        members = nx.node_connected_component(U, i)
-    mask = np.zeros(arch.n_nodes, dtype=bool)
-    mask[list(members)] = True
+    fixed = np.flatnonzero(~arch.edge_trainable)
+    U = nx.Graph()
+    U.add_nodes_from(range(arch.n_nodes))
+    U.add_edges_from(zip(arch.src[fixed].tolist(), arch.dst[fixed].tolist()))
     tr = arch.edge_trainable
-    head, tail = mask[arch.dst], mask[arch.src]
-    return np.flatnonzero(tr & head & ~tail), np.flatnonzero(tr & tail & ~head)
+
+    def boundary(v, *, singleton: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        i = arch.node_index(v)
+        members = {i} if singleton else nx.node_connected_component(U, i)
+        mask = np.zeros(arch.n_nodes, dtype=bool)
+        mask[list(members)] = True
+        head, tail = mask[arch.dst], mask[arch.src]
+        return np.flatnonzero(tr & head & ~tail), np.flatnonzero(tr & tail & ~head)
+
+    return boundary
+
+
+def class_edges(arch, v, *, singleton: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Trainable edges entering and leaving the rescaling class of ``v`` (see `class_boundaries`)."""
+    return class_boundaries(arch)(v, singleton=singleton)
 
 
 def euler_residuals(model, imp, x, *, units=None, seed: int = 0, drop_fixed: bool = False) -> dict:
@@ -161,9 +168,10 @@ def euler_residuals(model, imp, x, *, units=None, seed: int = 0, drop_fixed: boo
     arch = imp.architecture
     terms = edge_terms(model, imp, x, seed=seed)
     units = arch.constrained if units is None else units
+    boundary = class_boundaries(arch)
     out = {}
     for v in units:
-        e_in, e_out = class_edges(arch, v, singleton=drop_fixed)
+        e_in, e_out = boundary(v, singleton=drop_fixed)
         both = np.concatenate([terms[e_in], terms[e_out]])
         assert not np.isnan(both).any(), f"the class of {v} touches an edge without a source"
         scale = np.abs(both).sum()

@@ -11,17 +11,18 @@ import pytest
 
 import topo
 from topo.errors import TargetError
-from tests.oracles import check_witness, constrained_nodes, lp_frozen_edges, random_dag
+from tests.oracles import check_witness, class_balances, lp_frozen_edges, random_dag
 
 
 def balances_by_hand(G: nx.DiGraph, theta: np.ndarray) -> dict:
-    """c_v = squared norm in - squared norm out, from the graph and the flat θ in edge order."""
+    """c of every constrained class (by its first member): squared norms of the trainable edges
+    entering the class minus those leaving it, from the graph and the flat θ in edge order."""
     q, pos = {}, 0
     for u, v, d in G.edges(data=True):
         k = d.get("size", 1)
         q[(u, v)] = float(np.sum(theta[pos:pos + k] ** 2))
         pos += k
-    return {v: sum(q[e] for e in G.in_edges(v)) - sum(q[e] for e in G.out_edges(v)) for v in constrained_nodes(G)}
+    return class_balances(G, q)
 
 
 @pytest.mark.parametrize("seed", range(12))

@@ -141,8 +141,11 @@ def test_functional_batchnorm_is_the_module_form():
     assert "folded with BatchNorm 'bn2'" in src.note(("conv1.0", "conv2.0"))
     assert src[("pre.0", "conv3.0")] == ("conv3", "weight", (0, 0))
     assert "BatchNorm scale" in src.note(("conv2.0", "pre.0")) or "BatchNorm scale" in src.note(("add.0", "pre.0"))
-    # conv2's units are read twice (pre and the residual), conv3's by the residual sum: free
-    assert set(arch.constrained) == {f"{q}.{i}" for q in ("conv1", "pre") for i in range(6)}
+    # conv2's units are read twice (pre and the residual): the residual's fixed edge and conv3's put them in
+    # one stream class per channel with the sum
+    assert set(arch.constrained) == {f"{q}.{i}" for q in ("conv1", "conv2", "pre") for i in range(6)}
+    assert all(sorted(arch.class_members(f"conv2.{i}")) == sorted([f"conv2.{i}", f"conv3.{i}", f"add.{i}"])
+               for i in range(6))
     assert src[("conv2.5", "pre.5")][:2] == ("pre", "weight")
     # the timm Linear's weights are on the graph
     assert src[("add.2", "fc.1")] == ("fc", "weight", (1, 2))

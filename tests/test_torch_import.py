@@ -31,22 +31,31 @@ def test_mlp_balances_from_weight_tensors_and_outputs():
     np.testing.assert_allclose(topo.forward(arch, imp.theta, _np(x)), _np(model(x)), rtol=1e-6, atol=1e-6)
 
 
-def test_residual_mlp_has_free_sum_nodes_and_same_outputs():
+def test_residual_mlp_stream_channels_carry_their_balance_and_same_outputs():
     model, x = zoo.residual_mlp(width=5, depth=2)
     imp = from_torch(model)
     arch = imp.architecture
-    sums = [v for v in arch.free if arch.activation(v) == "sum"]
+    assert not arch.free  # the residual sums are linear: every unit is a member of a constrained class
+    sums = [v for v in arch.nodes if arch.activation(v) == "sum"]
     assert len(sums) == 2 * 5  # one sum node per unit and residual add
-    # every free node is free because of a fixed identity edge of the residual stream
-    assert all(r == "touches a non-trainable edge" for r in arch.free_reasons.values())
-    assert {v.split(".")[0] for v in arch.free} == {"inp", "add", "add_1", "blocks"}
     np.testing.assert_allclose(topo.forward(arch, imp.theta, _np(x)), _np(model(x)), rtol=1e-6, atol=1e-6)
-    # the first layer of each block is constrained: in = fc1 row + bias, out = fc2 column
-    blk = model.blocks[0]
-    W1, b1, W2 = _np(blk.fc1.weight), _np(blk.fc1.bias), _np(blk.fc2.weight)
     c = dict(zip(arch.constrained, topo.balance(arch, imp.theta)))
+    b0, b1 = model.blocks
+    # the first layer of each block is its own class: in = fc1 row + bias, out = fc2 column
+    W1, bias1, W2 = _np(b0.fc1.weight), _np(b0.fc1.bias), _np(b0.fc2.weight)
     np.testing.assert_allclose([c[f"blocks.0.fc1.{j}"] for j in range(5)],
-                               (W1**2).sum(1) + b1**2 - (W2**2).sum(0), rtol=1e-12)
+                               (W1**2).sum(1) + bias1**2 - (W2**2).sum(0), rtol=1e-12)
+    # stream channel k: {inp_k, blocks.0.fc2_k, add_k, blocks.1.fc2_k, add_1_k}, entered by the rows of inp and
+    # of both fc2 (with their biases), left by the columns of both fc1 and of out
+    entering = (_np(model.inp.weight)**2).sum(1) + _np(model.inp.bias)**2
+    leaving = (_np(model.out.weight)**2).sum(0)
+    for blk in (b0, b1):
+        entering = entering + (_np(blk.fc2.weight)**2).sum(1) + _np(blk.fc2.bias)**2
+        leaving = leaving + (_np(blk.fc1.weight)**2).sum(0)
+    for k in range(5):
+        assert arch.class_members(f"inp.{k}") == [f"inp.{k}", f"blocks.0.fc2.{k}", f"add.{k}",
+                                                  f"blocks.1.fc2.{k}", f"add_1.{k}"]
+        assert c[f"inp.{k}"] == pytest.approx(entering[k] - leaving[k], rel=1e-12)
 
 
 def test_lenet_channel_level_balances_and_edge_sources():
@@ -95,14 +104,17 @@ def test_resnet18_shaped_cnn():
     imp = from_torch(model, x)
     arch = imp.architecture
     assert imp.level == "channel" and not imp.unsupported
-    # channels of each block's first convolution are constrained; sum nodes are free
+    # channels of each block's first convolution are constrained, each its own class
     c = dict(zip(arch.constrained, topo.balance(arch, imp.theta)))
     blk = model.layers[0]
     W1, b1 = fold_bn(_np(blk.conv1.weight), np.zeros(8), blk.bn1)
     W2, _ = fold_bn(_np(blk.conv2.weight), np.zeros(8), blk.bn2)
     direct = (W1**2).sum((1, 2, 3)) + b1**2 - (W2**2).sum((0, 2, 3))
     np.testing.assert_allclose([c[f"layers.0.conv1.{o}"] for o in range(8)], direct, rtol=1e-10)
-    assert any(arch.activation(v) in ("sum", "relu") and v in arch.free for v in arch.nodes)
+    # the residual sums join the stream channels of each stage into one class each (8 + 16 + 32 + 64)
+    assert not arch.free and arch.n_shared == 8 + 16 + 32 + 64
+    assert all(arch.activation(v) in ("sum", "relu") and arch.class_sizes[arch.node_row[arch.node_index(v)]] > 1
+               for v in arch.nodes if arch.activation(v) == "sum")
     rep = topo.connectivity(arch, topo.balance(arch, imp.theta))
     assert rep.n_components >= 1
 

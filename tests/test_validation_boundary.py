@@ -162,6 +162,7 @@ INSTANCE = {
     "Decomposition": lambda F: topo.decompose(F.arch), "AutomorphismGroup": lambda F: F.group,
     "SymmetryClasses": lambda F: F.symmetry, "TopologyCheck": lambda F: F.topology,
     "FactorCheck": lambda F: F.topology.factors[0], "Stratum": lambda F: F.stratum,
+    "BalanceMonitor": lambda F: topo.BalanceMonitor(F.model),
 }
 
 

@@ -113,23 +113,35 @@ def test_layers_dataframe_or_records(monkeypatch):
 
 def test_torch_layers_have_types_shapes_and_free_reasons():
     pytest.importorskip("torch")
+    import torch
+    from torch import nn
     from topo import zoo
+    from topo.nn.result import UnsupportedLayerWarning
 
     model, x = zoo.residual_mlp(width=5, depth=2)
     a = topo.audit(model, example_input=x, max_strata=0)
     rows = {r["layer"]: r for r in a.layers(records=True)}
     assert rows["blocks.0.fc1"]["type"] == "Linear" and rows["blocks.0.fc1"]["output_shape"][-1] == 5
-    assert rows["blocks.0.fc1"]["constrained"] == 5
-    reasons = a.architecture.free_reasons  # the reason text belongs to the analysis, not to this test
-    free = [r for r in rows.values() if r["free"]]
-    assert free and all(r["free_reason"] in set(reasons.values()) for r in free)
+    assert rows["blocks.0.fc1"]["constrained"] == 5 and rows["blocks.0.fc1"]["shared"] == 0
+    # the stream: the projections and the adds belong to the classes of the input layer's units
+    for name in ("inp", "blocks.0.fc2", "add", "blocks.1.fc2", "add_1"):
+        assert rows[name]["constrained"] == rows[name]["shared"] == 5 and rows[name]["free"] == 0, rows[name]
+        assert rows[name]["balance_min"] <= rows[name]["balance_max"]
     # trainable weights only: the residual adds' fixed edges count nowhere
     assert sum(r["parameters"] for r in rows.values()) == sum(p.numel() for p in model.parameters())
     assert rows["add"]["parameters"] == 0
+    assert "All 35 hidden units carry a conservation law, in 15 conserved balances, 5 of them shared" in a.summary()
+    # free units, with the reason the analysis gives
+    torch.manual_seed(0)
+    gelu = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 4), nn.GELU(), nn.Linear(4, 2))
+    with pytest.warns(UnsupportedLayerWarning):
+        b = topo.audit(gelu, example_input=torch.randn(2, 3), max_strata=0)
+    rows = {r["layer"]: r for r in b.layers(records=True)}
+    reasons = b.architecture.free_reasons  # the reason text belongs to the analysis, not to this test
+    free = [r for r in rows.values() if r["free"]]
+    assert free and all(r["free_reason"] in set(reasons.values()) for r in free)
     top = max(set(reasons.values()), key=list(reasons.values()).count)
-    assert f"are free (mostly: {top})" in a.summary()
-    assert "  layers" in a.summary().splitlines()  # default for a PyTorch model
-    assert "  layers" not in topo.audit("shallow").summary().splitlines()
+    assert f"are free (mostly: {top})" in b.summary()
 
 
 def test_cli_layers_flag(capsys, tmp_path, monkeypatch):
@@ -137,8 +149,8 @@ def test_cli_layers_flag(capsys, tmp_path, monkeypatch):
     out = capsys.readouterr().out
     assert rc == 0
     table = out[out.index("\n  layers\n"):].splitlines()[2:]
-    assert table[0].split() == ["layer", "type", "output", "shape", "parameters", "units", "constrained", "free",
-                                "balance", "range", "c", "<", "0", "frozen", "edges", "prunable", "free", "because"]
+    assert table[0].split() == ["layer", "type", "output", "shape", "parameters", "units", "constrained", "shared",
+                                "free", "balance", "range", "c", "<", "0", "frozen", "edges", "prunable", "free", "because"]
     assert table[2].split()[:3] == ["h1", "relu", "18"]
     rc = main(["audit", "--example", "shallow"])
     assert "\n  layers\n" not in capsys.readouterr().out

@@ -2,9 +2,9 @@
 
 For one timm architecture (``pretrained=False``, float64, eval mode, perturbed BatchNorm
 statistics, a 1x3x64x64 input): import it, refuse nothing silently, and check a sample of its
-constrained units against the autograd Euler identity (``tests/oracles_torch.py``), with a
-negative control that must fail: the same unit's entering terms against the leaving terms of
-another unit of the same layer.
+constrained classes against the autograd Euler identity (``tests/oracles_torch.py``), with a
+negative control that must fail: the same class's entering terms against the leaving terms of
+another class of the same layer.
 """
 
 from __future__ import annotations
@@ -88,27 +88,27 @@ def check(name: str, *, n_units: int = 16, seed: int = 0) -> dict:
 
 
 def _euler(model, imp, x, sample, edge_terms) -> tuple[int, float]:
-    """Worst relative Euler residual over the live sampled units; the negative control fails on each."""
+    """Worst relative Euler residual over the live sampled classes (the trainable edges entering and
+    leaving each sampled unit's rescaling class); the negative control fails on each: the class's
+    entering terms against the leaving terms of another class of the same layer."""
+    from tests.oracles_torch import class_boundaries
+
     arch = imp.architecture
     if not sample:
         return 0, 0.0
-    idx = np.asarray([arch.node_index(v) for v in sample])
+    boundary = class_boundaries(arch)
     layer = {v: str(v).rsplit(".", 1)[0] for v in arch.constrained}
     partner = {}
-    for v in sample:  # another constrained unit of the same layer, for the negative control
+    for v in sample:  # another constrained class of the same layer, for the negative control
         others = [u for u in arch.constrained[:: max(1, arch.n_constrained // 4000)] if layer[u] == layer[v] and u != v]
         if others:
             partner[v] = others[0]
-    ends = np.concatenate([idx, [arch.node_index(u) for u in partner.values()]]).astype(np.int64)
-    touching = np.flatnonzero(np.isin(arch.src, ends) | np.isin(arch.dst, ends)).tolist()
+    sides = {v: boundary(v) for v in [*sample, *partner.values()]}
+    touching = np.unique(np.concatenate([e for pair in sides.values() for e in pair])).tolist()
     terms = edge_terms(model, imp, x, edges=touching)
-
-    def side(v, ends):
-        return terms[np.flatnonzero(ends == arch.node_index(v))]
-
     worst, live = 0.0, 0
     for v in sample:
-        t_in, t_out = side(v, arch.dst), side(v, arch.src)
+        t_in, t_out = terms[sides[v][0]], terms[sides[v][1]]
         assert not np.isnan(t_in).any() and not np.isnan(t_out).any(), f"{v} touches an edge without a source"
         scale = np.abs(t_in).sum() + np.abs(t_out).sum()
         if scale < 1e-12:  # a dead unit on this input: nothing to check
@@ -116,7 +116,7 @@ def _euler(model, imp, x, sample, edge_terms) -> tuple[int, float]:
         live += 1
         worst = max(worst, abs(t_in.sum() - t_out.sum()) / scale)
         if v in partner:
-            wrong = abs(t_in.sum() - side(partner[v], arch.src).sum()) / scale
+            wrong = abs(t_in.sum() - terms[sides[partner[v]][1]].sum()) / scale
             assert wrong > 1e-6, f"negative control passed at {v} (partner {partner[v]}): the check is blind"
     assert worst < 1e-9, worst
     return live, worst

@@ -411,6 +411,7 @@ class Audit:
 
         return copy.deepcopy(self.report)
 
+    @validate_params(layers=NoneOr(BOOLEAN))
     def summary(self, *, layers: bool | None = None) -> str:
         """The terminal summary printed by ``topo audit``: the verdict in plain words, a
         glossary line, then the detail; ``layers`` appends the per-layer table (default:
@@ -491,8 +492,9 @@ class Audit:
     def layers(self, *, records: bool = False):
         """One row per layer, in the spirit of ``torchinfo.summary``: ``layer``, ``type``,
         ``output_shape`` (PyTorch models), ``parameters`` (trainable weights on the edges
-        entering the layer: the column adds up to the trainable parameters), ``units``, ``constrained``,
-        ``free`` and ``free_reason`` (the most common reason), ``balance_min``/``balance_max``,
+        entering the layer: the column adds up to the trainable parameters), ``units``, ``constrained``
+        (units whose rescaling class carries a balance), ``shared`` (of those, units whose balance
+        is shared along a residual stream or another class of several units), ``free`` and ``free_reason`` (the most common reason), ``balance_min``/``balance_max``,
         ``n_negative``, ``frozen_edges`` (entering the layer) and ``prunable`` units.
 
         At most ``max_listed`` layers (the report's ``layers.truncated`` says when more exist).

@@ -80,6 +80,11 @@ class Witness:
     #: the other members of each class of S with several members (``{node: members}``)
     classes: dict = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        extra = f", classes={self.classes!r}" if self.classes else ""
+        return (f"Witness(edge={self.edge!r}, kind={self.kind!r}, nodes={self.nodes!r}, "
+                f"total={self.total!r}{extra})")
+
     def to_dict(self) -> dict:
         return {
             "edge": [str(x) for x in self.edge],

@@ -801,10 +801,23 @@ class Architecture:
         return self.node_names(np.flatnonzero(self._label == self._label[i]))
 
     @property
+    def class_sizes(self) -> np.ndarray:
+        """Number of members of each constrained class, aligned with `constrained`.
+
+        Examples
+        --------
+        >>> import networkx as nx
+        >>> G = nx.DiGraph([("x", "a"), ("a", "s"), ("x", "b"), ("b", "s"), ("s", "y")])
+        >>> G.edges["a", "s"]["trainable"] = False
+        >>> Architecture.from_networkx(G).class_sizes.tolist()
+        [2, 1]
+        """
+        return np.diff(self._class_csr()[1])
+
+    @property
     def n_shared(self) -> int:
         """Number of constrained classes with more than one member (balances shared by several units)."""
-        ptr = self._class_csr()[1]
-        return int(np.count_nonzero(np.diff(ptr) > 1))
+        return int(np.count_nonzero(self.class_sizes > 1))
 
     @property
     def quotient_edges(self) -> np.ndarray:

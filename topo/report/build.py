@@ -315,7 +315,7 @@ def _classes_section(arch: Architecture, max_listed: int) -> dict:
     adds = (fixed_in >= 1) & (arch.in_degree() >= 2)
     on_stream = np.zeros(arch.n_constrained + 1, dtype=bool)
     on_stream[arch.node_row[adds]] = True  # row -1 lands in the spare last slot
-    streams = int(np.count_nonzero(on_stream[:-1] & (np.diff(arch._class_csr()[1]) > 1)))
+    streams = int(np.count_nonzero(on_stream[:-1] & (arch.class_sizes > 1)))
     return {
         "n_shared": len(shared),
         "n_shared_streams": streams,

@@ -45,6 +45,10 @@ def layers_section(arch: Architecture, c: np.ndarray, tol: float, frozen_index: 
     """The ``layers`` part of the report: one row per layer of units (at most ``max_listed``;
     bias units are not a layer: their weights count in the layer they feed).
 
+    A unit counts as ``constrained`` when its rescaling class carries a balance, and as
+    ``shared`` when that balance belongs to a class of several units (a residual stream
+    channel); the balance range and the negative count are over the layer's units.
+
     Examples
     --------
     >>> import topo
@@ -58,13 +62,17 @@ def layers_section(arch: Architecture, c: np.ndarray, tol: float, frozen_index: 
     trainable = arch.edge_trainable
     params = np.bincount(lab[arch.dst[trainable]], weights=arch.edge_sizes[trainable], minlength=n).astype(np.int64)
     frozen = np.bincount(lab[arch.dst[frozen_index]], minlength=n) if len(frozen_index) else np.zeros(n, int)
-    cons = arch.constrained_index
-    n_cons = np.bincount(lab[cons], minlength=n)
+    # a unit is constrained when its rescaling class is; it shows its class's balance
+    row = arch.node_row
+    members = np.flatnonzero(row >= 0)
+    cm = np.asarray(c, dtype=float)[row[members]]
+    n_cons = np.bincount(lab[members], minlength=n)
+    n_shared = np.bincount(lab[members[arch.class_sizes[row[members]] > 1]], minlength=n)
     lo, hi = np.full(n, np.inf), np.full(n, -np.inf)
-    if len(cons):
-        np.minimum.at(lo, lab[cons], c)
-        np.maximum.at(hi, lab[cons], c)
-    neg = np.bincount(lab[cons[c < -tol]], minlength=n) if len(cons) else np.zeros(n, int)
+    if len(members):
+        np.minimum.at(lo, lab[members], cm)
+        np.maximum.at(hi, lab[members], cm)
+    neg = np.bincount(lab[members[cm < -tol]], minlength=n)
     reasons: dict[int, dict[str, int]] = {}
     index = arch.node_index
     for v, r in arch.free_reasons.items():
@@ -90,6 +98,7 @@ def layers_section(arch: Architecture, c: np.ndarray, tol: float, frozen_index: 
             "units": int(units[i]),
             "parameters": int(params[i]),
             "constrained": int(n_cons[i]),
+            "shared": int(n_shared[i]),
             "free": int(sum(free.values())),
             "free_reason": max(free, key=free.get) if free else None,
             "balance_min": float(lo[i]) if n_cons[i] else None,

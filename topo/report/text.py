@@ -223,7 +223,7 @@ def render_markdown(report: dict) -> str:
         f"Source: {_m(net['source'] or 'n/a')}. Parameters: {_m(report['parameters']['source'] or 'n/a')}.",
         "",
         *verdict_markdown(report, markdown_code, _m),
-        *layers_markdown(report, _m),
+        *layers_markdown(report, _m, _c),
         "## Network",
         "",
         "| nodes | edges | parameters | inputs | biases | outputs | hidden | constrained |",

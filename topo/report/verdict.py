@@ -110,15 +110,23 @@ def _coverage_line(net: dict) -> dict:
     n_hidden, n_cons = net["n_hidden"], net["n_constrained"]
     if n_hidden == 0:
         return _line("coverage", "The network has no hidden unit: there is nothing to constrain.")
-    if n_cons == n_hidden:
-        return _line("coverage", f"All {n_hidden} hidden units carry a conserved balance.")
+    members = net.get("n_class_members", n_cons)  # units covered by a law (a shared balance covers several)
+    shared = ""
+    if members > n_cons:
+        streams = net.get("n_shared_streams", 0)
+        along = f", {streams} of them shared along residual streams" if streams else " (some shared by several units)"
+        shared = f" in {_plural(n_cons, 'conserved balance')}{along}"
+    if members == n_hidden:
+        if not shared:
+            return _line("coverage", f"All {n_hidden} hidden units carry a conserved balance.")
+        return _line("coverage", f"All {n_hidden} hidden units carry a conservation law,{shared}.")
     reasons: dict = {}
     for g in net.get("free_groups") or []:
         reasons[g["reason"]] = reasons.get(g["reason"], 0) + g["n"]
     top = max(reasons, key=reasons.get) if reasons else "no conservation law"
-    free = n_hidden - n_cons
-    return _line("coverage", f"{n_cons} of {n_hidden} hidden units carry a conserved balance; the verdict is about "
-                 f"them. {free} {'is' if free == 1 else 'are'} free (mostly: {top}).")
+    free = n_hidden - members
+    return _line("coverage", f"{members} of {n_hidden} hidden units carry a conservation law{shared}; the verdict "
+                 f"is about them. {free} {'is' if free == 1 else 'are'} free (mostly: {top}).")
 
 
 # ---------------------------------------------------------------------------- renderings
@@ -167,7 +175,7 @@ def verdict_html(report: dict) -> str:
 
 #: The per-layer table's columns: (key in a ``layers`` row, header).
 LAYER_COLUMNS = (("layer", "layer"), ("type", "type"), ("output_shape", "output shape"),
-                 ("parameters", "parameters"), ("units", "units"), ("constrained", "constrained"),
+                 ("parameters", "parameters"), ("units", "units"), ("constrained", "constrained"), ("shared", "shared"),
                  ("free", "free"), ("balance", "balance range"), ("n_negative", "c < 0"),
                  ("frozen_edges", "frozen edges"), ("prunable", "prunable"), ("free_reason", "free because"))
 
@@ -196,14 +204,16 @@ def layers_text(report: dict, escape_text) -> list[str]:
     return out
 
 
-def layers_markdown(report: dict, cell) -> list[str]:
-    """The per-layer table in Markdown (``cell`` escapes user text for a table cell)."""
+def layers_markdown(report: dict, cell, code) -> list[str]:
+    """The per-layer table in Markdown (``cell`` escapes user text for a table cell, ``code``
+    renders a layer's name as inline code, so that no name can become a link or markup)."""
     layers = report.get("layers")
     if not layers or not layers["rows"]:
         return []
     out = ["## Layers", "", "| " + " | ".join(h for _, h in LAYER_COLUMNS) + " |",
            "|" + "---|" * len(LAYER_COLUMNS)]
-    out += ["| " + " | ".join(cell(c) if c else "" for c in _cells(r)) + " |" for r in layers["rows"]]
+    out += ["| " + " | ".join((code if k == "layer" else cell)(c) if c else ""
+                              for (k, _), c in zip(LAYER_COLUMNS, _cells(r))) + " |" for r in layers["rows"]]
     if layers["truncated"]:
         out.append(f"\n… {layers['n'] - len(layers['rows'])} more layers (raise --max-listed)")
     return out + [""]
