@@ -98,3 +98,35 @@ def test_too_small_a_grid_is_undetermined():
 
     r = pathological_sweep(widths=(2,), l_plus=(0, 2), seeds=1, steps=2, n_train=20, n_test=20, progress=False)
     assert r.fits == {} and r.verdict.startswith("undetermined") and len(r.table) == 2
+
+
+@pytest.mark.parametrize("case", range(30))
+def test_rescaling_a_stream_class_sets_its_sign_and_keeps_the_function(case):
+    """On residual networks the rescaling acts on a whole class (entering trainable edges × α, leaving ÷ α):
+    the class's balance gets the asked sign, the outputs (by an independent numpy forward) do not change."""
+    from tests.oracles import class_balances, constrained_classes
+    from tests.oracles_classes import forward, random_residual_dag, random_weights
+
+    rng = np.random.default_rng(777_000 + case)
+    classes: list = []
+    while not classes:  # redraw until the network has a constrained stream class (most draws do)
+        G = random_residual_dag(rng)
+        classes = [k for k in constrained_classes(G) if len(k) > 1]
+    arch = topo.Architecture.from_networkx(G)
+    w = random_weights(rng, G)
+    theta = np.concatenate([np.atleast_1d(np.asarray(w[e], dtype=float)) for e in arch.edges])
+    k = classes[int(rng.integers(len(classes)))]
+    sign = int(rng.choice([-1, 1]))
+    new = init_with_balance_signs(arch, theta, [sign], units=[k[-1]], ratio=3.0)  # any member names the class
+    w_new = {e: new[arch.edge_slice(e)] if arch.edge_sizes[i] > 1 else float(new[arch.edge_slice(e)][0])
+             for i, e in enumerate(arch.edges)}
+    q = {e: float(np.sum(np.asarray(w_new[e]) ** 2)) for e in arch.edges}
+    assert np.sign(class_balances(G, q)[k[0]]) == sign
+    inputs = [v for v in G if G.nodes[v].get("role") == "input"]
+    outputs = [v for v in G if G.nodes[v].get("role") == "output"]
+    X = rng.standard_normal((20, len(inputs)))
+    np.testing.assert_allclose(forward(G, w_new, X, inputs, outputs), forward(G, w, X, inputs, outputs),
+                               rtol=1e-10, atol=1e-10)
+    # two members of one class are one balance: refused
+    with pytest.raises(ExperimentError, match="share one balance"):
+        init_with_balance_signs(arch, theta, [1, 1], units=[k[0], k[1]])

@@ -102,3 +102,24 @@ def test_tiny_regularizer_sweep():
     assert "units pruned" in a.summary()
     with pytest.raises(ExperimentError, match="unknown"):
         regularizer_sweep(("l3",))
+
+
+@pytest.mark.parametrize("case", range(20))
+def test_group_lasso_groups_are_the_class_boundaries(case):
+    """On residual networks each group is the trainable boundary of one constrained class (by an
+    independent union-find), an edge inside a class in no group."""
+    from tests.oracles import constrained_classes
+    from tests.oracles_classes import random_residual_dag, random_weights
+
+    rng = np.random.default_rng(31_337 + case)
+    G = random_residual_dag(rng)
+    arch = topo.Architecture.from_networkx(G)
+    w = random_weights(rng, G)
+    theta = np.array([w[e] for e in arch.edges], dtype=float)
+    expected = 0.0
+    for k in constrained_classes(G):
+        K = set(k)
+        sq = sum(w[(u, v)] ** 2 for u, v, d in G.edges(data=True)
+                 if d.get("trainable", True) and (u in K) != (v in K))
+        expected += np.sqrt(max(sq, 1e-300))
+    assert penalty(arch, "group_lasso", 1.0).value(theta) == pytest.approx(expected, rel=1e-12)

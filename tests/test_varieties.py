@@ -270,3 +270,48 @@ def test_check_outputs_never_guesses_on_random_deep_patterns(seed):
         assert rand.dimension == rand.ambient_dimension
     elif rand.status == "undetermined":
         assert rand.violated is None and rand.dimension < rand.ambient_dimension
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_functional_dimension_with_fixed_edges_against_finite_differences(seed):
+    """Residual networks (fixed skips of any nonzero weight, fixed edges touching inputs, outputs and
+    the bias): the rank over the trainable weights equals a finite-difference Jacobian of an independent
+    forward, and the bound's symmetry count equals the rank of the classes' Euler vectors."""
+    from tests.oracles import constrained_classes, dense_incidence
+    from tests.oracles_classes import forward, random_residual_dag, random_weights
+
+    rng = np.random.default_rng(424_242 + seed)
+    G = random_residual_dag(rng)
+    for v in G.nodes:  # pattern varieties cover ReLU, leaky ReLU and linear units
+        if G.nodes[v].get("activation") == "gelu":
+            G.nodes[v]["activation"] = "relu"
+    arch = topo.Architecture.from_networkx(G)
+    w = random_weights(rng, G)
+    theta = np.array([w[e] for e in arch.edges], dtype=float)
+    trainable = [e for e in arch.edges if G.edges[e].get("trainable", True)]
+    m = int(rng.integers(2, 7))
+    X = rng.standard_normal((m, len(arch.inputs)))
+    fd = topo.functional_dimension(arch, theta, X)
+
+    def outputs(values):
+        return forward(G, {**w, **dict(zip(trainable, values))}, X, arch.inputs, arch.outputs).ravel()
+
+    t0, h = np.array([w[e] for e in trainable]), 1e-6
+    J = np.stack([(outputs(t0 + h * e) - outputs(t0 - h * e)) / (2 * h) for e in np.eye(len(t0))], axis=1)
+    s = np.linalg.svd(J, compute_uv=False)
+    assert fd.rank == (int(np.sum(s > 1e-7 * s[0])) if s[0] > 0 else 0)
+    # the symmetry count: rank of the Euler vectors θ ⊙ b_K of the constrained classes (trainable coordinates)
+    reps = [k[0] for k in constrained_classes(G)]
+    B = dense_incidence(G, reps, trainable)
+    euler = B * t0[None, :]
+    k = np.linalg.matrix_rank(euler) if len(reps) else 0
+    assert fd.bound == len(trainable) - k and fd.rank <= fd.bound
+    assert np.allclose(J @ euler.T, 0, atol=1e-6 * max(1.0, np.abs(J).max()))  # each is a symmetry direction
+
+
+def test_pattern_variety_refuses_fixed_edges():
+    G = nx.DiGraph([("x", "h"), ("h", "s"), ("x", "s"), ("s", "y")])
+    G.edges["x", "s"]["trainable"] = False
+    arch = topo.Architecture.from_networkx(G)
+    with pytest.raises(topo.TopoError, match=r"1 edge\(s\) are fixed.*'x' -> 's'.*functional_dimension"):
+        topo.pattern_variety(arch, np.zeros((2, 1)), np.ones((2, 2), bool))

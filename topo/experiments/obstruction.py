@@ -77,6 +77,9 @@ class ObstructionProbability:
 def units_below_output(arch: Architecture) -> np.ndarray:
     """Rows (in ``arch.constrained``) of the units whose only outgoing edge enters an output.
 
+    Only units that are a rescaling class of their own count (a unit on a residual stream shares
+    its balance with the stream, so its own edges do not decide the obstruction).
+
     Examples
     --------
     >>> import topo
@@ -90,6 +93,7 @@ def units_below_output(arch: Architecture) -> np.ndarray:
     out_edge[arch.src] = np.arange(arch.n_edges)          # the only out-edge where outdeg == 1
     e = out_edge[idx]
     ok = (outdeg[idx] == 1) & (arch.role_codes[arch.dst[e]] == OUTPUT) & (arch.edge_sizes[e] == 1)
+    ok &= (arch.class_sizes == 1) & arch.edge_trainable[e]
     return np.flatnonzero(ok)
 
 

@@ -30,13 +30,20 @@ __all__ = ["init_with_balance_signs", "linear_fit", "pathological_sweep", "Patho
 
 
 def _unit_params(arch: Architecture, node: int) -> tuple[np.ndarray, np.ndarray]:
+    """Parameter indices of the trainable edges entering and leaving the rescaling class of
+    ``node`` (for an ordinary unit: its own in- and out-edges)."""
     off = arch.edge_offsets
+    row = arch.node_row
+    r = row[node]
+    inside_dst, inside_src = row[arch.dst] == r, row[arch.src] == r
+    trainable = arch.edge_trainable
 
     def params(edges):
         return np.concatenate([np.arange(off[e], off[e + 1]) for e in edges.tolist()]) if len(edges) else \
             np.zeros(0, dtype=np.int64)
 
-    return params(np.flatnonzero(arch.dst == node)), params(np.flatnonzero(arch.src == node))
+    return (params(np.flatnonzero(trainable & inside_dst & ~inside_src)),
+            params(np.flatnonzero(trainable & inside_src & ~inside_dst)))
 
 
 @sweep_params(arch=ARCH, n_positive=NoneOr(COUNT_OR_ZERO), ratio=_RATIO)
@@ -83,8 +90,13 @@ def init_with_balance_signs(
     names = arch.nodes
     nodes = (arch.constrained_index[units_below_output(arch)] if units is None
              else np.array([arch.node_index(u) for u in units], dtype=np.int64))
-    if not set(nodes.tolist()) <= set(arch.constrained_index.tolist()):
-        raise ExperimentError("units must be constrained hidden nodes (ReLU units with trainable edges)")
+    rows = arch.node_row[nodes]
+    if (rows < 0).any():
+        raise ExperimentError("units must be constrained hidden nodes (ReLU units with trainable edges), got "
+                              f"{[names[v] for v in nodes[rows < 0].tolist()][:5]}")
+    if len(np.unique(rows)) < len(rows):
+        raise ExperimentError("two of the units share one balance (a rescaling class): give one of them")
+    nodes = arch.constrained_index[rows]  # any member stands for its class
     if ratio <= 1:
         raise ExperimentError(f"ratio must be > 1, got {ratio}")
     if (signs is None) == (n_positive is None):
@@ -96,7 +108,8 @@ def init_with_balance_signs(
     signs = np.sign(np.asarray(signs, dtype=np.float64))
     if signs.shape != (len(nodes),) or not np.all(np.abs(signs) == 1):
         raise ExperimentError(f"signs must hold {len(nodes)} values +1/-1, got {signs.tolist()}")
-    touched = np.isin(arch.src, nodes) & np.isin(arch.dst, nodes)
+    src_row, dst_row = arch.node_row[arch.src], arch.node_row[arch.dst]
+    touched = np.isin(src_row, rows) & np.isin(dst_row, rows) & (src_row != dst_row) & arch.edge_trainable
     if touched.any():
         raise ExperimentError("units must not share edges (one feeds another); rescale them separately")
     for v, s in zip(nodes.tolist(), signs.tolist()):

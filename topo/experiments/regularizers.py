@@ -52,14 +52,17 @@ class Penalty:
         self._cache: dict = {}
 
     def _groups(self, torch):
-        """(unit, parameter) pairs: parameter p lies on the boundary of constrained unit v."""
+        """(class, parameter) pairs: parameter p lies on a trainable edge entering or leaving the
+        constrained rescaling class (for an ordinary unit: its own edges; an edge inside a class
+        is not on its boundary)."""
         if "groups" not in self._cache:
             arch = self.arch
             row = arch.node_row
             pe = arch.param_edge
+            boundary = arch.edge_trainable[pe] & (row[arch.src[pe]] != row[arch.dst[pe]])
             units, params = [], []
             for end in (arch.dst[pe], arch.src[pe]):
-                r = row[end]
+                r = np.where(boundary, row[end], -1)
                 units.append(r[r >= 0])
                 params.append(np.flatnonzero(r >= 0))
             self._cache["groups"] = (torch.as_tensor(np.concatenate(units)), torch.as_tensor(np.concatenate(params)))

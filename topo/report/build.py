@@ -230,7 +230,7 @@ def _strata_section(arch: Architecture, c: np.ndarray, tol: float, max_strata: i
     if "max_work" in found.stopped:
         notes.append(f"Singular strata: the search {found.stopped}.")
     return {
-        "searched": "clusters of one unit",
+        "searched": "single rescaling classes (a unit, or a residual stream channel)",
         "complete": found.complete,
         "strata": [s.to_dict() | {"parameters": stratum_parameters(s.boundary_edges, edge_source, modules)}
                    for s in found],

@@ -298,7 +298,8 @@ class PatternVariety:
     ambient_dimension : int
         ``n_outputs * n_points``.
     expected_dimension : int
-        ``min(ambient, N - n_hidden)``, N parameters, one rescaling per hidden unit.
+        ``min(ambient, N - k)``, N parameters, one rescaling per constrained class (here, with
+        every edge trainable, per ReLU / linear hidden unit).
     is_defective : bool
         ``dimension < expected_dimension``.
     float_rank : int or None
@@ -331,7 +332,32 @@ class PatternVariety:
 
 
 def _n_symmetries(arch: Architecture) -> int:
-    return len([v for v in arch.hidden if arch.activation(v) in _GATED + _LINEAR])
+    """Dimension of the rescaling symmetry in the trainable coordinates: one direction per
+    constrained rescaling class (THEORY.md §1), less one per group of classes that no trainable
+    edge ties to a free node (their Euler vectors are then dependent): the rank of B̃, by a
+    component count on the quotient graph."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    k = arch.n_constrained
+    if k == 0:
+        return 0
+    row = np.where(arch.node_row >= 0, arch.node_row, k)  # every free node is one ground vertex k
+    e = arch.quotient_edges
+    a, b = row[arch.src[e]], row[arch.dst[e]]
+    graph = coo_matrix((np.ones(len(e)), (a, b)), shape=(k + 1, k + 1))
+    _, comp = connected_components(graph, directed=False)
+    floating = np.setdiff1d(np.unique(comp[:k]), [comp[k]])
+    return k - len(floating)
+
+
+def _trainable_columns(arch: Architecture) -> np.ndarray:
+    """Columns of the pattern Jacobian (one per edge) that are parameters of the network."""
+    return np.flatnonzero(arch.edge_trainable)
+
+
+def _n_trainable(arch: Architecture) -> int:
+    return int(arch.edge_sizes[arch.edge_trainable].sum())
 
 
 @validate_params(arch=ARCH, seed=SEED, n_primes=Interval(int, 1, len(PRIMES)), n_points=COUNT,
@@ -373,6 +399,13 @@ def pattern_variety(
     >>> V.dimension, V.ambient_dimension, V.expected_dimension, V.is_defective
     (6, 10, 10, True)
     """
+    fixed = np.flatnonzero(~arch.edge_trainable)
+    if len(fixed):
+        u, v = arch.edges[int(fixed[0])]
+        raise ParameterError(
+            f"pattern_variety draws generic values for every edge, but {len(fixed)} edge(s) are fixed "
+            f"(non-trainable), e.g. {short(u)} -> {short(v)}, and their values are part of the network: use "
+            "functional_dimension(arch, theta, X) at parameters that hold them")
     Xa = check_inputs(arch, X)
     units = pattern_units(arch)
     A = _check_pattern(arch, Xa, pattern)
@@ -428,8 +461,10 @@ def functional_dimension(arch: Architecture, theta: Any, X: Any, *, tol: float |
 
     Singular values below ``tol`` (default ``1e-10``) times the largest count as zero.
 
-    The bound is ``N - n_hidden`` (one rescaling symmetry per hidden unit); the
-    ambient dimension ``n_outputs * n_points``.
+    Only trainable edges are parameters (a fixed edge, such as a residual skip, is a constant).
+    The bound is ``N - k``: ``N`` trainable parameters, ``k`` rescaling symmetries, one per
+    constrained rescaling class (a hidden unit, or a residual stream channel with the units
+    its fixed edges join); the ambient dimension ``n_outputs * n_points``.
 
     Examples
     --------
@@ -445,9 +480,9 @@ def functional_dimension(arch: Architecture, theta: Any, X: Any, *, tol: float |
     units = pattern_units(arch)
     A = activation_patterns(arch, vec, Xa)
     gates = pattern_gates(arch, A, units)
-    J = pattern_jacobian(arch, Xa, vec, gates, None)
+    J = pattern_jacobian(arch, Xa, vec, gates, None)[:, _trainable_columns(arch)]
     rank = _float_rank(J, 1e-10 if tol is None else tol)
-    return FunctionalDimension(rank, arch.n_params - _n_symmetries(arch), len(arch.outputs) * len(Xa))
+    return FunctionalDimension(rank, _n_trainable(arch) - _n_symmetries(arch), len(arch.outputs) * len(Xa))
 
 
 # ----------------------------------------------------------------------------- invariants
