@@ -23,7 +23,7 @@ from tests.oracles import (
     random_symmetric_dag,
     union_find_classes,
 )
-from topo.symmetry import restore_balances
+from topo.symmetry import apply_automorphism, restore_balances
 
 SEEDS = range(60_221, 60_221 + 70)  # fresh seeds, not used while writing the code
 
@@ -131,3 +131,43 @@ def test_the_symmetry_oracle_was_exercised(tally):
         pytest.skip("run together with the oracle test above")
     assert tally["shared"] >= 30 and tally["nontrivial"] >= 15 and tally["merged"] >= 10, tally
     assert tally["certified"] >= 10, tally
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_automorphisms_keep_the_weights_of_fixed_edges(seed):
+    """Two mirrored residual branches whose skips have weights w1, w2: the swap is a symmetry of the
+    network only when w1 == w2. With the audited θ the group says so, and every generator keeps the
+    function (an independent numpy forward of the permuted weights)."""
+    from tests.oracles_classes import forward
+
+    rng = np.random.default_rng(90_210 + seed)
+    w1 = float(rng.choice([1.0, 0.5, -2.0]))
+    w2 = w1 if rng.random() < 0.5 else float(rng.choice([v for v in (1.0, 0.5, -2.0) if v != w1]))
+    G = nx.DiGraph()
+    G.add_node("x", role="input")
+    G.add_node("y", role="output")
+    for i, w in enumerate((w1, w2)):
+        G.add_edge("x", f"a{i}")
+        G.add_edge(f"a{i}", f"h{i}")
+        G.add_edge(f"a{i}", f"s{i}", trainable=False, weight=w)
+        G.add_edge(f"h{i}", f"s{i}")
+        G.add_edge(f"s{i}", "y")
+    nx.set_node_attributes(G, {v: "sum" for v in G if v.startswith("s")}, "activation")
+    arch = topo.Architecture.from_networkx(G)
+    t = rng.standard_normal(arch.n_params)
+    for e in arch.edges:
+        if not G.edges[e].get("trainable", True):
+            t[arch.edge_slice(e)] = G.edges[e]["weight"]
+    group = topo.automorphism_group(arch, fixed_weights=t)
+    assert group.order == (2 if w1 == w2 else 1)
+    assert topo.automorphism_group(arch).order == 2  # the architecture alone: skips taken alike
+    X = rng.standard_normal((7, 1))
+    theta = dict(zip(arch.edges, t))
+    for perm in group.generators:
+        moved = apply_automorphism(arch, perm, t)
+        np.testing.assert_allclose(forward(G, dict(zip(arch.edges, moved)), X, ["x"], ["y"]),
+                                   forward(G, theta, X, ["x"], ["y"]), rtol=1e-12, atol=1e-12)
+    if w1 != w2:  # negative control: the swap the bare architecture allows changes the function
+        moved = apply_automorphism(arch, topo.automorphism_group(arch).generators[0], t)
+        gap = np.abs(forward(G, dict(zip(arch.edges, moved)), X, ["x"], ["y"]) - forward(G, theta, X, ["x"], ["y"]))
+        assert gap.max() > 1e-6

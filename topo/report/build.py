@@ -139,7 +139,7 @@ def build_audit(
     tol = default_tol(c, float(np.max(q, initial=0.0)))
     conn = connectivity(arch, c, tol=tol)  # the one connectivity report of the audit, handed on below
     notify("symmetry")
-    symmetry = symmetry_section(arch, conn, max_listed)
+    symmetry = symmetry_section(arch, conn, max_listed, fixed_weights=vec)
     dec = decompose(arch)
     notes = list(notes or []) + _notes(arch, unsupported)
     if unit:
@@ -264,8 +264,10 @@ def _topology_section(conn: ConnectivityReport, sample: int, seed: int | None, n
 SYMMETRY_MAX_QUOTIENT = 3000
 
 
-def symmetry_section(arch: Architecture, conn: ConnectivityReport, max_listed: int) -> dict:
-    """The ``connectivity.symmetry`` part of the report: components up to symmetry.
+def symmetry_section(arch: Architecture, conn: ConnectivityReport, max_listed: int, *,
+                     fixed_weights: np.ndarray | None = None) -> dict:
+    """The ``connectivity.symmetry`` part of the report: components up to symmetry
+    (automorphisms keep the weights of fixed edges: ``fixed_weights`` is the audited θ).
 
     Cheap when it can be: a connected fiber (no frozen scalar edge) has one class and
     no group is computed; otherwise the automorphism search is bounded by
@@ -275,7 +277,7 @@ def symmetry_section(arch: Architecture, conn: ConnectivityReport, max_listed: i
         return {"computed": True, "exact": True, "n_components": 1, "n_classes": 1,
                 "summary": "1 component, 1 up to symmetry", "group": None,
                 "reason": "the fiber is connected: the symmetry group was not needed"}
-    group = automorphism_group(arch, max_vertices=SYMMETRY_MAX_QUOTIENT)
+    group = automorphism_group(arch, max_vertices=SYMMETRY_MAX_QUOTIENT, fixed_weights=fixed_weights)
     sym = components_up_to_symmetry(arch, conn.c, max_representatives=max_listed, group=group, connectivity=conn)
     return {"computed": sym.n_classes is not None, "summary": sym.summary()} | sym.to_dict(max_listed=max_listed)
 

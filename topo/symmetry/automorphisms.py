@@ -116,9 +116,20 @@ class AutomorphismGroup:
         }
 
 
-def _edge_colours(arch: Architecture) -> np.ndarray:
-    """One integer per edge for its (size, trainable) pair."""
+def _edge_colours(arch: Architecture, fixed_weights: np.ndarray | None = None) -> np.ndarray:
+    """One integer per edge for its (size, trainable) pair; with ``fixed_weights`` (a vector over
+    the parameters), a fixed edge's colour also holds its weights, so that no automorphism maps a
+    skip of weight 0.5 onto one of weight 1."""
     key = arch.edge_sizes * 2 + arch.edge_trainable.astype(np.int64)
+    if fixed_weights is not None:
+        fixed = np.flatnonzero(~arch.edge_trainable)
+        off = arch.edge_offsets
+        values: dict[bytes, int] = {}
+        extra = np.zeros(arch.n_edges, dtype=np.int64)
+        for e in fixed.tolist():
+            w = np.ascontiguousarray(fixed_weights[off[e]:off[e + 1]], dtype=np.float64) + 0.0  # -0.0 == 0.0
+            extra[e] = values.setdefault(w.tobytes(), len(values) + 1)
+        key = key + extra * (2 * (int(arch.edge_sizes.max(initial=0)) + 1))
     _, colour = np.unique(key, return_inverse=True)
     return colour.astype(np.int64)
 
@@ -243,6 +254,7 @@ def _twin_generators(members: list[np.ndarray], n: int):
                  max_enumerated=COUNT_OR_ZERO)
 def automorphism_group(
     arch: Architecture, *, backend: str = "auto", max_vertices: int = MAX_VERTICES, max_enumerated: int = 5000,
+    fixed_weights: Any = None,
 ) -> AutomorphismGroup:
     """Automorphisms of the network's DAG that fix inputs, biases and outputs.
 
@@ -256,6 +268,11 @@ def automorphism_group(
         are then listed, and ``computed`` is False).
     max_enumerated : int
         VF2 enumerates every automorphism of the quotient; it gives up beyond this.
+    fixed_weights : array_like, optional
+        The network's parameters (``theta``; only the values on fixed edges are read). An
+        automorphism must then map each fixed edge onto one of the same weight. Without it,
+        the fixed edges of a network are taken to be alike (identity skips), as the
+        architecture alone does not hold their values; ``topo.audit`` passes its ``theta``.
 
     Returns
     -------
@@ -279,15 +296,18 @@ def automorphism_group(
     >>> G.order, G.kinds
     (2, ('quotient',))
     """
-    default = backend == "auto" and max_vertices == MAX_VERTICES and max_enumerated == 5000
+    weights = None
+    if fixed_weights is not None and not arch.edge_trainable.all():
+        weights = arch.as_vector(fixed_weights, name="fixed_weights")
+    default = backend == "auto" and max_vertices == MAX_VERTICES and max_enumerated == 5000 and weights is None
     if default:
         return arch.derived("automorphisms", lambda: _compute(arch, backend, max_vertices, max_enumerated))
-    return _compute(arch, backend, max_vertices, max_enumerated)
+    return _compute(arch, backend, max_vertices, max_enumerated, weights)
 
 
-def _compute(arch, backend, max_vertices, max_enumerated) -> AutomorphismGroup:
+def _compute(arch, backend, max_vertices, max_enumerated, fixed_weights=None) -> AutomorphismGroup:
     n = arch.n_nodes
-    ecol, ncol = _edge_colours(arch), _node_colours(arch)
+    ecol, ncol = _edge_colours(arch, fixed_weights), _node_colours(arch)
     cls = _twin_classes(arch, ncol, ecol)
     order_idx = np.argsort(cls, kind="stable")
     bounds = np.searchsorted(cls[order_idx], np.arange(int(cls.max(initial=-1)) + 2))
