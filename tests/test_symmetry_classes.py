@@ -163,11 +163,19 @@ def test_automorphisms_keep_the_weights_of_fixed_edges(seed):
     assert topo.automorphism_group(arch).order == 2  # the architecture alone: skips taken alike
     X = rng.standard_normal((7, 1))
     theta = dict(zip(arch.edges, t))
+    fixed = np.concatenate([np.arange(arch.n_params)[arch.edge_slice(e)] for e in arch.edges
+                            if not G.edges[e].get("trainable", True)])
+
+    def moved_by(perm):  # the weights moved by perm; the fixed edges keep theirs (they are the network)
+        out = apply_automorphism(arch, perm, t)
+        out[fixed] = t[fixed]
+        return out
+
     for perm in group.generators:
-        moved = apply_automorphism(arch, perm, t)
+        moved = moved_by(perm)
         np.testing.assert_allclose(forward(G, dict(zip(arch.edges, moved)), X, ["x"], ["y"]),
                                    forward(G, theta, X, ["x"], ["y"]), rtol=1e-12, atol=1e-12)
     if w1 != w2:  # negative control: the swap the bare architecture allows changes the function
-        moved = apply_automorphism(arch, topo.automorphism_group(arch).generators[0], t)
+        moved = moved_by(topo.automorphism_group(arch).generators[0])
         gap = np.abs(forward(G, dict(zip(arch.edges, moved)), X, ["x"], ["y"]) - forward(G, theta, X, ["x"], ["y"]))
         assert gap.max() > 1e-6
