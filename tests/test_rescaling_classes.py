@@ -166,3 +166,19 @@ def test_dominator_regions_equal_the_one_pass_regions_on_dags(seed):
         assert ca.best == pytest.approx(cb.best)
         for r in a.edge:
             assert sum(w[x] for x in cb.witness(r)) == pytest.approx(ca.best[r])
+
+
+def test_reports_name_the_class_of_a_witness(tmp_path):
+    """A frozen edge whose certificate holds a stream class: every rendering names the class's members."""
+    G = _case(27193)
+    arch, _, vec = _arch_theta(G, np.random.default_rng(27194))
+    a = topo.audit(arch, vec)
+    rows = [f for f in a.report["connectivity"]["frozen_edges"] if f.get("classes")]
+    assert rows, "this network's audit has a frozen edge certified by a stream class"
+    v, members = next(iter(rows[0]["classes"].items()))
+    assert len(members) > 1 and set(members) == set(arch.class_members(v))
+    a.save(tmp_path, formats=("md", "html"))
+    md, html = (tmp_path / "report.md").read_text(), (tmp_path / "report.html").read_text()
+    assert f"(`{v}`: the class " + ", ".join(f"`{m}`" for m in members) + ")" in md
+    assert f"<code>{v}</code>: the class " + ", ".join(f"<code>{m}</code>" for m in members) in html
+    assert f"{v} stands for its class {{" + ", ".join(members) + "}" in a.summary()

@@ -180,7 +180,9 @@ def _connectivity(report: dict) -> list[str]:
         rows = []
         for w in listed:
             row = [f"<code>{escape(w['edge'][0])}</code> → <code>{escape(w['edge'][1])}</code>", _n(w["size"]),
-                   escape(w["kind"]), _code_list(w["nodes"], len(w["nodes"]), 6), _n(float(w["sum_c"]))]
+                   escape(w["kind"]), _code_list(w["nodes"], len(w["nodes"]), 6) + "".join(
+                       f" (<code>{escape(str(v))}</code>: the class {_code_list(m, len(m), 6)})"
+                       for v, m in w.get("classes", {}).items()), _n(float(w["sum_c"]))]
             if with_src:
                 src = w.get("source")
                 row.append(f"<code>{escape(src['module'])}.{escape(src['parameter'])}"

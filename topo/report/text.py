@@ -189,8 +189,10 @@ def render_text(report: dict, *, layers: bool = False) -> str:
         if "source" in w:
             src = w["source"]
             where = _t(f" [{src['module']}.{src['parameter']}[{', '.join(map(str, src['index']))}]]")
+        classes = "".join(f"; {_t(v)} stands for its class {{{', '.join(map(_t, m[:6]))}"
+                          f"{', …' if len(m) > 6 else ''}}}" for v, m in w.get("classes", {}).items())
         lines.append(f"    {_t(w['edge'][0])} -> {_t(w['edge'][1])}{where}: {rel} S = {{{shown}}}, "
-                     f"sum c = {w['sum_c']:.4g}")
+                     f"sum c = {w['sum_c']:.4g}{classes}")
     if con["n_frozen_edges"] > len(shown_edges):
         more = con["n_frozen_edges"] - len(shown_edges)
         where = "in the report" if len(con["frozen_edges"]) > len(shown_edges) else "(raise --max-listed)"
@@ -274,6 +276,8 @@ def render_markdown(report: dict) -> str:
         for w in con["frozen_edges"]:
             nodes = w["nodes"]
             shown = _names_text(nodes, len(nodes), 8).replace("|", "\\|")
+            shown += "".join(f" ({markdown_code(v)}: the class {_names_text(m, len(m), 6)})".replace("|", "\\|")
+                             for v, m in w.get("classes", {}).items())
             out.append(f"| {_c(w['edge'][0])} -> {_c(w['edge'][1])} | {w['size']} | {w['kind']} | {shown} | {w['sum_c']:.6g} |")
         if con["n_frozen_edges"] > len(con["frozen_edges"]):
             out.append(f"\n… {con['n_frozen_edges'] - len(con['frozen_edges'])} more frozen edges (raise --max-listed)")
