@@ -226,15 +226,78 @@ class RegionForest:
 def immediate_dominators(m: int, tails: np.ndarray, heads: np.ndarray) -> np.ndarray:
     """Immediate dominator of every node ``0..m-1`` of the digraph with edges ``tails -> heads``,
     from the root ``m`` (igraph's Lengauer-Tarjan); ``idom[m] = m``.  Every node must be
-    reachable from the root."""
-    key = np.unique(tails.astype(np.int64) * (m + 1) + heads)
-    g = igraph.Graph(n=m + 1, edges=np.stack([key // (m + 1), key % (m + 1)], axis=1).tolist(), directed=True)
+    reachable from the root.
+
+    Nodes with the same predecessors (the output channels of a convolution, say) are fed
+    through one hub node each (`_hub_edges`): every root path keeps its original nodes in order,
+    so dominance among the original nodes is unchanged, and a dense layer of ``a × b`` edges
+    becomes ``a + b``.  A hub in the dominator tree is skipped to its nearest original ancestor.
+    """
+    key = np.sort(heads.astype(np.int64) * (m + 1) + tails)
+    key = key[np.concatenate([[True], key[1:] != key[:-1]])] if len(key) else key
+    h, t = key // (m + 1), key % (m + 1)  # distinct edges, by head then tail
+    edges, n = _hub_edges(m, t, h)
+    g = igraph.Graph(n=n, edges=edges.tolist(), directed=True)
     idom = np.asarray(g.dominator(m, mode="out"), dtype=float)
     if np.isnan(idom[:m]).any():
         v = int(np.flatnonzero(np.isnan(idom[:m]))[0])
         raise GraphError(f"constrained row {v} is not reachable from an unconstrained class")
     idom[m] = m
-    return idom.astype(np.int64)
+    idom = idom.astype(np.int64)
+    while True:  # skip hubs: a hub's dominator is an original node or another hub
+        hub = idom > m
+        if not hub.any():
+            return idom[:m + 1]
+        idom = np.where(hub, idom[np.minimum(idom, n - 1)], idom)
+
+
+def _hub_edges(m: int, t: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, int]:
+    """Edges of the graph where each group of (at least two) heads with the same set of at least
+    two tails is fed through a hub node ``m + 1 + k``; ``t, h`` are distinct edges sorted by head,
+    then tail.  Groups are found by two random 64-bit hashes of the tail sets, then checked
+    exactly (a head whose tails differ from its group's first head keeps its own edges)."""
+    ptr = np.searchsorted(h, np.arange(m + 2))
+    deg = np.diff(ptr)[:m + 1]
+    live = np.flatnonzero(deg >= 2)
+    if len(live) < 2:
+        return np.stack([t, h], axis=1), m + 1
+    rng = np.random.default_rng(0x70B0)
+    r1, r2 = (rng.integers(0, 2**63, size=m + 1, dtype=np.uint64) for _ in range(2))
+    with np.errstate(over="ignore"):  # sums of each head's tails, modulo 2^64
+        c1 = np.concatenate([np.zeros(1, np.uint64), np.cumsum(r1[t], dtype=np.uint64)])
+        c2 = np.concatenate([np.zeros(1, np.uint64), np.cumsum(r2[t], dtype=np.uint64)])
+        h1 = c1[ptr[live + 1]] - c1[ptr[live]]
+        h2 = c2[ptr[live + 1]] - c2[ptr[live]]
+    order = np.lexsort((live, h2, h1, deg[live]))
+    keys = np.stack([deg[live][order], h1[order].view(np.int64), h2[order].view(np.int64)], axis=1)
+    start = np.concatenate([[True], (keys[1:] != keys[:-1]).any(axis=1)])
+    group = np.cumsum(start) - 1
+    first = live[order][start][group]  # the group's first head, for every live head (in `order`)
+    heads = live[order]
+    # exact check: every tail of a head equals the tail at the same position of its group's first head
+    lead = np.full(m + 1, -1, dtype=np.int64)
+    lead[heads] = first
+    pos = np.flatnonzero(lead[h] >= 0)
+    e_head = h[pos]
+    same = t[pos] == t[ptr[lead[e_head]] + (pos - ptr[e_head])]
+    bad = np.zeros(m + 1, dtype=bool)
+    bad[e_head[~same]] = True
+    bad[first[bad[heads]]] = True  # a group with a mismatch is not compressed at all
+    size = np.bincount(group, minlength=group[-1] + 1)
+    ok_head = (size[group] >= 2) & ~bad[heads] & ~bad[first]
+    hub_of = np.full(m + 1, -1, dtype=np.int64)
+    leads = np.unique(first[ok_head])
+    hub_id = np.full(m + 1, -1, dtype=np.int64)
+    hub_id[leads] = m + 1 + np.arange(len(leads))
+    hub_of[heads[ok_head]] = hub_id[first[ok_head]]
+    keep = hub_of[h] < 0
+    is_lead = np.zeros(m + 1, dtype=bool)
+    is_lead[leads] = True
+    lead_edges = np.flatnonzero(is_lead[h])  # the lead's tails feed the hub
+    parts = [np.stack([t[keep], h[keep]], axis=1),
+             np.stack([t[lead_edges], hub_id[h[lead_edges]]], axis=1),
+             np.stack([hub_of[heads[ok_head]], heads[ok_head]], axis=1)]
+    return np.concatenate(parts), m + 1 + len(leads)
 
 
 def preorder(idom: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
