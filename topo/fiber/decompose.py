@@ -80,7 +80,8 @@ class RegionForest:
         both = far_row >= 0
         order_idx = np.argsort(near_row[both], kind="stable")
         self.nbr = far_row[both][order_idx]  # one numpy array (a list would cost ~40 bytes per edge)
-        self.nbr_ptr = np.searchsorted(near_row[both][order_idx], np.arange(m + 1)).tolist()
+        ptr = np.searchsorted(near_row[both][order_idx], np.arange(m + 1))
+        self.nbr_ptr = ptr.tolist()
         forward = far_row[both] < near_row[both] if direction == "in" else far_row[both] > near_row[both]
         #: how the regions were found: "order" (one pass, topological quotient) or "dominators"
         self.method = method or ("order" if bool(np.all(forward)) else "dominators")
@@ -89,7 +90,9 @@ class RegionForest:
         if self.method == "order":
             self._from_order(ids, near_row, far_row)
         else:
-            self._from_dominators(ids, near_row, far_row)
+            rooted = np.zeros(m, dtype=bool)
+            rooted[near_row[~both]] = True  # rows entered from an unconstrained class (the root)
+            self._from_dominators(ids, near_row, far_row, sorted_dominators(m, self.nbr, ptr, rooted))
         self._finish()
 
     def _from_order(self, ids, near_row, far_row) -> None:
@@ -129,19 +132,22 @@ class RegionForest:
                     merges.append(w)
         self.roots, self.top, self.parent, self.depth, self.merges = roots, top, parent, depth, merges
 
-    def _from_dominators(self, ids, near_row, far_row) -> None:
-        """Regions as subtrees of the dominator tree of the quotient (any digraph)."""
+    def _from_dominators(self, ids, near_row, far_row, idom) -> None:
+        """Regions as subtrees of the dominator tree ``idom`` of the quotient (any digraph)."""
         m = self.m
-        idom = immediate_dominators(m, np.where(far_row < 0, m, far_row), near_row)
         pre, size = preorder(idom, m)
-        # an edge p -> v is a back edge when v dominates p (p lies in v's region)
-        p = np.where(far_row < 0, m, far_row)
-        back = (p < m) & (pre[near_row] <= pre[p]) & (pre[p] < pre[near_row] + size[near_row])
-        entering = np.bincount(near_row[~back], minlength=m)
-        single = ~back & (entering[near_row] == 1)
+        # an edge p -> v is a back edge when v dominates p (p lies in v's region): only rows that
+        # dominate another row (subtree size > 1) can receive one
+        sel = np.flatnonzero((size[:m] > 1)[near_row] & (far_row >= 0))
+        v, p = near_row[sel], far_row[sel]
+        back = np.zeros(len(near_row), dtype=bool)
+        back[sel[(pre[v] <= pre[p]) & (pre[p] < pre[v] + size[v])]] = True
+        entering = np.bincount(near_row, minlength=m) - np.bincount(near_row[back], minlength=m)
+        once = (entering == 1)[near_row]
+        single = once & ~back
         self.edge = dict(zip(near_row[single].tolist(), ids[single].tolist()))
         self.entry_tail = dict(zip(near_row[single].tolist(), far_row[single].tolist()))
-        self.back = set(near_row[back & (entering[near_row] == 1)].tolist())
+        self.back = set(near_row[back & once].tolist())
         top, parent, depth = [-1] * m, [-1] * m, [0] * m
         roots, merges = [], []
         idom_l = idom.tolist()
@@ -233,10 +239,20 @@ def immediate_dominators(m: int, tails: np.ndarray, heads: np.ndarray) -> np.nda
     so dominance among the original nodes is unchanged, and a dense layer of ``a × b`` edges
     becomes ``a + b``.  A hub in the dominator tree is skipped to its nearest original ancestor.
     """
-    key = np.sort(heads.astype(np.int64) * (m + 1) + tails)
-    key = key[np.concatenate([[True], key[1:] != key[:-1]])] if len(key) else key
-    h, t = key // (m + 1), key % (m + 1)  # distinct edges, by head then tail
-    edges, n = _hub_edges(m, t, h)
+    tails, heads = np.asarray(tails, dtype=np.int64), np.asarray(heads, dtype=np.int64)
+    rooted = np.zeros(m, dtype=bool)
+    rooted[heads[(tails == m) & (heads < m)]] = True
+    inner = (tails < m) & (heads < m)
+    order = np.argsort(heads[inner], kind="stable")
+    ptr = np.searchsorted(heads[inner][order], np.arange(m + 1))
+    return sorted_dominators(m, tails[inner][order], ptr, rooted)
+
+
+def sorted_dominators(m: int, t: np.ndarray, ptr: np.ndarray, rooted: np.ndarray) -> np.ndarray:
+    """`immediate_dominators` from the predecessors in CSR form: ``t[ptr[v]:ptr[v + 1]]`` are the
+    predecessors of ``v`` among ``0..m-1`` (repeats allowed), ``rooted[v]``: ``v`` also has the
+    root ``m`` as a predecessor."""
+    edges, n = _hub_edges(m, t, np.asarray(ptr, dtype=np.int64), rooted)
     g = igraph.Graph(n=n, edges=edges.tolist(), directed=True)
     idom = np.asarray(g.dominator(m, mode="out"), dtype=float)
     if np.isnan(idom[:m]).any():
@@ -251,53 +267,60 @@ def immediate_dominators(m: int, tails: np.ndarray, heads: np.ndarray) -> np.nda
         idom = np.where(hub, idom[np.minimum(idom, n - 1)], idom)
 
 
-def _hub_edges(m: int, t: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, int]:
-    """Edges of the graph where each group of (at least two) heads with the same set of at least
-    two tails is fed through a hub node ``m + 1 + k``; ``t, h`` are distinct edges sorted by head,
-    then tail.  Groups are found by two random 64-bit hashes of the tail sets, then checked
-    exactly (a head whose tails differ from its group's first head keeps its own edges)."""
-    ptr = np.searchsorted(h, np.arange(m + 2))
-    deg = np.diff(ptr)[:m + 1]
-    live = np.flatnonzero(deg >= 2)
+def _hub_edges(m: int, t: np.ndarray, ptr: np.ndarray, rooted: np.ndarray) -> tuple[np.ndarray, int]:
+    """Edges of the graph where each group of (at least two) heads with the same predecessors
+    (at least two, in the same order, the root counted by ``rooted``) is fed through a hub node
+    ``m + 1 + k``.  Groups are found by a random 64-bit hash of the predecessor lists, then
+    checked exactly (a group with a head whose list differs from its first head's is not fed
+    through a hub)."""
+    deg = np.diff(ptr)
+    h = np.repeat(np.arange(m, dtype=np.int32 if m < 2**31 else np.int64), deg)
+    tot = deg + rooted
+    live = np.flatnonzero(tot >= 2)
+    plain = [np.stack([t, h], axis=1), np.stack([np.full(int(rooted.sum()), m), np.flatnonzero(rooted)], axis=1)]
     if len(live) < 2:
-        return np.stack([t, h], axis=1), m + 1
-    rng = np.random.default_rng(0x70B0)
-    r1, r2 = (rng.integers(0, 2**63, size=m + 1, dtype=np.uint64) for _ in range(2))
-    with np.errstate(over="ignore"):  # sums of each head's tails, modulo 2^64
+        return np.concatenate(plain).astype(np.int64), m + 1
+    r1 = np.random.default_rng(0x70B0).integers(0, 2**63, size=m + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):  # sums of each head's predecessors, modulo 2^64 (collisions are checked)
         c1 = np.concatenate([np.zeros(1, np.uint64), np.cumsum(r1[t], dtype=np.uint64)])
-        c2 = np.concatenate([np.zeros(1, np.uint64), np.cumsum(r2[t], dtype=np.uint64)])
-        h1 = c1[ptr[live + 1]] - c1[ptr[live]]
-        h2 = c2[ptr[live + 1]] - c2[ptr[live]]
-    order = np.lexsort((live, h2, h1, deg[live]))
-    keys = np.stack([deg[live][order], h1[order].view(np.int64), h2[order].view(np.int64)], axis=1)
+        h1 = c1[ptr[live + 1]] - c1[ptr[live]] + r1[m] * rooted[live].astype(np.uint64)
+    order = np.lexsort((live, h1, tot[live]))
+    heads = live[order]
+    keys = np.stack([tot[heads], h1[order].view(np.int64)], axis=1)
     start = np.concatenate([[True], (keys[1:] != keys[:-1]).any(axis=1)])
     group = np.cumsum(start) - 1
-    first = live[order][start][group]  # the group's first head, for every live head (in `order`)
-    heads = live[order]
-    # exact check: every tail of a head equals the tail at the same position of its group's first head
-    lead = np.full(m + 1, -1, dtype=np.int64)
+    first = heads[start][group]  # the group's first head, for every live head
+    size = np.bincount(group)
+    grouped = size[group] >= 2
+    heads, first = heads[grouped], first[grouped]
+    # exact check: same root flag, and the same predecessor at every position as the group's first head
+    lead = np.full(m, -1, dtype=np.int64)
     lead[heads] = first
     pos = np.flatnonzero(lead[h] >= 0)
     e_head = h[pos]
-    same = t[pos] == t[ptr[lead[e_head]] + (pos - ptr[e_head])]
-    bad = np.zeros(m + 1, dtype=bool)
-    bad[e_head[~same]] = True
-    bad[first[bad[heads]]] = True  # a group with a mismatch is not compressed at all
-    size = np.bincount(group, minlength=group[-1] + 1)
-    ok_head = (size[group] >= 2) & ~bad[heads] & ~bad[first]
-    hub_of = np.full(m + 1, -1, dtype=np.int64)
-    leads = np.unique(first[ok_head])
-    hub_id = np.full(m + 1, -1, dtype=np.int64)
+    bad = np.zeros(m, dtype=bool)
+    bad[e_head[t[pos] != t[ptr[lead[e_head]] + (pos - ptr[e_head])]]] = True
+    bad[heads[rooted[heads] != rooted[first]]] = True
+    bad[first[bad[heads]]] = True  # one mismatch: the whole group keeps its edges
+    ok = ~bad[first]
+    heads, first = heads[ok], first[ok]
+    leads = np.unique(first)
+    hub_id = np.full(m, -1, dtype=np.int64)
     hub_id[leads] = m + 1 + np.arange(len(leads))
-    hub_of[heads[ok_head]] = hub_id[first[ok_head]]
-    keep = hub_of[h] < 0
-    is_lead = np.zeros(m + 1, dtype=bool)
+    hub_of = np.full(m, -1, dtype=np.int64)
+    hub_of[heads] = hub_id[first]
+    is_lead = np.zeros(m, dtype=bool)
     is_lead[leads] = True
-    lead_edges = np.flatnonzero(is_lead[h])  # the lead's tails feed the hub
+    keep = hub_of[h] < 0
+    from_lead = np.flatnonzero(is_lead[h])
+    root_kept = np.flatnonzero(rooted & (hub_of < 0))
+    root_hub = leads[rooted[leads]]
     parts = [np.stack([t[keep], h[keep]], axis=1),
-             np.stack([t[lead_edges], hub_id[h[lead_edges]]], axis=1),
-             np.stack([hub_of[heads[ok_head]], heads[ok_head]], axis=1)]
-    return np.concatenate(parts), m + 1 + len(leads)
+             np.stack([np.full(len(root_kept), m), root_kept], axis=1),
+             np.stack([t[from_lead], hub_id[h[from_lead]]], axis=1),  # the lead's predecessors feed the hub
+             np.stack([np.full(len(root_hub), m), hub_id[root_hub]], axis=1),
+             np.stack([hub_of[heads], heads], axis=1)]
+    return np.concatenate(parts).astype(np.int64), m + 1 + len(leads)
 
 
 def preorder(idom: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
