@@ -1,5 +1,5 @@
 """The audit report as HTML: a self-contained page (``report.html``) and the
-fragment Jupyter shows for an :class:`~topo.Audit`.
+fragment Jupyter shows for an [`Audit`][topo.auditing.Audit].
 
 Built from the report dictionary (``docs/report.md``), section by section; every
 string from the report is escaped; long lists are grouped and folded into
@@ -276,9 +276,10 @@ def _notes(report: dict) -> list[str]:
 
 def render_html_fragment(report: dict, figures: dict | None = None) -> str:
     """The report as one ``<div class="topo-audit">`` with its own (scoped) styles:
-    the body of :func:`render_html` and what Jupyter shows for an :class:`~topo.Audit`.
+    the body of [`render_html`][topo.report.html.render_html] and what Jupyter shows for an
+    [`Audit`][topo.auditing.Audit].
 
-    ``figures`` is ``{name: SVG or PNG bytes}`` (see :func:`topo.plots.report_figures`).
+    ``figures`` is ``{name: SVG or PNG bytes}`` (see [`topo.plots.report_figures`][topo.report.plots.report_figures]).
 
     Examples
     --------

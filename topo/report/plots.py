@@ -327,7 +327,7 @@ def _draw_collapsed(ax, arch: Architecture, lv: np.ndarray, kinds: np.ndarray, f
 
 
 def _dag_size(arch: Architecture, max_nodes: int) -> tuple[float, float]:
-    """Figure size (inches) that keeps the labels of :func:`plot_dag` apart."""
+    """Figure size (inches) that keeps the labels of [`plot_dag`][topo.report.plots.plot_dag] apart."""
     lv = node_levels(arch)
     if arch.n_nodes <= max_nodes:
         return _expanded_size(lv)
@@ -354,7 +354,7 @@ def report_figures(arch: Architecture, theta, report: dict, *, fmt: str = "svg",
     """Figures of the HTML report, ``{"balances": bytes, "dag": bytes}`` (SVG by default, or ``fmt="png"``).
 
     ``balances`` is a histogram of the balances (negative ones red: their units
-    can freeze their outgoing edge); ``dag`` is :func:`plot_dag` with the report's
+    can freeze their outgoing edge); ``dag`` is [`plot_dag`][topo.report.plots.plot_dag] with the report's
     bottlenecks and (listed) frozen edges.  ``c`` (the balances of ``theta``) saves
     recomputing them.
 

@@ -1,5 +1,5 @@
 """Text renderings of an audit report (the dictionary of ``docs/report.md``, built by
-:func:`topo.audit`): the terminal summary and the Markdown page, with the escaping
+[`topo.audit`][topo.auditing.audit]): the terminal summary and the Markdown page, with the escaping
 that keeps user text (node, module and network names) inert in both.
 """
 

@@ -1,11 +1,11 @@
 """The verdict of an audit in plain words, and the per-layer table, for every rendering.
 
-:func:`verdict` reads a report dictionary (``docs/report.md``) and says what gradient flow
+`verdict` reads a report dictionary (``docs/report.md``) and says what gradient flow
 can and cannot do from the audited weights: whether the fiber is connected, which weights
 are locked in sign (named by their model parameter, ``4.weight[0, 3]``, when there is a
 model), which units are prunable and which model entries pruning them zeroes, and how much
-of the network the analysis covers.  :data:`GLOSSARY` defines the papers' terms once.  The
-renderers of :mod:`topo.report.text` and :mod:`topo.report.html` put these lines first.
+of the network the analysis covers.  `GLOSSARY` defines the papers' terms once.  The
+renderers of [`topo.report.text`][topo.report.text] and [`topo.report.html`][topo.report.html] put these lines first.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
 
 def verdict(report: dict) -> list[dict]:
     """The verdict lines of an audit report: ``{"key", "text", "names", "more"}`` each
-    (``names``: at most :data:`NAMES_SHOWN` weights or units the line is about, a prunable
+    (``names``: at most `NAMES_SHOWN` weights or units the line is about, a prunable
     unit as ``(unit, [model entries it zeroes])``; ``more``: how many more there are).
 
     Examples
