@@ -64,7 +64,7 @@ def audit(
     state_dict: Any = None,
     random_weights: bool = False,
     progress_bars: bool | None = None,
-) -> "Audit":
+) -> Audit:
     """Audit a network: balances, bottlenecks, frozen edges with witnesses, the exact
     number of connected components of its fiber, singular strata, and optionally a
     sampled check of that number by persistent homology.

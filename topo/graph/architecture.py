@@ -413,7 +413,7 @@ class Architecture:
         activation: str = "relu",
         output_activation: str = "linear",
         free_reasons: Mapping[Hashable, str] | None = None,
-    ) -> "Architecture":
+    ) -> Architecture:
         """Build from integer endpoint arrays (the fast path for large graphs).
 
         Parameters
@@ -471,7 +471,7 @@ class Architecture:
         activations: Mapping[Hashable, str] | None = None,
         activation: str = "relu",
         output_activation: str = "linear",
-    ) -> "Architecture":
+    ) -> Architecture:
         """Build from an edge list ``[(u, v)]`` or ``[(u, v, {"size": k, "trainable": b})]``.
 
         Nodes are taken in first-appearance order unless ``nodes`` is given.
@@ -524,7 +524,7 @@ class Architecture:
 
     @classmethod
     @_activations
-    def from_networkx(cls, G, *, activation: str = "relu", output_activation: str = "linear") -> "Architecture":
+    def from_networkx(cls, G, *, activation: str = "relu", output_activation: str = "linear") -> Architecture:
         """Build from a ``networkx.DiGraph``.
 
         Node attributes: ``activation`` (hidden default ``"relu"``), ``role``
@@ -568,7 +568,7 @@ class Architecture:
         bias: bool = True,
         activation: str = "relu",
         output_activation: str = "linear",
-    ) -> "Architecture":
+    ) -> Architecture:
         """A fully connected network with the given layer widths.
 
         Nodes are ``x0..`` (inputs), ``b1..bL`` (one bias node per layer),
@@ -981,7 +981,7 @@ class Architecture:
         acts = {self._nodes[i]: self._activation[i] for i in keep if self._role[i] in (HIDDEN, OUTPUT)}
         return dict(nodes=names, roles=roles, activations=acts)
 
-    def induced(self, nodes: Iterable[Hashable]) -> "Architecture":
+    def induced(self, nodes: Iterable[Hashable]) -> Architecture:
         """The sub-architecture induced on ``nodes`` (roles and activations kept).
 
         Raises [`GraphError`][topo.errors.GraphError] when a kept hidden node loses all

@@ -107,7 +107,7 @@ class _Value:
     layer: Any = None  # (weight batch, bias batch or None, qual) of the layer that made the units
     cdim: int = 1  # the tensor dimension that runs over the units (1: channels first; -1-like: channel-last)
 
-    def like(self, ids, **kw) -> "_Value":
+    def like(self, ids, **kw) -> _Value:
         """Units ``ids`` laid out like this value (same spatial size and channel dimension)."""
         kw.setdefault("spatial", self.spatial)
         return _Value(ids, cdim=self.cdim, **kw)
