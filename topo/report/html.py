@@ -44,7 +44,8 @@ _STYLE = """
 .topo-audit .verdict{border:1px solid #0969da;border-left-width:5px;border-radius:6px;padding:.2em 1em;
   margin:.6em 0;background:#f6fbff}.topo-audit .verdict h2{border:0;margin:.3em 0}
 .topo-audit .verdict li{margin:.25em 0}.topo-audit .glossary{color:#59636e;font-size:.85em}
-.topo-audit .layers{overflow-x:auto}
+.topo-audit .layers{overflow-x:auto}.topo-audit table.layers{font-size:.85em}
+.topo-audit table.layers td,.topo-audit table.layers th{white-space:nowrap;padding:2px 7px}
 """
 
 _LEGEND = (
