@@ -44,8 +44,8 @@ _STYLE = """
 .topo-audit .verdict{border:1px solid #0969da;border-left-width:5px;border-radius:6px;padding:.2em 1em;
   margin:.6em 0;background:#f6fbff}.topo-audit .verdict h2{border:0;margin:.3em 0}
 .topo-audit .verdict li{margin:.25em 0}.topo-audit .glossary{color:#59636e;font-size:.85em}
-.topo-audit .layers{overflow-x:auto}.topo-audit table.layers{font-size:.85em}
-.topo-audit table.layers td,.topo-audit table.layers th{white-space:nowrap;padding:2px 7px}
+.topo-audit .layers{overflow-x:auto}.topo-audit table.layers{font-size:.8em}
+.topo-audit table.layers td,.topo-audit table.layers th{white-space:nowrap;padding:2px 5px}
 """
 
 _LEGEND = (
@@ -155,9 +155,11 @@ def _balances(report: dict, figures: dict) -> list[str]:
     if layers:
         rows = [[f"<code>{escape(p['layer'])}</code>", _n(p["n"]), _n(p["min"]), _n(p["max"]), _n(p["n_negative"])]
                 for p in layers]
-        table = _table(["layer", "units", "min c", "max c", "negative"], rows, num_cols=(1, 2, 3, 4))
+        table = _table(["layer", "balances", "min c", "max c", "negative"], rows, num_cols=(1, 2, 3, 4))
         out.append(f"<details{' open' if len(layers) <= 12 else ''}><summary>Balances per layer "
-                   f"({_n(len(layers))} layer{'' if len(layers) == 1 else 's'})</summary>{table}</details>")
+                   f"({_n(len(layers))} layer{'' if len(layers) == 1 else 's'})</summary>{table}"
+                   "<p class='glossary'>A balance shared along a residual stream is counted at the stream's "
+                   "first layer.</p></details>")
     return out
 
 

@@ -442,7 +442,7 @@ def plot_balances(c: Any, *, tol: float = 0.0, unit: int = 0, ax=None):
         bins = _bin_edges(c, min(60, max(8, len(c) // 4)))
         neg = c < -tol
         ax.hist([c[neg], c[~neg]], bins=bins, stacked=True, color=["tab:red", "tab:blue"],
-                label=[f"c < 0 ({int(neg.sum())})", f"c ≥ 0 ({int((~neg).sum())})"])
+                label=[f"c < 0 ({_count(int(neg.sum()))})", f"c ≥ 0 ({_count(int((~neg).sum()))})"])
         ax.axvline(0, color="k", lw=0.8)
         ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     else:

@@ -252,7 +252,7 @@ def render_markdown(report: dict) -> str:
     else:
         out += ["No constrained node.", ""]
     if bal.get("per_layer"):
-        out += ["| layer | units | min c | max c | negative |", "|---|---|---|---|---|"]
+        out += ["| layer | balances | min c | max c | negative |", "|---|---|---|---|---|"]
         out += [f"| {_c(p['layer'])} | {p['n']} | {p['min']:.4g} | {p['max']:.4g} | {p['n_negative']} |"
                 for p in bal["per_layer"][:MAX_LISTED]]
         out.append("")
