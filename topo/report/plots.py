@@ -86,7 +86,7 @@ def plot_activation_regions(
     ax.imshow(labels, origin="lower", extent=extent, cmap="tab20", interpolation="nearest", aspect="auto")
     if pts is not None and len(pts):
         ax.scatter(pts[:, 0], pts[:, 1], c="k", s=18, zorder=3, label="data")
-        ax.legend(loc="upper right")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)  # below the axes: not on a region
     ax.set_xlabel(str(arch.inputs[0]), parse_math=False)  # user text: "$x$" is not mathtext
     ax.set_ylabel(str(arch.inputs[1]), parse_math=False)
     ax.set(title=f"{labels.max() + 1} activation regions")
