@@ -184,3 +184,26 @@ def test_html_layers_table_groups_counts_and_leaves_out_empty_columns():
     table = layers_html(a.report)
     assert "<td class='num'>1\u2009230</td>" in table
     assert "output shape" not in table and "free because" not in table and "<th>shared</th>" in table
+
+
+def test_strata_sections_name_the_entries_pruning_zeroes():
+    """Not only the verdict: the Singular strata sections of the Markdown and HTML reports list the
+    model entries each stratum zeroes."""
+    a = topo.audit(_locked_and_prunable_model())
+    md = render_markdown(a.report)
+    strata = md[md.index("## Singular strata"):]
+    assert "- cut off `0.1` (boundary: " in strata and "; zeroes `0.weight[1, :]`, `0.bias[1]`, `2.weight[0, 1]`)" in strata
+    html = render_html(a.report)
+    strata = html[html.index("<h2>Singular strata</h2>"):]
+    assert "<th>weights pruning them zeroes</th>" in strata and "<code>0.bias[1]</code>" in strata
+
+
+def test_html_writes_group_orders_as_powers():
+    """A group order too large to print is ``≈ 10^k``; the page shows it as a power, like 2^k."""
+    arch = topo.Architecture.mlp([2, 12, 1])
+    theta = arch.init("kaiming", seed=0)
+    theta[[i for i, (u, v) in enumerate(arch.edges) if v == "y0" and u != "b2"]] *= 10  # out-weights: c < 0
+    a = topo.audit(arch, theta)
+    assert a.report["connectivity"]["symmetry"]["group"]["log10_order"] > 6  # S_12 and more: above 10^6
+    html = render_html(a.report)
+    assert "10^" not in html and "automorphism group of order ≈ 10<sup>" in html

@@ -282,8 +282,10 @@ def render_markdown(report: dict) -> str:
         st = report["singular_strata"]
         out += ["## Singular strata", ""]
         if st["strata"]:
-            out += [f"- cut off {markdown_code(', '.join(map(str, s['nodes'])))} (boundary: {len(s['boundary_edges'])} edges)"
-                    for s in st["strata"]]
+            for s in st["strata"]:
+                zeroes = ", ".join(markdown_code(str(p)) for p in s.get("parameters") or [])
+                out.append(f"- cut off {markdown_code(', '.join(map(str, s['nodes'])))} "
+                           f"(boundary: {len(s['boundary_edges'])} edges{'; zeroes ' + zeroes if zeroes else ''})")
         else:
             out += [f"None among {st['searched']}: the fiber has no singular point of that kind."]
         out.append("")
