@@ -1,5 +1,5 @@
 """The HTML audit report in a real browser (headless Chromium, see tests/browser.py):
-pages of a small network and of the zoo ResNet-18 load without console errors,
+pages of a small network, a small residual CNN and the zoo ResNet-18 load without console errors,
 every figure decodes, the screenshots are not blank, the first screen shows the verdict and the
 start of the per-layer table (which fits the page's width), and no raw Markdown shows."""
 
@@ -75,3 +75,19 @@ def test_resnet18_report_in_the_browser(tmp_path):
     assert net["n_free"] == 0 and net["n_constrained"] == 2880 and net["n_shared_streams"] == 960
     assert "960 shared along residual streams" in text and "touches a non-trainable edge" not in text
     assert n_details >= 1 and "layers.7.conv1" in text  # the balances per layer, folded
+
+
+def test_residual_cnn_report_in_the_browser(tmp_path):
+    """A small residual CNN (the ResNet-18 shape at width 8): the same page, every row of the
+    layers table on the first screens, the stream balances counted once."""
+    pytest.importorskip("torch")
+    from topo.zoo import resnet18
+
+    model, x = resnet18(width=8)
+    a = topo.audit(model, example_input=x)
+    a.save(tmp_path, formats=("html",))
+    text, _ = check_page(tmp_path / "report.html", tmp_path / "residual_cnn.png")
+    net = a.report["network"]
+    assert net["n_free"] == 0 and net["n_constrained"] == 360 and net["n_shared_streams"] == 120
+    assert "All 840 hidden units carry a conservation law, in 360 conserved balances, 120 of them shared" in text
+    assert "layers.2.short.0" in text and "[2, 16, 16, 16]" in text  # a shortcut and its output shape
