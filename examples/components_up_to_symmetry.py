@@ -76,9 +76,10 @@ def main(out: Path):
     ax.plot(*theta[a], "ko")
     ax.plot(*cert.point[a], "k*", ms=12)
     ax.annotate("θ", theta[a], xytext=(8, -4), textcoords="offset points")
-    ax.annotate("gθ (units swapped)", swapped[a], xytext=(10, -22), textcoords="offset points", fontsize=9)
+    box = dict(boxstyle="round,pad=0.2", facecolor="white", edgecolor="none", alpha=0.85)  # text over the samples
+    ax.annotate("gθ (units swapped)", swapped[a], xytext=(10, -22), textcoords="offset points", fontsize=9, bbox=box)
     ax.annotate("T_α gθ (rescaled onto the fiber)", cert.point[a], xytext=(-20, 14), textcoords="offset points",
-                fontsize=9)
+                fontsize=9, bbox=box)
     ax.axhline(0, color="grey", lw=0.5)
     ax.axvline(0, color="grey", lw=0.5)
     ax.set_xlabel("a1 = weight h1_0 -> y0 (c1 = -1: |a1| >= 1)")

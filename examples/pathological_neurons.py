@@ -71,7 +71,8 @@ def main(out: Path, seeds: int):
     stds = np.array([np.std(results[k]) for k in counts])
     out.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.errorbar(counts, means, yerr=stds, marker="o", capsize=3)
+    yerr = np.vstack([np.minimum(stds, means), stds])  # mean ± std, clipped at 0: an MSE is never negative
+    ax.errorbar(counts, means, yerr=yerr, marker="o", capsize=3)
     ax.set(xlabel="non-pathological neurons (c ≥ 0)", ylabel="test MSE",
            title=f"2-{WIDTH}-1 ReLU network, {seeds} seeds each")
     fig.tight_layout()

@@ -149,8 +149,9 @@ def test_cli_layers_flag(capsys, tmp_path, monkeypatch):
     out = capsys.readouterr().out
     assert rc == 0
     table = out[out.index("\n  layers\n"):].splitlines()[2:]
-    assert table[0].split() == ["layer", "type", "output", "shape", "parameters", "units", "constrained", "shared",
-                                "free", "balance", "range", "c", "<", "0", "frozen", "edges", "prunable", "free", "because"]
+    # a spec network has no output shapes and every unit is constrained: those two columns are left out
+    assert table[0].split() == ["layer", "type", "parameters", "units", "constrained", "shared",
+                                "free", "balance", "range", "c", "<", "0", "frozen", "edges", "prunable"]
     assert table[2].split()[:3] == ["h1", "relu", "18"]
     rc = main(["audit", "--example", "shallow"])
     assert "\n  layers\n" not in capsys.readouterr().out
@@ -167,5 +168,42 @@ def test_html_has_verdict_first_and_layers_table():
     a = topo.audit("shallow")
     html = render_html(a.report)
     assert html.index("<h2>Verdict</h2>") < html.index("<h2>Layers</h2>") < html.index("<h2>Connectivity</h2>")
-    assert "<code>h1_0 -&gt; y0</code>" in html
+    assert "<code>h1_0 → y0</code>" in html  # edges written as in the page's tables
+    assert "8 connected components (2<sup>3</sup>)" in html
     assert sum(r["parameters"] for r in a.layers(records=True)) == a.architecture.n_params  # all trainable
+
+
+def test_html_layers_table_groups_counts_and_leaves_out_empty_columns():
+    """The HTML table writes counts as the cards do (thin-space groups) and shows no column that is
+    empty in every row (a widths network has no output shapes, and no free unit to explain)."""
+    from topo.report.verdict import layers_html
+
+    a = topo.audit([40, 30, 1])
+    row = next(r for r in a.layers(records=True) if r["layer"] == "h1")
+    assert row["parameters"] == 40 * 30 + 30
+    table = layers_html(a.report)
+    assert "<td class='num'>1\u2009230</td>" in table
+    assert "output shape" not in table and "free because" not in table and "<th>shared</th>" in table
+
+
+def test_strata_sections_name_the_entries_pruning_zeroes():
+    """Not only the verdict: the Singular strata sections of the Markdown and HTML reports list the
+    model entries each stratum zeroes."""
+    a = topo.audit(_locked_and_prunable_model())
+    md = render_markdown(a.report)
+    strata = md[md.index("## Singular strata"):]
+    assert "- cut off `0.1` (boundary: " in strata and "; zeroes `0.weight[1, :]`, `0.bias[1]`, `2.weight[0, 1]`)" in strata
+    html = render_html(a.report)
+    strata = html[html.index("<h2>Singular strata</h2>"):]
+    assert "<th>weights pruning them zeroes</th>" in strata and "<code>0.bias[1]</code>" in strata
+
+
+def test_html_writes_group_orders_as_powers():
+    """A group order too large to print is ``≈ 10^k``; the page shows it as a power, like 2^k."""
+    arch = topo.Architecture.mlp([2, 12, 1])
+    theta = arch.init("kaiming", seed=0)
+    theta[[i for i, (u, v) in enumerate(arch.edges) if v == "y0" and u != "b2"]] *= 10  # out-weights: c < 0
+    a = topo.audit(arch, theta)
+    assert a.report["connectivity"]["symmetry"]["group"]["log10_order"] > 6  # S_12 and more: above 10^6
+    html = render_html(a.report)
+    assert "10^" not in html and "automorphism group of order ≈ 10<sup>" in html

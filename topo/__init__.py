@@ -2,19 +2,20 @@
 
 The main objects:
 
-* :class:`Architecture` - a network as a DAG with weight groups on its edges;
-* :func:`balance` - the conserved balances ``c = B̃ q(θ)`` of gradient flow;
-* :func:`decompose` - bottleneck nodes, their regions, independent factors;
-* :func:`connectivity` - frozen edges and the exact number of connected
+* [`Architecture`][topo.graph.architecture.Architecture] - a network as a DAG with weight groups on its edges;
+* [`balance`][topo.fiber.balance.balance] - the conserved balances ``c = B̃ q(θ)`` of gradient flow;
+* [`decompose`][topo.fiber.decompose.decompose] - bottleneck nodes, their regions, independent factors;
+* [`connectivity`][topo.fiber.connectivity.connectivity] - frozen edges and the exact number of connected
   components of the fiber ``{θ : balances = c}``, with certificates;
-* :func:`fiber_path` - a path inside the fiber between two points of one component;
-* :func:`components_up_to_symmetry` - components identified by the network's symmetries;
-* :func:`audit` - all of the above on one network (an Architecture, widths, a spec
-  file or a PyTorch module), as an :class:`Audit` that renders and saves a report.
+* [`fiber_path`][topo.fiber.fiber_path.fiber_path] - a path inside the fiber between two points of one component;
+* [`components_up_to_symmetry`][topo.symmetry.classes.components_up_to_symmetry] - components identified by the
+  network's symmetries;
+* [`audit`][topo.auditing.audit] - all of the above on one network (an Architecture, widths, a spec
+  file or a PyTorch module), as an [`Audit`][topo.auditing.Audit] that renders and saves a report.
 
 ``topo.report`` (renderings), ``topo.plots`` (figures), ``topo.zoo``,
-:func:`from_torch` and :class:`BalanceMonitor` (balances during PyTorch training)
-are imported on first use.
+[`from_torch`][topo.nn.trace.from_torch] and [`BalanceMonitor`][topo.nn.monitor.BalanceMonitor] (balances during PyTorch
+training) are imported on first use.
 """
 
 from topo._version import __version__  # noqa: F401 - topo.__version__

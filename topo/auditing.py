@@ -1,13 +1,13 @@
 """The audit: every structural analysis of one network at one parameter point,
-collected in an :class:`Audit` object.
+collected in an [`Audit`][topo.auditing.Audit] object.
 
-:func:`audit` is what ``topo audit`` runs; it accepts the targets a user has at
-hand (an :class:`~topo.Architecture` with or without weights, layer widths, a spec
-file, a built-in example, a PyTorch module) and returns an :class:`Audit` that
+[`audit`][topo.auditing.audit] is what ``topo audit`` runs; it accepts the targets a user has at
+hand (an [`Architecture`][topo.graph.architecture.Architecture] with or without weights, layer widths, a spec
+file, a built-in example, a PyTorch module) and returns an [`Audit`][topo.auditing.Audit] that
 renders itself (terminal text, Jupyter HTML), saves report files and exposes tidy
 tables.  The report content is one dictionary (the JSON schema of
-``docs/report.md``), built by :func:`topo.report.build.audit_report`; the rest of
-:mod:`topo.report` renders it.  :func:`load_target` is the one loader of targets,
+``docs/report.md``), built by [`topo.report.build.audit_report`][topo.report.build.audit_report]; the rest of
+`topo.report` renders it.  [`load_target`][topo.auditing.load_target] is the one loader of targets,
 shared with the command line.
 """
 
@@ -64,7 +64,7 @@ def audit(
     state_dict: Any = None,
     random_weights: bool = False,
     progress_bars: bool | None = None,
-) -> "Audit":
+) -> Audit:
     """Audit a network: balances, bottlenecks, frozen edges with witnesses, the exact
     number of connected components of its fiber, singular strata, and optionally a
     sampled check of that number by persistent homology.
@@ -74,13 +74,13 @@ def audit(
     target
         What to audit:
 
-        * an :class:`~topo.Architecture` (parameters ``theta``, or a random
+        * an [`Architecture`][topo.graph.architecture.Architecture] (parameters ``theta``, or a random
           initialisation when ``theta`` is None);
         * layer widths such as ``[2, 8, 1]`` (a ReLU MLP with biases);
         * a path to a JSON/YAML spec file (its weights are used when it has some);
         * the name of a built-in example (``topo.catalog.EXAMPLES``);
         * a ``torch.nn.Module`` (its own weights; needs the ``torch`` extra), or the
-          result of :func:`topo.from_torch`.
+          result of [`topo.from_torch`][topo.nn.trace.from_torch].
     theta : array_like or mapping, optional
         Parameters for an Architecture, widths, spec or example target (replacing
         the weights it carries).  Not accepted for a PyTorch module: load weights into the module.
@@ -88,7 +88,7 @@ def audit(
         For a PyTorch module: an example batch, or the shape of one (a zero tensor of
         that shape is used); convolutional models need it to propagate shapes.
     level : {"auto", "neuron", "channel"}
-        Unit granularity of a PyTorch module (see :func:`topo.from_torch`).
+        Unit granularity of a PyTorch module (see [`topo.from_torch`][topo.nn.trace.from_torch]).
     sample : int
         0 (the default) skips it; else also sample that many fiber points (at least 2,
         at most ``topo.LIMITS.max_samples``) and compare the persistent β₀ with the
@@ -101,13 +101,13 @@ def audit(
         Name shown in the report (default: derived from the target).
     max_listed : int
         At most this many frozen edges, balances and free units are listed in the
-        report dictionary; counts are always complete and :meth:`Audit.frozen_edges`
+        report dictionary; counts are always complete and [`Audit.frozen_edges`][topo.auditing.Audit.frozen_edges]
         lists them all.
     max_strata : int
         At most this many singular strata of single units are searched (0 skips).
     max_strata_work : int, optional
         Bound on the work of the strata search in edge visits (default
-        :data:`topo.fiber.singular.MAX_STRATA_WORK`); the search stops, incomplete and
+        `topo.fiber.singular.MAX_STRATA_WORK`); the search stops, incomplete and
         saying so, before a step that would exceed it.
     progress : callable, optional
         Called with the name of each stage as it starts (``"importing"``,
@@ -122,7 +122,7 @@ def audit(
     unsupported : list of (type, name), optional
         Layers of a model that could not be analysed (filled in for PyTorch targets).
     state_dict : mapping or path, optional
-        For a PyTorch module: weights to load first (see :func:`topo.from_torch`).
+        For a PyTorch module: weights to load first (see [`topo.from_torch`][topo.nn.trace.from_torch]).
     random_weights : bool
         Audit a random initialisation (``init``, ``seed``) even when the target has weights.
     progress_bars : bool, optional
@@ -187,7 +187,8 @@ def audit(
 
 @dataclass(frozen=True)
 class Target:
-    """A loaded audit target (:func:`load_target`): the network, its parameter point and provenance."""
+    """A loaded audit target ([`load_target`][topo.auditing.load_target]): the network, its parameter point and
+    provenance."""
 
     architecture: Architecture
     theta: np.ndarray
@@ -221,13 +222,13 @@ def load_target(
     random_weights: bool = False,
     progress: Progress | None = None,
 ) -> Target:
-    """Load anything :func:`audit` accepts into a :class:`Target` (the one loader of
-    targets, shared by :func:`audit` and the ``topo audit`` command).
+    """Load anything [`audit`][topo.auditing.audit] accepts into a `Target` (the one loader of
+    targets, shared by [`audit`][topo.auditing.audit] and the ``topo audit`` command).
 
     ``bias`` applies to layer widths (``Architecture.mlp(widths, bias=bias)``);
     ``state_dict`` (a mapping or a file saved by ``torch.save``) to PyTorch modules;
     ``random_weights`` replaces the target's own weights by ``init`` with ``seed``.
-    See :func:`audit` for the other arguments.
+    See [`audit`][topo.auditing.audit] for the other arguments.
 
     Examples
     --------
@@ -302,7 +303,7 @@ def _load_network(target: Any, bias: bool, catalog) -> tuple:
 
 
 def _no_such_target(path: str, catalog) -> None:
-    """A target string that is neither a file nor an example: a :class:`TargetError` suggesting
+    """A target string that is neither a file nor an example: a [`TargetError`][topo.errors.TargetError] suggesting
     the examples whose names are close (``"shalow"`` -> ``'shallow'``)."""
     import difflib
 
@@ -340,7 +341,7 @@ def _load_torch_module(model, example_input, *, level: str, state_dict: Any, not
 
 
 class Audit:
-    """The result of :func:`audit`: one network, one parameter point, every analysis.
+    """The result of [`audit`][topo.auditing.audit]: one network, one parameter point, every analysis.
 
     Attributes
     ----------
@@ -352,7 +353,7 @@ class Audit:
     connectivity : ConnectivityReport
         Frozen edges (all of them) with their witnesses.
     report : dict
-        The report dictionary (schema in ``docs/report.md``); :meth:`to_dict` returns a copy.
+        The report dictionary (schema in ``docs/report.md``); [`to_dict`][topo.auditing.Audit.to_dict] returns a copy.
     edge_source : mapping, optional
         For PyTorch models, where each edge's weights live in the model.
 
@@ -377,7 +378,7 @@ class Audit:
 
     @property
     def c(self) -> np.ndarray:
-        """The balances of :attr:`theta`, aligned with ``architecture.constrained`` (computed on first use)."""
+        """The balances of `theta`, aligned with ``architecture.constrained`` (computed on first use)."""
         if self._c is None:  # in the report's units (2**balances.unit_log2): no underflow at tiny weights
             self._c = balances_in_range(self.architecture, self.architecture.as_vector(self.theta))[0]
         return self._c
@@ -439,7 +440,7 @@ class Audit:
     def save(self, folder: str | os.PathLike, formats: Sequence[str] = ("json", "md", "html")) -> list:
         """Write ``report.json`` / ``report.md`` / ``report.html`` into ``folder``.
 
-        Returns the paths written (:class:`pathlib.Path`).  The HTML page is
+        Returns the paths written (`pathlib.Path`).  The HTML page is
         self-contained (figures inline).
         """
         from topo.report.files import write_report
@@ -470,7 +471,7 @@ class Audit:
         the edge's squared norm over the fiber, as ``|sum_c|``), and for PyTorch
         models ``module``, ``parameter``, ``index``.
 
-        Returns a :class:`pandas.DataFrame` when pandas is installed (and ``records``
+        Returns a `pandas.DataFrame` when pandas is installed (and ``records``
         is False), else a list of dicts.
         """
         arch, conn = self.architecture, self.connectivity

@@ -49,7 +49,7 @@ def _int_arg(flag: str, minimum: int = 0, maximum: int | None = None):
 
 def _sample_arg():
     """The argparse ``type`` of ``--sample``: the rule of ``topo.audit(sample=...)``
-    (:data:`topo.report.build.SAMPLE`): 0 skips the check, else at least 2 points."""
+    (`topo.report.build.SAMPLE`): 0 skips the check, else at least 2 points."""
     parse_int = _int_arg("--sample", 0, LIMITS.max_samples)
 
     def sample(text: str) -> int:
@@ -187,7 +187,7 @@ def _parse_formats(text: str) -> tuple[str, ...]:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse and check the command line (types and ranges), before any work.
 
-    Raises :class:`~topo.errors.UsageError` with a one-line message; ``--help`` and
+    Raises [`UsageError`][topo.errors.UsageError] with a one-line message; ``--help`` and
     ``--version`` exit through ``SystemExit(0)`` as usual.
 
     Examples
@@ -216,7 +216,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def _target(args):
-    """``(target, options)`` for :func:`topo.audit` from the command line: a spec path, an example
+    """``(target, options)`` for [`topo.audit`][topo.auditing.audit] from the command line: a spec path, an example
     name, widths, or a PyTorch model with its example input (the factory is called here)."""
     if args.weights is not None and args.torch is None:
         raise UsageError("topo audit: --weights goes with --torch")

@@ -1,6 +1,6 @@
 """Exceptions raised by topo.
 
-Every error a user can trigger with bad input is a subclass of :class:`TopoError`
+Every error a user can trigger with bad input is a subclass of [`TopoError`][topo.errors.TopoError]
 and of the matching built-in (``ValueError`` or ``TypeError``), so that
 ``except ValueError`` keeps working in user code.
 

@@ -1,6 +1,6 @@
 """``topo.zoo``: small PyTorch models for examples, tests and ``topo audit --torch topo.zoo:NAME``.
 
-The models live in :mod:`topo.nn.zoo`; this module keeps the short name that command
+The models live in [`topo.nn.zoo`][topo.nn.zoo]; this module keeps the short name that command
 lines and scripts use.  Importing it needs PyTorch.
 """
 

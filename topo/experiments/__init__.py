@@ -1,11 +1,13 @@
 """The papers' experiments as one-call sweeps, serial or on a Dask cluster.
 
-* :func:`obstruction_probability`, :func:`obstruction_table` — probability that a
-  random initialisation has pathological units (exact F-tail or Monte Carlo);
-* :func:`optimizer_sweep` — a small CNN on the digits trained with SGD, momentum, Adam and
-  AdamW under a :class:`topo.BalanceMonitor`: which optimizers keep the fiber;
-* :func:`run_tasks`, :func:`task_seeds`, :func:`tidy` — the shared runner: seeded
-  tasks, run in-process or on ``dask.distributed`` with identical results.
+* [`obstruction_probability`][topo.experiments.obstruction.obstruction_probability],
+  [`obstruction_table`][topo.experiments.obstruction.obstruction_table] — probability that a random initialisation has
+  pathological units (exact F-tail or Monte Carlo);
+* [`optimizer_sweep`][topo.experiments.optimizers.optimizer_sweep] — a small CNN on the digits trained with SGD,
+  momentum, Adam and AdamW under a [`topo.BalanceMonitor`][topo.nn.monitor.BalanceMonitor]: which optimizers keep the
+  fiber;
+* [`run_tasks`][topo.experiments.runner.run_tasks], [`task_seeds`][topo.experiments.runner.task_seeds], `tidy` — the
+  shared runner: seeded tasks, run in-process or on ``dask.distributed`` with identical results.
 
 See ``docs/experiments.md``.
 """

@@ -3,14 +3,14 @@
 A hidden unit ``k`` whose only outgoing edge enters a scalar output is
 *pathological* when its balance ``c_k = ||θ_in(k)||² − a_k²`` is negative: its
 output weight ``a_k`` can then never reach zero under gradient flow, so its sign
-is fixed at initialisation.  :func:`obstruction_probability` gives, for an
-initialisation scheme,
+is fixed at initialisation.  [`obstruction_probability`][topo.experiments.obstruction.obstruction_probability] gives,
+for an initialisation scheme,
 
 * ``per_unit``: the probability that such a unit is pathological;
 * ``network``: the probability that at least one is;
 * ``disconnected``: the probability that the fiber through the initial point
   has more than one connected component (any frozen edge, decided exactly by
-  :func:`topo.fiber.connectivity` for every Monte Carlo sample).
+  [`topo.fiber.connectivity`][topo.fiber.connectivity.connectivity] for every Monte Carlo sample).
 
 These differ: with one input and no bias, every unit has a single input edge,
 which freezes when ``c_k > 0``; the fiber is then *always* disconnected while
@@ -259,7 +259,7 @@ def obstruction_probability(
         Layer widths of a scalar-output MLP, e.g. ``(2, 8, 1)`` (or any
         architecture for the Monte Carlo method).
     init : str
-        A scheme of :func:`topo.graph.initializers.init_scales`: ``"kaiming"``
+        A scheme of [`topo.graph.initializers.init_scales`][topo.graph.initializers.init_scales]: ``"kaiming"``
         (normal), ``"kaiming_uniform"``, ``"xavier"`` (normal), ``"xavier_uniform"``,
         ``"pytorch"`` (``torch.nn.Linear``'s default), ...
     bias : bool
@@ -274,11 +274,11 @@ def obstruction_probability(
     client : None, dask.distributed.Client or scheduler address
         Where the chunks run (``None``: in this process, no Dask needed).
     bias_rule : {"input", "pytorch", "zeros"}, optional
-        How biases are drawn (:mod:`topo.graph.initializers`); default ``"pytorch"`` for
+        How biases are drawn (`topo.graph.initializers`); default ``"pytorch"`` for
         ``init="pytorch"``, ``"input"`` (a bias is one more input weight) otherwise.
     disconnection : bool
         Also estimate the probability that the fiber is disconnected (Monte Carlo:
-        one :func:`topo.fiber.connectivity` call per sample).
+        one [`topo.fiber.connectivity`][topo.fiber.connectivity.connectivity] call per sample).
 
     Returns
     -------
@@ -317,12 +317,13 @@ def obstruction_table(
     disconnection: bool = True,
     progress: bool | None = None,
 ):
-    """:func:`obstruction_probability` over architectures × schemes, as a tidy table.
+    """[`obstruction_probability`][topo.experiments.obstruction.obstruction_probability] over architectures × schemes,
+    as a tidy table.
 
     Every configuration uses the same ``seed`` (so each row equals the single
     call); all Monte Carlo chunks of all configurations go to ``client`` at once.
     Returns a pandas DataFrame (one row per configuration, columns as in
-    :meth:`ObstructionProbability.to_dict`, ``widths`` as a string) when pandas is
+    `ObstructionProbability.to_dict`, ``widths`` as a string) when pandas is
     installed, a list of dicts otherwise.
 
     Examples

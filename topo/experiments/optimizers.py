@@ -1,14 +1,14 @@
 """Which optimizers keep the fiber?  A small CNN on scikit-learn's digits, monitored.
 
-:func:`optimizer_sweep` trains the same small ReLU CNN (two 3x3 convolutions,
+[`optimizer_sweep`][topo.experiments.optimizers.optimizer_sweep] trains the same small ReLU CNN (two 3x3 convolutions,
 average pooling, a linear read-out; channel level: one balance per channel) from
 the same initialisation and on the same minibatches with each optimizer (plain
-SGD, SGD with momentum, Adam, AdamW), with a :class:`topo.BalanceMonitor`
+SGD, SGD with momentum, Adam, AdamW), with a [`topo.BalanceMonitor`][topo.nn.monitor.BalanceMonitor]
 attached, and tabulates how far each one moved the balances (drift
 ``||c_t − c_0|| / ||c_0||``, also at the first step the training loss reaches a
 common level, so that optimizers are compared at matched loss) and how close it
 brought the channels to their pruned strata (``||θ_∂C||``).  Each (optimizer,
-seed) run is a :class:`~topo.experiments.runner.Task`: serial or on Dask with the
+seed) run is a `Task`: serial or on Dask with the
 same numbers.
 """
 
@@ -135,8 +135,8 @@ def _row(optimizer: str, lr: float, seed_index: int, records: list, acc: float, 
 
 @dataclass(frozen=True)
 class OptimizerSweep:
-    """Result of :func:`optimizer_sweep`: a ``table`` row per (optimizer, seed) and the
-    monitor's records of each run (``histories[(optimizer, seed)]``, with the loss)."""
+    """Result of [`optimizer_sweep`][topo.experiments.optimizers.optimizer_sweep]: a ``table`` row per (optimizer, seed)
+    and the monitor's records of each run (``histories[(optimizer, seed)]``, with the loss)."""
 
     table: Any
     histories: dict = field(default_factory=dict, repr=False)
@@ -176,7 +176,7 @@ def optimizer_sweep(
     client: Any = None,
     progress: bool | None = None,
 ) -> OptimizerSweep:
-    """Train :func:`digits_cnn` on the digits with each optimizer, a BalanceMonitor attached.
+    """Train `digits_cnn` on the digits with each optimizer, a BalanceMonitor attached.
 
     For a seed index, every optimizer starts from the same initialisation and sees the
     same minibatches (both drawn from the ``i``-th child of ``SeedSequence(seed)``).

@@ -2,11 +2,11 @@
 
 Rescaling a hidden unit (input weights ×α, output weight ×1/α, α > 0) leaves
 the network's function unchanged but moves its balance: any sign can be given
-to ``c_k`` without changing the initial function.  :func:`init_with_balance_signs`
-does that; :func:`pathological_sweep` trains ``30-l-1`` networks on the
-breast-cancer data with ``l₊`` non-pathological units (``c_k > 0``) over a grid
-of widths, ``l₊`` and seeds, and fits the test loss against ``l₊`` and against
-``l₊ / l`` to say which explains it better.
+to ``c_k`` without changing the initial function.
+[`init_with_balance_signs`][topo.experiments.pathological.init_with_balance_signs] does that;
+[`pathological_sweep`][topo.experiments.pathological.pathological_sweep] trains ``30-l-1`` networks on the breast-cancer
+data with ``l₊`` non-pathological units (``c_k > 0``) over a grid of widths, ``l₊`` and seeds, and fits the test loss
+against ``l₊`` and against ``l₊ / l`` to say which explains it better.
 """
 
 from __future__ import annotations
@@ -191,9 +191,10 @@ def _pathological_task(width, l_plus, seed_index, seed, init, bias, steps, lr, o
 
 @dataclass(frozen=True)
 class PathologicalSweep:
-    """Result of :func:`pathological_sweep`: the tidy ``table`` and the two fits.
+    """Result of [`pathological_sweep`][topo.experiments.pathological.pathological_sweep]: the tidy ``table`` and the
+    two fits.
 
-    ``fits["l_plus"]`` and ``fits["fraction"]`` are :func:`linear_fit` results of
+    ``fits["l_plus"]`` and ``fits["fraction"]`` are [`linear_fit`][topo.experiments.pathological.linear_fit] results of
     the test loss (empty when the grid is too small for a fit); ``verdict`` names
     the better explanation when the AIC difference exceeds 2, else says
     ``"undetermined"``.
@@ -251,8 +252,8 @@ def pathological_sweep(
     """Train over a grid (width, l₊, seed) on breast-cancer data and fit loss against l₊ and l₊/l.
 
     For each width ``l`` and seed, one initialisation (scheme ``init``) is drawn;
-    for each ``l₊`` it is rescaled (:func:`init_with_balance_signs`) so that
-    exactly ``l₊`` units have ``c > 0``: every network of a (width, seed) pair
+    for each ``l₊`` it is rescaled ([`init_with_balance_signs`][topo.experiments.pathological.init_with_balance_signs])
+    so that exactly ``l₊`` units have ``c > 0``: every network of a (width, seed) pair
     starts from the same function and only the fiber differs.  Each is trained
     with full-batch ``optimizer`` for ``steps`` steps (binary cross-entropy).
 
@@ -264,7 +265,7 @@ def pathological_sweep(
         Seed indices (an int ``n`` means ``range(n)``); the initialisation of
         (width, seed index) comes from ``SeedSequence(seed)`` by index.
     n_train, n_test : keep only that many rows (tiny runs)
-    client, progress : see :func:`topo.experiments.run_tasks`
+    client, progress : see [`topo.experiments.run_tasks`][topo.experiments.runner.run_tasks]
 
     Returns
     -------

@@ -49,7 +49,7 @@ def clipped_error(mean: Any, half: Any, low: float = 0.0, high: float = np.inf) 
 def plot_obstruction(table: Any, *, quantity: str = "per_unit", ax=None):
     """Obstruction probability against the hidden width, one line per (input dim, init).
 
-    ``table`` is an :func:`~topo.experiments.obstruction_table` result of shallow
+    ``table`` is an [`obstruction_table`][topo.experiments.obstruction.obstruction_table] result of shallow
     ``d-l-1`` networks; Monte Carlo rows get ±2 standard-error bars.  Returns the figure.
     """
     fig, ax = _axes(ax)

@@ -13,8 +13,8 @@ close they bring training to such strata:
                     balance map, a convex surrogate of its rank (the rank drops by one
                     per floating cluster).
 
-:func:`regularizer_sweep` trains with each penalty until the objective stops
-decreasing, prunes the units whose boundary norm fell below a tolerance and
+[`regularizer_sweep`][topo.experiments.regularizers.regularizer_sweep] trains with each penalty until the objective
+stops decreasing, prunes the units whose boundary norm fell below a tolerance and
 evaluates the pruned network.
 """
 
@@ -181,7 +181,8 @@ def _regularizer_task(kind, strength, hidden, seed_index, seed, init, bias, lr, 
 
 @dataclass(frozen=True)
 class RegularizerSweep:
-    """Result of :func:`regularizer_sweep`: one ``table`` row per (regulariser, strength, seed)."""
+    """Result of [`regularizer_sweep`][topo.experiments.regularizers.regularizer_sweep]: one ``table`` row per
+    (regulariser, strength, seed)."""
 
     table: Any
 

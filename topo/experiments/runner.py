@@ -1,9 +1,9 @@
 """Run a list of seeded tasks serially or on a Dask cluster, with identical results.
 
-A sweep is split into :class:`Task` objects: a module-level function and its
+A sweep is split into `Task` objects: a module-level function and its
 keyword arguments, one of which is the task's own ``numpy.random.SeedSequence``
 (derived from the sweep's seed by task index, never from the order of
-execution).  :func:`run_tasks` runs them in-process (``client=None``: no Dask
+execution).  [`run_tasks`][topo.experiments.runner.run_tasks] runs them in-process (``client=None``: no Dask
 import) or maps them on a ``dask.distributed.Client`` (or a scheduler address),
 and returns the results in task order, so that a reduction over them gives the
 same numbers wherever the tasks ran.
@@ -43,7 +43,7 @@ class ExperimentError(TopoError, ValueError):
     """An experiment or sweep was given an invalid configuration."""
 
 
-#: :func:`~topo.utils.validation.validate_params` for the experiments: refusals are ExperimentErrors.
+#: `validate_params` for the experiments: refusals are ExperimentErrors.
 sweep_params = functools.partial(validate_params, error=ExperimentError)
 
 #: The seed of a sweep (the root of its task seeds): None, an integer >= 0, a sequence of them or a SeedSequence.
@@ -51,7 +51,7 @@ SWEEP_SEED = AnyOf(None, COUNT_OR_ZERO, SequenceOf(COUNT_OR_ZERO),
                    InstanceOf(np.random.SeedSequence, name="a numpy SeedSequence"))
 #: ``seeds`` of a sweep: how many (seed indices 0..n-1), or the seed indices themselves.
 SEEDS = AnyOf(COUNT, SequenceOf(COUNT_OR_ZERO))
-#: An initialisation scheme (the names of :data:`topo.graph.initializers.SCHEMES`).
+#: An initialisation scheme (the names of `topo.graph.initializers.SCHEMES`).
 INIT = Options(*SCHEMES, unknown="init")
 FRACTION = Interval(float, 0, 1, closed="neither")
 PROGRESS = NoneOr(BOOLEAN)

@@ -1,6 +1,6 @@
 """The fiber ``H(c) = {θ : B̃ q(θ) = c}`` of gradient flow, exactly: balances and the
-tolerance rule (:mod:`~topo.fiber.balance`), bottleneck decomposition, maximum-weight
+tolerance rule (`balance`), bottleneck decomposition, maximum-weight
 closures, flows, frozen edges and components with certificates
-(:mod:`~topo.fiber.connectivity`), paths inside a component, exact Betti numbers and
+(`connectivity`), paths inside a component, exact Betti numbers and
 singular strata.
 """

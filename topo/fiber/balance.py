@@ -176,7 +176,7 @@ def balance(arch: Architecture, theta: Any) -> np.ndarray:
         ``arch.constrained[i]``.  ``θ`` is rescaled by a power of two before
         squaring, so intermediate squares never overflow or underflow; ``c`` itself
         is ``±inf``/``0`` only when its true value is outside the float range (use
-        :func:`scaled_balance` for such scales).
+        [`scaled_balance`][topo.fiber.balance.scaled_balance] for such scales).
 
     A 2-D array of shape ``(n_points, n_params)`` (e.g. a trajectory or a
     fiber path) gives one row of balances per point.
@@ -262,8 +262,8 @@ def default_tol(c: np.ndarray, scale: float = 0.0) -> float:
 
 
 def check_tol(tol: Any, c: np.ndarray, scale: float = 0.0) -> float:
-    """``tol`` as a float (the :func:`default_tol` of ``c`` when None), refusing negative,
-    NaN and non-numeric values with a :class:`~topo.errors.ParameterError`.
+    """``tol`` as a float (the `default_tol` of ``c`` when None), refusing negative,
+    NaN and non-numeric values with a [`ParameterError`][topo.errors.ParameterError].
 
     Examples
     --------
@@ -283,7 +283,7 @@ def check_tol(tol: Any, c: np.ndarray, scale: float = 0.0) -> float:
 
 def check_same_fiber(arch: Architecture, v0: np.ndarray, v1: np.ndarray, rtol: float) -> np.ndarray:
     """The balances of ``v0``, after checking that ``v1`` has the same ones (within ``rtol``
-    times the largest squared edge norm); a :class:`~topo.errors.FiberError` naming the
+    times the largest squared edge norm); a [`FiberError`][topo.errors.FiberError] naming the
     first unit that differs otherwise."""
     c_given = balance(arch, v0)
     both, k = power_of_two_scale(np.concatenate([v0, v1]))  # one common power of two

@@ -14,10 +14,10 @@ By the flow feasibility theorem (Gale/Hoffman) with infinite capacities, edge
 * (out) some set ``S`` containing ``u`` has ``e`` as its only leaving edge and
   ``Σ_S c < 0``.
 
-Such ``S`` lie in the region of a bottleneck (see :mod:`topo.fiber.decompose`); the best
-one is a maximum-weight closure (:mod:`topo.fiber.closure`).  No linear program is solved
+Such ``S`` lie in the region of a bottleneck (see `topo.fiber.decompose`); the best
+one is a maximum-weight closure (`topo.fiber.closure`).  No linear program is solved
 to decide frozenness; one is solved on demand for the certificate of a non-frozen
-edge (:meth:`ConnectivityReport.zero_flow`).
+edge ([`ConnectivityReport.zero_flow`][topo.fiber.connectivity.ConnectivityReport.zero_flow]).
 
 References
 ----------
@@ -160,7 +160,8 @@ class ConnectivityReport:
     def witness(self, edge: tuple) -> Witness:
         """The certificate of a frozen edge: a set S and Σ_S c.
 
-        Raises ``ValueError`` if the edge is not frozen (see :meth:`zero_flow`).
+        Raises ``ValueError`` if the edge is not frozen (see
+        [`zero_flow`][topo.fiber.connectivity.ConnectivityReport.zero_flow]).
         """
         e = self.arch.edge_index(edge)
         if e not in self._frozen:
@@ -179,7 +180,7 @@ class ConnectivityReport:
         """The certificate of a non-frozen edge: ``q >= 0`` with ``B̃ q = c`` and ``q_edge = 0``.
 
         Solves one linear program (on demand).  Raises ``ValueError`` if the edge is
-        frozen (see :meth:`witness`).
+        frozen (see [`witness`][topo.fiber.connectivity.ConnectivityReport.witness]).
         """
         e = self.arch.edge_index(edge)
         if e in self._frozen:
@@ -193,7 +194,7 @@ class ConnectivityReport:
 
     def label(self, theta: Any) -> tuple[int, ...]:
         """Component label of a point of this fiber: the signs (+1/-1) of ``theta`` on the
-        frozen scalar edges, in parameter order (see :func:`component_label`).
+        frozen scalar edges, in parameter order (see [`component_label`][topo.fiber.connectivity.component_label]).
 
         Examples
         --------
@@ -303,7 +304,7 @@ def report_for(arch: Architecture, c: Any, *, tol: float | None = None,
     that receives the audit's report does not build another), else a new one.
 
     A given report must be of this architecture and these balances (and of ``tol`` when
-    ``tol`` is given); anything else is a :class:`~topo.errors.ParameterError`, never a
+    ``tol`` is given); anything else is a [`ParameterError`][topo.errors.ParameterError], never a
     silent mix of two fibers.
 
     Examples
@@ -364,7 +365,7 @@ def component_label(arch: Architecture, theta: Any) -> tuple[int, ...]:
 def same_component(arch: Architecture, theta0: Any, theta1: Any, *, rtol: float = 1e-9) -> bool:
     """Whether two parameter points lie in the same component of one fiber.
 
-    Raises :class:`~topo.errors.FiberError` when their balances differ (beyond
+    Raises [`FiberError`][topo.errors.FiberError] when their balances differ (beyond
     ``rtol`` relative to the largest squared edge norm): they are then on
     different fibers, and gradient flow never connects them.
 

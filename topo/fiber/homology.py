@@ -176,7 +176,7 @@ def betti_numbers(arch: Architecture, c: Any, *, max_core: int = 12, tol: float 
         Largest core (edges of a factor that are neither frozen nor cone vertices)
         handled by Hochster's formula, which costs ``2^core`` homology computations.
     tol : float, optional
-        Tolerance of the frozen-edge decision (see :func:`topo.fiber.connectivity`).
+        Tolerance of the frozen-edge decision (see [`topo.fiber.connectivity`][topo.fiber.connectivity.connectivity]).
     method : {"auto", "hochster"}
         ``"auto"`` uses the closed form for single-node factors; ``"hochster"``
         applies Hochster's formula to every factor (a cross-check).

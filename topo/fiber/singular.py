@@ -182,7 +182,7 @@ class Stratum:
 
 @dataclass(frozen=True)
 class StrataSearch:
-    """Result of :func:`singular_strata`: the strata found and what was searched.
+    """Result of [`singular_strata`][topo.fiber.singular.singular_strata]: the strata found and what was searched.
 
     ``complete`` is True when every connected cluster up to ``max_size`` was
     examined (so "no stratum" is a proof for those sizes); ``n_examined`` counts
@@ -206,7 +206,7 @@ class StrataSearch:
         return self.strata[i]
 
 
-#: Default bound on the work of :func:`singular_strata`, in edge visits (each
+#: Default bound on the work of `singular_strata`, in edge visits (each
 #: linear program over the whole graph costs its number of edges and nodes).
 MAX_STRATA_WORK = 20_000_000
 
@@ -308,7 +308,7 @@ def singular_strata(
     unit visits the edges between constrained units, and each linear program
     costs the size of the graph.  When the next step would exceed ``max_work``
     the search stops, with ``complete=False`` and ``stopped`` naming the bound
-    (``max_work`` here, ``max_strata_work`` in :func:`topo.audit`,
+    (``max_work`` here, ``max_strata_work`` in [`topo.audit`][topo.auditing.audit],
     ``--max-strata-work`` on the command line).
 
     Parameters
@@ -317,13 +317,13 @@ def singular_strata(
     c : array_like or mapping
         Balances.
     tol : float, optional
-        Zero-sum tolerance, default ``1e-9 * max|c|`` (:func:`topo.fiber.balance.default_tol`).
+        Zero-sum tolerance, default ``1e-9 * max|c|`` (`topo.fiber.balance.default_tol`).
     max_size : int, optional
         Largest cluster examined, in classes (default: all sizes — exponential for c = 0).
     limit : int, optional
         Stop after this many strata.
     max_work : float, optional
-        Bound on the work in edge visits (default :data:`MAX_STRATA_WORK`;
+        Bound on the work in edge visits (default `MAX_STRATA_WORK`;
         None: unbounded).
 
     Examples
@@ -432,7 +432,7 @@ def prunability(arch: Architecture, theta: Any, *, max_size: int = 1, hidden: st
     ``max_size`` classes), the norm of the weights on its boundary edges (the
     trainable edges with exactly one end among its members): setting those to zero
     (moving by exactly that distance) cuts the cluster off, after which
-    :func:`prune` removes it without changing the outputs.  ``nodes`` lists every
+    [`prune`][topo.fiber.singular.prune] removes it without changing the outputs.  ``nodes`` lists every
     member of the cluster (a fixed edge cannot be cut: a class goes whole).
 
     Parameters

@@ -1,6 +1,6 @@
 """The network model: a DAG of units with parameter groups on its edges.
 
-:class:`Architecture` knows structure only: nodes and their roles, edges and the
+[`Architecture`][topo.graph.architecture.Architecture] knows structure only: nodes and their roles, edges and the
 number of scalar weights each carries, and which hidden nodes carry a conservation
 law.  It holds no parameters and no analysis results.  Internally everything is an
 integer index array; networkx is used only at the boundary (``from_networkx`` and
@@ -39,10 +39,10 @@ from topo.utils.validation import (
 __all__ = ["Architecture", "DERIVED_RESULTS", "ARCH"]
 
 #: The activation arguments of the constructors: strings (their names are checked by
-#: :func:`topo.graph.nodes.check_activation`).
+#: `topo.graph.nodes.check_activation`).
 _activations = validate_params(error=GraphError, activation=NAME, output_activation=NAME)
 
-#: The results an :class:`Architecture` caches, each derived from its structure alone and
+#: The results an `Architecture` caches, each derived from its structure alone and
 #: computed once, on first use, by the module that owns it (``Architecture.derived``).
 #: Nothing else is ever stored on an architecture: it holds no parameters and no analysis
 #: of a parameter point.
@@ -297,12 +297,15 @@ class Architecture:
     edges (a residual stream channel, a unit and its copy); a class is *constrained*
     (it carries one conserved balance under gradient flow) when all its members are
     hidden and positively homogeneous.  The hidden nodes of the other classes are *free*.
-    Balance vectors have one row per constrained class (see :attr:`rescaling_classes`).
+    Balance vectors have one row per constrained class (see
+    [`rescaling_classes`][topo.graph.architecture.Architecture.rescaling_classes]).
 
-    Build one with :meth:`mlp`, :meth:`from_edges`, :meth:`from_networkx`,
-    :meth:`from_arrays` (or read a spec file with :func:`topo.read_spec`).  Nodes are stored in a topological
-    order (the given order when it already is one); edges keep the given order,
-    which is the order of the flat parameter vector.
+    Build one with [`mlp`][topo.graph.architecture.Architecture.mlp],
+    [`from_edges`][topo.graph.architecture.Architecture.from_edges],
+    [`from_networkx`][topo.graph.architecture.Architecture.from_networkx],
+    [`from_arrays`][topo.graph.architecture.Architecture.from_arrays] (or read a spec file with
+    [`topo.read_spec`][topo.graph.spec.read_spec]).  Nodes are stored in a topological order (the given order when it
+    already is one); edges keep the given order, which is the order of the flat parameter vector.
 
     Examples
     --------
@@ -410,7 +413,7 @@ class Architecture:
         activation: str = "relu",
         output_activation: str = "linear",
         free_reasons: Mapping[Hashable, str] | None = None,
-    ) -> "Architecture":
+    ) -> Architecture:
         """Build from integer endpoint arrays (the fast path for large graphs).
 
         Parameters
@@ -468,7 +471,7 @@ class Architecture:
         activations: Mapping[Hashable, str] | None = None,
         activation: str = "relu",
         output_activation: str = "linear",
-    ) -> "Architecture":
+    ) -> Architecture:
         """Build from an edge list ``[(u, v)]`` or ``[(u, v, {"size": k, "trainable": b})]``.
 
         Nodes are taken in first-appearance order unless ``nodes`` is given.
@@ -521,7 +524,7 @@ class Architecture:
 
     @classmethod
     @_activations
-    def from_networkx(cls, G, *, activation: str = "relu", output_activation: str = "linear") -> "Architecture":
+    def from_networkx(cls, G, *, activation: str = "relu", output_activation: str = "linear") -> Architecture:
         """Build from a ``networkx.DiGraph``.
 
         Node attributes: ``activation`` (hidden default ``"relu"``), ``role``
@@ -565,7 +568,7 @@ class Architecture:
         bias: bool = True,
         activation: str = "relu",
         output_activation: str = "linear",
-    ) -> "Architecture":
+    ) -> Architecture:
         """A fully connected network with the given layer widths.
 
         Nodes are ``x0..`` (inputs), ``b1..bL`` (one bias node per layer),
@@ -633,7 +636,7 @@ class Architecture:
 
     def derived(self, key: str, compute: Callable[[], Any]) -> Any:
         """A result derived from the structure alone: computed by ``compute()`` on first use,
-        then kept.  ``key`` must be one of :data:`DERIVED_RESULTS` (the declared caches).
+        then kept.  ``key`` must be one of `DERIVED_RESULTS` (the declared caches).
 
         Examples
         --------
@@ -664,7 +667,8 @@ class Architecture:
         return self.derived("edges", build)
 
     def edge_names(self, indices) -> list[tuple]:
-        """``(u, v)`` of the edges at the given positions (without building :attr:`edges`)."""
+        """``(u, v)`` of the edges at the given positions (without building
+        [`edges`][topo.graph.architecture.Architecture.edges])."""
         names = self._nodes
         idx = np.asarray(indices, dtype=np.int64)
         return [(names[u], names[v]) for u, v in zip(self._src[idx].tolist(), self._dst[idx].tolist())]
@@ -717,7 +721,7 @@ class Architecture:
     @property
     def role_codes(self) -> np.ndarray:
         """Role of every node as a code (read-only int8 array): ``topo.graph.nodes.INPUT``,
-        ``BIAS``, ``HIDDEN`` or ``OUTPUT``, indexing :data:`topo.graph.nodes.ROLES`."""
+        ``BIAS``, ``HIDDEN`` or ``OUTPUT``, indexing `topo.graph.nodes.ROLES`."""
         return self._role
 
     @property
@@ -746,7 +750,8 @@ class Architecture:
     @property
     def constrained(self) -> list:
         """One name per conserved balance, in the order of every balance vector: the first
-        member (in topological order) of each constrained class (see :attr:`rescaling_classes`)."""
+        member (in topological order) of each constrained class (see
+        [`rescaling_classes`][topo.graph.architecture.Architecture.rescaling_classes])."""
         return self.node_names(self._constrained)
 
     @property
@@ -778,8 +783,9 @@ class Architecture:
 
     @property
     def rescaling_classes(self) -> list[list]:
-        """Members of each constrained class, aligned with :attr:`constrained` (a singleton for
-        a unit without fixed edges; a residual stream channel holds every unit along it).
+        """Members of each constrained class, aligned with
+        [`constrained`][topo.graph.architecture.Architecture.constrained] (a singleton for a unit without fixed edges; a
+        residual stream channel holds every unit along it).
 
         Examples
         --------
@@ -836,7 +842,8 @@ class Architecture:
 
     @property
     def free(self) -> list:
-        """Hidden nodes without a conservation law (see :attr:`free_reasons`)."""
+        """Hidden nodes without a conservation law (see
+        [`free_reasons`][topo.graph.architecture.Architecture.free_reasons])."""
         return list(self._free_reason)
 
     @property
@@ -886,7 +893,7 @@ class Architecture:
         return np.where(keys[pos] == key, order[pos], -1)
 
     def edge_index(self, edge: tuple) -> int:
-        """Position of edge ``(u, v)`` in :attr:`edges`."""
+        """Position of edge ``(u, v)`` in [`edges`][topo.graph.architecture.Architecture.edges]."""
         try:
             u, v = edge
         except (TypeError, ValueError):
@@ -974,11 +981,11 @@ class Architecture:
         acts = {self._nodes[i]: self._activation[i] for i in keep if self._role[i] in (HIDDEN, OUTPUT)}
         return dict(nodes=names, roles=roles, activations=acts)
 
-    def induced(self, nodes: Iterable[Hashable]) -> "Architecture":
+    def induced(self, nodes: Iterable[Hashable]) -> Architecture:
         """The sub-architecture induced on ``nodes`` (roles and activations kept).
 
-        Raises :class:`~topo.errors.GraphError` when a kept hidden node loses all
-        its inputs or outputs (use :func:`topo.prune` to drop such dead units).
+        Raises [`GraphError`][topo.errors.GraphError] when a kept hidden node loses all
+        its inputs or outputs (use [`topo.prune`][topo.fiber.singular.prune] to drop such dead units).
 
         Examples
         --------
@@ -1004,8 +1011,8 @@ class Architecture:
     def as_vector(self, theta: Any, *, name: str = "theta") -> np.ndarray:
         """Validate parameters and return them as a flat float64 vector.
 
-        ``theta`` is either a flat array of length :attr:`n_params` or a mapping
-        ``{(u, v): scalar or array of size k}`` with every edge.
+        ``theta`` is either a flat array of length [`n_params`][topo.graph.architecture.Architecture.n_params] or a
+        mapping ``{(u, v): scalar or array of size k}`` with every edge.
 
         Examples
         --------
@@ -1086,7 +1093,7 @@ class Architecture:
         variance; ``"normal"``: N(0, 1); ``"uniform"``: U(-1/sqrt(fan_in), 1/sqrt(fan_in));
         ``"pytorch"``: the default of ``torch.nn.Linear`` (U(±1/sqrt(fan_in)) for
         weights and biases, fan_in counting weights only).  ``bias`` chooses the bias
-        rule (:mod:`topo.graph.initializers`): ``"input"`` (default except for
+        rule (`topo.graph.initializers`): ``"input"`` (default except for
         ``"pytorch"``: a bias is an input edge, counted in ``fan_in`` and drawn
         like the other input weights), ``"pytorch"`` or ``"zeros"``.
 

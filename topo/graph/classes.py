@@ -13,7 +13,7 @@ and positively homogeneous; a residual sum is linear, hence homogeneous.  A clas
 holding an input, a bias, an output or a non-homogeneous unit (GELU, a gate, an
 operation topo does not model) behaves as an input/output in every analysis.
 
-Computing the classes is one call to :func:`scipy.sparse.csgraph.connected_components`
+Computing the classes is one call to `scipy.sparse.csgraph.connected_components`
 over the fixed edges (linear time).  Fixed edges are taken to have nonzero weight: the
 builders never create a fixed edge of weight 0 (a spec refuses one; the PyTorch import
 drops ``x * 0``).

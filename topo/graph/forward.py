@@ -21,7 +21,7 @@ __all__ = ["forward", "check_inputs", "check_forward_support", "activation_fn", 
 
 _SQRT2 = np.sqrt(2.0)
 
-#: Elementwise activations that :func:`forward` evaluates (``leaky_relu`` uses
+#: Elementwise activations that `forward` evaluates (``leaky_relu`` uses
 #: PyTorch's default slope 0.01).  ``maxpool``/``avgpool`` nodes take the max/mean
 #: of their weighted inputs instead of the sum.
 ACTIVATIONS = {
@@ -52,7 +52,7 @@ ACTIVATIONS = {
 
 def activation_fn(name: str):
     """The elementwise numpy function of an activation name (``leaky_relu(<slope>)`` of any
-    slope), or None when :func:`forward` cannot evaluate it."""
+    slope), or None when [`forward`][topo.graph.forward.forward] cannot evaluate it."""
     if name in ACTIVATIONS:
         return ACTIVATIONS[name]
     slope = negative_slope(name)
@@ -91,7 +91,7 @@ def _levels(arch: Architecture) -> np.ndarray:
 
 
 def check_forward_support(arch: Architecture) -> None:
-    """Refuse (ParameterError) what :func:`forward` cannot evaluate: group edges (channel
+    """Refuse (ParameterError) what [`forward`][topo.graph.forward.forward] cannot evaluate: group edges (channel
     level) and activations without an elementwise function."""
     if np.any(arch.edge_sizes > 1):
         e = int(np.argmax(arch.edge_sizes > 1))

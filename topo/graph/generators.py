@@ -1,7 +1,7 @@
 """Families of architectures for tests, benchmarks and experiments.
 
-All are built with vectorised numpy and :meth:`Architecture.from_arrays`, so that
-graphs with millions of edges build in a second or two.
+All are built with vectorised numpy and [`Architecture.from_arrays`][topo.graph.architecture.Architecture.from_arrays],
+so that graphs with millions of edges build in a second or two.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ biases:
 ``"zeros"``
     Fan-ins count weight edges only; biases are zero.
 
-:func:`init_scales` returns the law and scale of every parameter, so that exact
+[`init_scales`][topo.graph.initializers.init_scales] returns the law and scale of every parameter, so that exact
 computations (e.g. obstruction probabilities) and the sampler share one source.
 """
 
@@ -48,7 +48,7 @@ SCHEMES = {
 BIAS_RULES = ("input", "pytorch", "zeros")
 _DEFAULT_BIAS = {"pytorch": "pytorch"}
 
-#: The constraints of ``scheme`` and ``bias`` arguments (:func:`~topo.utils.validation.validate_params`).
+#: The constraints of ``scheme`` and ``bias`` arguments (`validate_params`).
 SCHEME = Options(*SCHEMES, unknown="init scheme")
 BIAS_RULE = Options(None, *BIAS_RULES, unknown="bias rule")
 
@@ -133,7 +133,7 @@ def init_scales(arch, scheme: str = "kaiming", *, bias: str | None = None) -> tu
 def draw_parameters(
     arch, scheme: str = "kaiming", *, bias: str | None = None, seed: Any = None, size: int | None = None,
 ) -> np.ndarray:
-    """Random parameter vector(s) of ``arch`` (see :func:`init_scales`).
+    """Random parameter vector(s) of ``arch`` (see [`init_scales`][topo.graph.initializers.init_scales]).
 
     ``size=None`` gives one vector of shape ``(n_params,)``; ``size=n`` a matrix of
     ``n`` independent vectors (one per row).  The same ``seed`` gives the same draw.

@@ -54,7 +54,7 @@ def negative_slope(name: str) -> float | None:
     """Negative slope of a ReLU-family activation name: ``"relu"`` (0), ``"leaky_relu"`` (0.01)
     or ``"leaky_relu(<slope>)"``; None for any other name (including a malformed slope).
 
-    This is the one parser of leaky-ReLU names; :func:`leaky_name` is its inverse.
+    This is the one parser of leaky-ReLU names; `leaky_name` is its inverse.
     """
     if name == "relu":
         return 0.0
@@ -69,7 +69,7 @@ def negative_slope(name: str) -> float | None:
 
 
 def leaky_name(slope: float) -> str:
-    """The activation name of the ReLU of negative slope ``slope`` (inverse of :func:`negative_slope`):
+    """The activation name of the ReLU of negative slope ``slope`` (inverse of `negative_slope`):
     ``"relu"`` for 0, ``"leaky_relu"`` for PyTorch's default 0.01."""
     if slope == 0.0:
         return "relu"

@@ -168,7 +168,7 @@ def _load(path: Path) -> Any:
 def read_spec(path: str | os.PathLike) -> Spec:
     """Read a JSON (``.json``) or YAML (any other suffix) spec file.
 
-    Raises :class:`~topo.errors.SpecError` naming the file and the problem.
+    Raises [`SpecError`][topo.errors.SpecError] naming the file and the problem.
 
     Examples
     --------
@@ -191,11 +191,11 @@ def read_spec(path: str | os.PathLike) -> Spec:
 
 @validate_params(error=SpecError, name=NAME)
 def parse_spec(data: Any, *, name: str = "network") -> Spec:
-    """Build a :class:`Spec` from an already parsed JSON/YAML document.
+    """Build a `Spec` from an already parsed JSON/YAML document.
 
-    Every problem raises :class:`~topo.errors.SpecError` (a ``ValueError``) naming it;
+    Every problem raises [`SpecError`][topo.errors.SpecError] (a ``ValueError``) naming it;
     types are checked strictly (``trainable: "false"`` is an error, not ``True``) and
-    sizes against :data:`topo.LIMITS` before anything is built.
+    sizes against `topo.LIMITS` before anything is built.
 
     Examples
     --------

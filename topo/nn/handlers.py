@@ -1,11 +1,11 @@
-"""The interpreter behind :func:`topo.from_torch`: a handler per fx node kind.
+"""The interpreter behind [`topo.from_torch`][topo.nn.trace.from_torch]: a handler per fx node kind.
 
-:class:`Importer` walks a traced ``torch.fx`` graph like :class:`torch.fx.Interpreter`,
+`Importer` walks a traced ``torch.fx`` graph like `torch.fx.Interpreter`,
 but its values are the DAG units (neurons or channels) holding each tensor.  The
 tables at the end map module types, functions and tensor-method names to handlers;
 supporting a new block is adding a handler there.  Shape operations (split, shuffle,
 flatten, ...) are handled once, generically, by applying the operation itself to a
-tensor of unit labels (:meth:`Importer.relabel`).
+tensor of unit labels (`Importer.relabel`).
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ class _Value:
     layer: Any = None  # (weight batch, bias batch or None, qual) of the layer that made the units
     cdim: int = 1  # the tensor dimension that runs over the units (1: channels first; -1-like: channel-last)
 
-    def like(self, ids, **kw) -> "_Value":
+    def like(self, ids, **kw) -> _Value:
         """Units ``ids`` laid out like this value (same spatial size and channel dimension)."""
         kw.setdefault("spatial", self.spatial)
         return _Value(ids, cdim=self.cdim, **kw)
@@ -155,7 +155,7 @@ def _canonical(T, ids: np.ndarray) -> _Value:
     """Read a tensor of unit positions as units: one dimension running over the units (channels
     first, or channel-last after a permute), each unit's elements along the others; else labels.
 
-    A unit may appear more than once (space-to-depth, ``cat([x, x])``): :meth:`Importer._dedupe`
+    A unit may appear more than once (space-to-depth, ``cat([x, x])``): `Importer._dedupe`
     turns the repeats into copies joined by fixed edges.
     """
     ids = np.asarray(ids)
@@ -201,7 +201,7 @@ def _dim(arg, ndim: int) -> int:
 
 
 class Importer:
-    """Walks the fx graph; ``env`` maps node names to :class:`_Value`, :class:`_Const` or lists."""
+    """Walks the fx graph; ``env`` maps node names to `_Value`, `_Const` or lists."""
 
     def __init__(self, gm, meta: dict, level: str, *, strict: bool, fold_batchnorm: bool):
         self.gm = gm

@@ -1,10 +1,10 @@
-"""Balances during real training: :class:`BalanceMonitor` for any PyTorch training loop.
+"""Balances during real training: [`BalanceMonitor`][topo.nn.monitor.BalanceMonitor] for any PyTorch training loop.
 
 Under gradient flow the balances ``c = B̃ q(θ)`` of a ReLU network are conserved.
 Real training breaks them; the monitor measures by how much, and where it drives
 the units (see ``docs/monitor.md``).  Every ``every`` optimizer steps it records,
 from the model's own parameter tensors (through the import's edge → parameter
-map, :mod:`topo.nn.monitor_index`; the model is imported once):
+map, `topo.nn.monitor_index`; the model is imported once):
 
 * the balances and their drift ``||c_t − c_0|| / ||c_0||``;
 * under plain SGD (no momentum) with L2 weight decay ``λ`` and learning rate
@@ -12,7 +12,7 @@ map, :mod:`topo.nn.monitor_index`; the model is imported once):
   (the cross term vanishes by the Euler identity) and ``prediction_error``, the
   largest ``|c − ĉ|`` relative to the unit's squared boundary norm;
 * the weight-decay law ``c_0 e^{−2λτ}``, ``τ = Σ η`` (gradient-flow time);
-* sign flips of the scalar edges frozen at the start (:func:`topo.connectivity`);
+* sign flips of the scalar edges frozen at the start ([`topo.connectivity`][topo.fiber.connectivity.connectivity]);
 * every unit's distance to its pruned stratum ``||θ_∂C||`` (a histogram per
   record), the units collapsed below ``collapse_tol``, and dead units on a probe
   batch.
@@ -70,27 +70,27 @@ class BalanceMonitor:
     Parameters
     ----------
     model : torch.nn.Module
-        A ReLU network :func:`topo.from_torch` imports, whose trainable edges are
+        A ReLU network [`topo.from_torch`][topo.nn.trace.from_torch] imports, whose trainable edges are
         the model's parameters themselves (no BatchNorm: its folded values are not
         parameters).  Its parameters are read in place, on their device.
     example_input : torch.Tensor, optional
-        A batch, as for :func:`topo.from_torch`.
+        A batch, as for [`topo.from_torch`][topo.nn.trace.from_torch].
     every : int
         Record every ``every`` optimizer steps (step 0, the start, is always recorded).
     sink : callable, optional
         ``sink(values, step)`` after each record: ``values`` is the record's numbers
-        (see :func:`topo.nn.monitor_records.tensorboard_sink`).
+        (see `topo.nn.monitor_records.tensorboard_sink`).
     batch : torch.Tensor, optional
         A probe batch: units that output zero on all of it (dead ReLUs) are counted
         at each record (one forward pass, in eval mode, per record).
     per_class : bool, optional
         Keep the balances of every class at every record (``O(classes × records)``
-        memory); by default only up to :data:`PER_CLASS_LIMIT` classes.
+        memory); by default only up to `PER_CLASS_LIMIT` classes.
     collapse_tol : float
         A unit whose boundary norm ``||θ_∂C||`` is below this has collapsed.
     frozen : bool
         Track the sign of the scalar edges frozen at the start (one
-        :func:`topo.connectivity` call at construction).
+        [`topo.connectivity`][topo.fiber.connectivity.connectivity] call at construction).
     euler_tol : float, optional
         Relative residual above which the Euler self-test fails (default ``1e-8``
         in float64, ``1e-3`` in lower precision).
@@ -188,7 +188,8 @@ class BalanceMonitor:
     def attach(self, optimizer) -> BalanceMonitor:
         """Record after every ``optimizer.step()`` (step hooks); returns the monitor.
 
-        The first step also runs :meth:`check_euler` with the gradients it is given.
+        The first step also runs [`check_euler`][topo.nn.monitor.BalanceMonitor.check_euler] with the gradients it is
+        given.
         """
         import torch
 
@@ -224,9 +225,9 @@ class BalanceMonitor:
     def step(self, batch=None) -> dict | None:
         """Count one optimizer step done by hand (when not attached); the record when one is made.
 
-        ``batch`` overrides the probe batch for this record.  Without :meth:`attach`
+        ``batch`` overrides the probe batch for this record.  Without [`attach`][topo.nn.monitor.BalanceMonitor.attach]
         the monitor does not see the optimizer: no SGD law and no Euler self-test
-        (call :meth:`check_euler` before ``optimizer.step()``).
+        (call [`check_euler`][topo.nn.monitor.BalanceMonitor.check_euler] before ``optimizer.step()``).
         """
         return self._advance(self.batch if batch is None else batch, None)
 
@@ -294,10 +295,10 @@ class BalanceMonitor:
 
         The residual of each class is relative to ``||θ_∂C|| · ||g_∂C||`` (its
         Cauchy–Schwarz bound); classes above ``tol`` are named in an
-        :class:`EulerWarning`.  The identity holds for any loss of the network's
+        `EulerWarning`.  The identity holds for any loss of the network's
         output; a penalty on the weights added to the loss (L2, L1) breaks it
         (use the optimizer's ``weight_decay``).  Returns (and keeps as
-        :attr:`euler`) ``{"max_residual", "failed", "checked"}``.
+        `euler`) ``{"max_residual", "failed", "checked"}``.
         """
         tol = self._euler_tol if tol is None else tol
         idx = self._index
@@ -324,7 +325,7 @@ class BalanceMonitor:
 
     # -- outputs
     def to_dict(self) -> dict:
-        """The history as a JSON-ready mapping (see :mod:`topo.nn.monitor_records`)."""
+        """The history as a JSON-ready mapping (see `topo.nn.monitor_records`)."""
         arch = self.architecture
         meta = {"model": type(self.model).__name__, "n_constrained": arch.n_constrained, "every": self.every,
                 "optimizer": type(self._opt).__name__ if self._opt is not None else None,

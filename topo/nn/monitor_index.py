@@ -1,9 +1,9 @@
-"""The vectorised edge -> parameter index behind :class:`topo.BalanceMonitor`.
+"""The vectorised edge -> parameter index behind [`topo.BalanceMonitor`][topo.nn.monitor.BalanceMonitor].
 
-:func:`topo.from_torch` records where every trainable edge's weights live in the
-model (:class:`~topo.nn.result.EdgeSources`: one block per layer parameter, edge
+[`topo.from_torch`][topo.nn.trace.from_torch] records where every trainable edge's weights live in the
+model ([`EdgeSources`][topo.nn.result.EdgeSources]: one block per layer parameter, edge
 ``e`` of a block holding the flat slice ``[off·k, (off+1)·k)`` of the parameter).
-:class:`ParameterIndex` turns those blocks into a few index tensors, once, so that
+`ParameterIndex` turns those blocks into a few index tensors, once, so that
 the balances of the *current* parameters are one pass over the parameter tensors:
 
 * a Linear or Conv weight whose edges are laid out row by row (unit ``j`` of the
@@ -13,9 +13,9 @@ the balances of the *current* parameters are one pass over the parameter tensors
 * any other block (biases, grouped convolutions, edges dropped by the import) is
   reduced per edge and scattered with ``index_add``.
 
-The per-unit sums are then added into the rows of :attr:`Architecture.node_row`
-(so a rescaling class with several members gets one row): ``c = B̃ q`` without the
-sparse matrix.  The same reduction of ``θ ⊙ g`` or ``g ⊙ g`` gives the Euler
+The per-unit sums are then added into the rows of
+[`Architecture.node_row`][topo.graph.architecture.Architecture.node_row] (so a rescaling class with several members gets
+one row): ``c = B̃ q`` without the sparse matrix.  The same reduction of ``θ ⊙ g`` or ``g ⊙ g`` gives the Euler
 identity's terms and the gradient part of the SGD law.
 """
 
@@ -210,7 +210,7 @@ class ParameterIndex:
         """``(signed, boundary)``: per balance row ``Σ_in − Σ_out`` and ``Σ_in + Σ_out`` (torch, float64).
 
         ``head_weight`` / ``tail_weight`` multiply the entries first (per-parameter
-        factors expanded with :meth:`expand`).
+        factors expanded with `expand`).
         """
         import torch
 

@@ -1,4 +1,5 @@
-"""The figure of a balance history (:meth:`topo.BalanceMonitor.plot`, ``topo audit --history``).
+"""The figure of a balance history ([`topo.BalanceMonitor.plot`][topo.nn.monitor.BalanceMonitor.plot],
+``topo audit --history``).
 
 Three panels: the drift ``||c_t − c_0|| / ||c_0||`` per step on a log scale; the
 balance norm observed against the SGD law's one-step prediction and the
@@ -65,7 +66,8 @@ def _prunability_panel(ax, data: dict) -> None:
 
 
 def history_figure(data: dict, *, title: str | None = None):
-    """A matplotlib Figure of a history mapping (:meth:`BalanceMonitor.to_dict` or a saved file).
+    """A matplotlib Figure of a history mapping ([`BalanceMonitor.to_dict`][topo.nn.monitor.BalanceMonitor.to_dict] or a
+    saved file).
 
     Examples
     --------

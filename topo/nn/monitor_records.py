@@ -1,7 +1,7 @@
-"""What :class:`topo.BalanceMonitor` records, and the history's outputs.
+"""What [`topo.BalanceMonitor`][topo.nn.monitor.BalanceMonitor] records, and the history's outputs.
 
-A history is a plain mapping (what :meth:`BalanceMonitor.to_dict` returns and
-:func:`save_history` writes as JSON)::
+A history is a plain mapping (what [`BalanceMonitor.to_dict`][topo.nn.monitor.BalanceMonitor.to_dict] returns and
+`save_history` writes as JSON)::
 
     {"format": "topo-balance-history", "version": 1,
      "meta": {"model": ..., "n_constrained": ..., "optimizer": ..., "every": ...},
@@ -37,7 +37,7 @@ PRUNABILITY_BINS = np.logspace(-8, 4, 49)
 
 
 def prunability_histogram(distances: np.ndarray) -> list[int]:
-    """Counts of the units' distances to their pruned strata in :data:`PRUNABILITY_BINS`
+    """Counts of the units' distances to their pruned strata in `PRUNABILITY_BINS`
     (values outside the range fall into the first or last bin).
 
     Examples
@@ -145,8 +145,8 @@ def save_history(data: dict, path: str | os.PathLike) -> Path:
 
 @validate_params(path=PATH)
 def load_history(path: str | os.PathLike) -> dict:
-    """Read a history saved by :meth:`BalanceMonitor.save`; a :class:`~topo.errors.ReportError`
-    naming the file when it is not one."""
+    """Read a history saved by [`BalanceMonitor.save`][topo.nn.monitor.BalanceMonitor.save]; a
+    [`ReportError`][topo.errors.ReportError] naming the file when it is not one."""
     p = Path(path)
     try:
         data = json.loads(p.read_text())
@@ -160,7 +160,7 @@ def load_history(path: str | os.PathLike) -> dict:
 
 
 def tensorboard_sink(writer: Any, prefix: str = "topo/") -> Callable[[dict, int], None]:
-    """A ``sink`` for :class:`BalanceMonitor` writing every number with ``writer.add_scalar``
+    """A ``sink`` for [`BalanceMonitor`][topo.nn.monitor.BalanceMonitor] writing every number with ``writer.add_scalar``
     (``torch.utils.tensorboard.SummaryWriter`` or anything with that method).
 
     Examples

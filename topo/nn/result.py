@@ -1,7 +1,7 @@
-"""What :func:`topo.from_torch` returns, and the tensor helpers its handlers share.
+"""What [`topo.from_torch`][topo.nn.trace.from_torch] returns, and the tensor helpers its handlers share.
 
-:class:`TorchImport` holds the architecture, the flat weight vector and
-:class:`EdgeSources`, the map from every trainable edge back to the model parameter
+[`TorchImport`][topo.nn.result.TorchImport] holds the architecture, the flat weight vector and
+[`EdgeSources`][topo.nn.result.EdgeSources], the map from every trainable edge back to the model parameter
 (and index) its weights come from.  This module does not import torch.
 """
 
@@ -29,14 +29,14 @@ class UnsupportedLayerWarning(UserWarning):
 
 @dataclass(frozen=True)
 class TorchImport:
-    """Result of :func:`from_torch`.
+    """Result of [`from_torch`][topo.nn.trace.from_torch].
 
     Attributes
     ----------
     architecture : Architecture
     theta : numpy.ndarray
         The model's weights as a flat vector in ``architecture.edges`` order
-        (BatchNorm folded in, see :attr:`edge_source` notes).
+        (BatchNorm folded in, see `edge_source` notes).
     edge_source : EdgeSources
         ``{(u, v): (module qualified name, parameter name, index)}`` for every
         trainable edge: where the weights of the edge live in the model;

@@ -1,11 +1,11 @@
 """Import PyTorch models as architectures (neuron or channel level).
 
-:func:`from_torch` traces the model with ``torch.fx``, runs it once on an example
+[`from_torch`][topo.nn.trace.from_torch] traces the model with ``torch.fx``, runs it once on an example
 batch to learn every tensor's shape, and interprets the graph node by node in the
-manner of :class:`torch.fx.Interpreter`: each node kind (module type, function,
+manner of `torch.fx.Interpreter`: each node kind (module type, function,
 tensor method) has a handler that turns the units (neurons or channels) holding
 its inputs into the units holding its output.  Adding a block is adding a handler
-to one of the tables at the end of :mod:`topo.nn.handlers`.
+to one of the tables at the end of `topo.nn.handlers`.
 
 Modelled exactly:
 
@@ -193,7 +193,7 @@ def from_torch(
     strict: bool = False,
     state_dict: Any = None,
 ) -> TorchImport:
-    """Trace a PyTorch model into an :class:`~topo.Architecture` and its weights.
+    """Trace a PyTorch model into an [`Architecture`][topo.graph.architecture.Architecture] and its weights.
 
     The model is traced with ``torch.fx`` and run once on ``example_input`` to
     learn the shape of every tensor; when tracing fails (data-dependent control
@@ -270,7 +270,7 @@ def _untouched(model, copy_weights: bool):
 
 
 def _import(model, example_input, *, level: str, fold_batchnorm: bool, strict: bool) -> TorchImport:
-    """:func:`from_torch` on a model in eval mode."""
+    """[`from_torch`][topo.nn.trace.from_torch] on a model in eval mode."""
     import torch
     import torch.fx as fx
 

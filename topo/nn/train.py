@@ -1,11 +1,11 @@
 """Training runs that record parameters and balances (PyTorch autograd).
 
-:func:`train` runs gradient descent (or SGD / Adam) on a neuron-level network
-given as an :class:`~topo.Architecture`, using PyTorch's autograd for the
+[`train`][topo.nn.train.train] runs gradient descent (or SGD / Adam) on a neuron-level network
+given as an [`Architecture`][topo.graph.architecture.Architecture], using PyTorch's autograd for the
 gradients, and returns the trajectory of parameters, balances and losses.  With
 small steps the balances stay put (drift ``O(lr)``); with weight decay ``λ`` they
 decay like ``c(t) = exp(-2 λ t) c(0)``, ``t = lr · step``, which drives the
-network towards the pruned strata of :mod:`topo.fiber.singular`.  Balances are
+network towards the pruned strata of `topo.fiber.singular`.  Balances are
 those of the rescaling classes (one per constrained class, shared by every unit of a
 residual stream channel); fixed edges are part of the architecture and are never
 updated (the class invariance needs them constant).
@@ -45,7 +45,7 @@ TORCH_SEED = NoneOr(Interval(int, 0, 2**64 - 1))
 
 @dataclass(frozen=True)
 class Trajectory:
-    """What :func:`train` recorded.
+    """What [`train`][topo.nn.train.train] recorded.
 
     Attributes
     ----------
@@ -88,7 +88,7 @@ def _functional(name: str):
     return lambda t, z: getattr(t.nn.functional, name)(z)
 
 
-#: The torch function of every activation name :func:`train` evaluates.
+#: The torch function of every activation name `train` evaluates.
 _TORCH_ACTS = {
     "relu": lambda t, z: t.relu(z),
     "leaky_relu": lambda t, z: t.nn.functional.leaky_relu(z, DEFAULT_LEAKY_SLOPE),
@@ -259,8 +259,8 @@ def train(
     Minimises ``loss(f(X), y) + weight_decay/2 · ||θ||² + l1 · ||θ||₁ + penalty(θ)``
     over the trainable weights: fixed (non-trainable) edges keep their weights of
     ``theta`` throughout, and the norms run over trainable weights only.  The recorded
-    balances are those of the rescaling classes (:func:`topo.balance`, one per row of
-    :attr:`~topo.Architecture.constrained`): along a residual stream the balance of the
+    balances are those of the rescaling classes ([`topo.balance`][topo.fiber.balance.balance], one per row of
+    [`constrained`][topo.graph.architecture.Architecture.constrained]): along a residual stream the balance of the
     whole channel drifts by ``O(lr)`` and decays like ``exp(-2 λ t)``.
 
     Parameters
@@ -281,7 +281,7 @@ def train(
         Penalties (``weight_decay`` is the ``λ`` of ``c(t) = exp(-2λt) c(0)``).
     penalty : callable, optional
         Any other penalty: a function of the flat parameter tensor (torch, float64)
-        returning a scalar tensor, e.g. from :func:`topo.experiments.penalty`.
+        returning a scalar tensor, e.g. from [`topo.experiments.penalty`][topo.experiments.regularizers.penalty].
     record_every : int
         Record every this many steps (the first and last step are always kept).
 

@@ -1,7 +1,7 @@
-"""Audit reports: the report dictionary (:mod:`~topo.report.build`, schema in
-:mod:`~topo.report.schema`) and its renderings — terminal text and Markdown
-(:mod:`~topo.report.text`), a self-contained HTML page (:mod:`~topo.report.html`),
-figures (:mod:`~topo.report.plots`) and atomic report folders (:mod:`~topo.report.files`).
+"""Audit reports: the report dictionary (`build`, schema in
+[`schema`][topo.report.schema]) and its renderings — terminal text and Markdown
+([`text`][topo.report.text]), a self-contained HTML page ([`html`][topo.report.html]),
+figures ([`plots`][topo.report.plots]) and atomic report folders ([`files`][topo.report.files]).
 
 The only part of topo that knows output formats.
 """
@@ -19,7 +19,8 @@ __all__ = [
 
 def __getattr__(name: str):
     """``topo.report.audit``: the report dictionary, kept for code written before
-    :func:`topo.audit` existed (it is :func:`topo.report.build.audit_report`)."""
+    [`topo.audit`][topo.auditing.audit] existed (it is
+    [`topo.report.build.audit_report`][topo.report.build.audit_report])."""
     if name == "audit":
         from topo.report.build import audit_report
 

@@ -1,10 +1,10 @@
 """The audit report dictionary: every structural analysis of one network at one parameter
 point, as sections of the JSON schema of ``docs/report.md``.
 
-:func:`audit_report` computes the balances and the connectivity report once and hands
+[`audit_report`][topo.report.build.audit_report] computes the balances and the connectivity report once and hands
 them to the symmetry, strata and sampled-topology sections.  Most users want
-:func:`topo.audit`, which also loads the network (widths, spec files, PyTorch modules)
-and returns an :class:`~topo.Audit`.
+[`topo.audit`][topo.auditing.audit], which also loads the network (widths, spec files, PyTorch modules)
+and returns an [`Audit`][topo.auditing.Audit].
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ __all__ = ["audit_report", "build_audit", "AuditParts", "SAMPLE", "AUDIT_OPTIONS
 #: (the persistent-homology check costs ~N² distance evaluations).
 SAMPLE = AnyOf(0, Interval(int, MIN_SAMPLES, "max_samples"), lead="an integer >= 0")
 
-#: The options of an audit, checked on entry of :func:`topo.audit` and :func:`build_audit`.
+#: The options of an audit, checked on entry of `topo.audit` and `build_audit`.
 AUDIT_OPTIONS = dict(max_listed=COUNT_OR_ZERO, sample=SAMPLE, seed=SEED, max_strata=COUNT_OR_ZERO,
                      max_strata_work=NoneOr(COUNT_OR_ZERO), progress=NoneOr(IsCallable()),
                      progress_bars=NoneOr(BOOLEAN))
@@ -47,7 +47,7 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class AuditParts:
-    """What :func:`build_audit` returns: the report, the balances ``c`` (in the report's units,
+    """What `build_audit` returns: the report, the balances ``c`` (in the report's units,
     ``2**report["balances"]["unit_log2"]``) and the connectivity report of the fiber."""
 
     report: dict
@@ -77,9 +77,9 @@ def build_audit(
 ) -> AuditParts:
     """Run the structural analyses on ``(arch, theta)`` and collect them in the report dict.
 
-    This is the report dictionary of :func:`audit` (schema in ``docs/report.md``);
-    most users want :func:`audit`, which also accepts widths, spec files and
-    PyTorch modules and returns an :class:`Audit`.
+    This is the report dictionary of [`audit`][topo.auditing.audit] (schema in ``docs/report.md``);
+    most users want [`audit`][topo.auditing.audit], which also accepts widths, spec files and
+    PyTorch modules and returns an [`Audit`][topo.auditing.Audit].
 
     Parameters
     ----------
@@ -98,7 +98,7 @@ def build_audit(
     seed : int
         Seed of the sampling.
     edge_source : dict, optional
-        ``{edge: (module, parameter, index)}`` (from :func:`topo.nn.trace.from_torch`):
+        ``{edge: (module, parameter, index)}`` (from [`topo.nn.trace.from_torch`][topo.nn.trace.from_torch]):
         frozen edges then name where their weights live in the model.
     max_strata : int
         At most this many singular strata of single units are searched for and listed
@@ -120,7 +120,7 @@ def build_audit(
     -------
     AuditParts
         The report dictionary, the balances it was computed from (in its units) and the
-        connectivity report, so that nothing is computed twice (:class:`topo.Audit` keeps them).
+        connectivity report, so that nothing is computed twice ([`topo.Audit`][topo.auditing.Audit] keeps them).
 
     Examples
     --------
@@ -188,7 +188,7 @@ def build_audit(
 
 
 def audit_report(arch: Architecture, theta: Any, **options: Any) -> dict:
-    """The report dictionary of :func:`build_audit` alone (same arguments).
+    """The report dictionary of `build_audit` alone (same arguments).
 
     Examples
     --------
@@ -271,7 +271,7 @@ def symmetry_section(arch: Architecture, conn: ConnectivityReport, max_listed: i
 
     Cheap when it can be: a connected fiber (no frozen scalar edge) has one class and
     no group is computed; otherwise the automorphism search is bounded by
-    :data:`SYMMETRY_MAX_QUOTIENT` (the reason is reported when the bound is hit).
+    `SYMMETRY_MAX_QUOTIENT` (the reason is reported when the bound is hit).
     """
     if conn.n_frozen_scalar == 0:
         return {"computed": True, "exact": True, "n_components": 1, "n_classes": 1,

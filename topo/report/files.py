@@ -99,10 +99,10 @@ def write_report(report: dict, out_dir: str | os.PathLike, *, formats: tuple[str
     ``manifest.json`` is removed, the files are renamed into place, report files of
     formats not written this time are removed, and a new ``manifest.json`` (the run
     id and the SHA-256 of every file) is written last.  A folder with a manifest
-    that matches its files holds one complete run (:func:`read_report_set` checks
+    that matches its files holds one complete run ([`read_report_set`][topo.report.files.read_report_set] checks
     it); temporary files are removed on any failure, including Ctrl-C.
 
-    ``figures`` (``{name: png bytes}``, see :func:`topo.plots.report_figures`) are
+    ``figures`` (``{name: png bytes}``, see [`topo.plots.report_figures`][topo.report.plots.report_figures]) are
     embedded in the HTML page.
 
     Examples
@@ -159,7 +159,7 @@ def read_report_set(out_dir: str | os.PathLike) -> dict:
     """The manifest of the report set in ``out_dir``, after checking that every file
     it lists is present with the recorded SHA-256 (one complete run, not a mix).
 
-    Raises :class:`~topo.errors.ReportError` naming what is missing or mismatched.
+    Raises [`ReportError`][topo.errors.ReportError] naming what is missing or mismatched.
     """
     out = Path(out_dir)
     try:

@@ -1,5 +1,5 @@
 """The audit report as HTML: a self-contained page (``report.html``) and the
-fragment Jupyter shows for an :class:`~topo.Audit`.
+fragment Jupyter shows for an [`Audit`][topo.auditing.Audit].
 
 Built from the report dictionary (``docs/report.md``), section by section; every
 string from the report is escaped; long lists are grouped and folded into
@@ -10,6 +10,7 @@ nothing is loaded from elsewhere.
 from __future__ import annotations
 
 import base64
+import re
 from html import escape
 
 from topo.report.text import free_by_reason, shared_text, symmetry_text
@@ -44,7 +45,8 @@ _STYLE = """
 .topo-audit .verdict{border:1px solid #0969da;border-left-width:5px;border-radius:6px;padding:.2em 1em;
   margin:.6em 0;background:#f6fbff}.topo-audit .verdict h2{border:0;margin:.3em 0}
 .topo-audit .verdict li{margin:.25em 0}.topo-audit .glossary{color:#59636e;font-size:.85em}
-.topo-audit .layers{overflow-x:auto}
+.topo-audit .layers{overflow-x:auto}.topo-audit table.layers{font-size:.8em}
+.topo-audit table.layers td,.topo-audit table.layers th{white-space:nowrap;padding:2px 5px}
 """
 
 _LEGEND = (
@@ -62,6 +64,11 @@ def _n(x) -> str:
     if isinstance(x, float):
         return f"{x:.4g}"
     return f"{x:,}".replace(",", "\u2009") if isinstance(x, int) else escape(str(x))
+
+
+def _powers(text: str) -> str:
+    """``10^11.5`` and ``2^3`` in escaped text as powers (``10<sup>11.5</sup>``)."""
+    return re.sub(r"\b(10|2)\^(\d+(?:\.\d+)?)", r"\1<sup>\2</sup>", text)
 
 
 def _code_list(names: list, n: int, k: int = 8) -> str:
@@ -154,9 +161,11 @@ def _balances(report: dict, figures: dict) -> list[str]:
     if layers:
         rows = [[f"<code>{escape(p['layer'])}</code>", _n(p["n"]), _n(p["min"]), _n(p["max"]), _n(p["n_negative"])]
                 for p in layers]
-        table = _table(["layer", "units", "min c", "max c", "negative"], rows, num_cols=(1, 2, 3, 4))
+        table = _table(["layer", "balances", "min c", "max c", "negative"], rows, num_cols=(1, 2, 3, 4))
         out.append(f"<details{' open' if len(layers) <= 12 else ''}><summary>Balances per layer "
-                   f"({_n(len(layers))} layer{'' if len(layers) == 1 else 's'})</summary>{table}</details>")
+                   f"({_n(len(layers))} layer{'' if len(layers) == 1 else 's'})</summary>{table}"
+                   + ("<p class='glossary'>A balance shared along a residual stream is counted at the stream's "
+                      "first layer.</p>" if report["network"].get("n_shared_streams") else "") + "</details>")
     return out
 
 
@@ -173,7 +182,7 @@ def _connectivity(report: dict) -> list[str]:
            "S is the witness.</p>"]
     if "symmetry" in con:
         out.append(f"<p>Up to the symmetries of the network (automorphisms with balance-restoring "
-                   f"rescalings): {escape(symmetry_text(con['symmetry']))}.</p>")
+                   f"rescalings): {_powers(escape(symmetry_text(con['symmetry'])))}.</p>")
     listed = con["frozen_edges"]
     if listed:
         with_src = any("source" in w for w in listed)
@@ -238,10 +247,11 @@ def _strata(report: dict) -> list[str]:
     out = ["<h2>Singular strata</h2>"]
     if not st["strata"]:
         return out + [f"<p>None among {escape(st['searched'])}: the fiber has no singular point of that kind.</p>"]
-    rows = [[_code_list(s["nodes"], len(s["nodes"])), _n(len(s["boundary_edges"]))] for s in st["strata"]]
+    rows = [[_code_list(s["nodes"], len(s["nodes"])), _n(len(s["boundary_edges"])),
+             _code_list(list(s.get("parameters") or []), len(s.get("parameters") or []))] for s in st["strata"]]
     note = "" if st["complete"] else " (search stopped at the limit; there may be more)"
     return out + [f"<p>Units that can be cut off on this fiber (pruned sub-networks){escape(note)}:</p>",
-                  _table(["units cut off", "boundary edges"], rows, num_cols=(1,))]
+                  _table(["units cut off", "boundary edges", "weights pruning them zeroes"], rows, num_cols=(1,))]
 
 
 def _topology(report: dict) -> list[str]:
@@ -278,9 +288,10 @@ def _notes(report: dict) -> list[str]:
 
 def render_html_fragment(report: dict, figures: dict | None = None) -> str:
     """The report as one ``<div class="topo-audit">`` with its own (scoped) styles:
-    the body of :func:`render_html` and what Jupyter shows for an :class:`~topo.Audit`.
+    the body of [`render_html`][topo.report.html.render_html] and what Jupyter shows for an
+    [`Audit`][topo.auditing.Audit].
 
-    ``figures`` is ``{name: SVG or PNG bytes}`` (see :func:`topo.plots.report_figures`).
+    ``figures`` is ``{name: SVG or PNG bytes}`` (see [`topo.plots.report_figures`][topo.report.plots.report_figures]).
 
     Examples
     --------

@@ -1,11 +1,11 @@
 """The report's per-layer table and the parameters each prunable unit zeroes.
 
-A *layer* is a group of units named alike (:func:`topo.report.schema.layer_key`: the unit
+A *layer* is a group of units named alike ([`topo.report.schema.layer_key`][topo.report.schema.layer_key]: the unit
 name without its trailing index), which for a PyTorch model is the module (or operation)
 that produces them; its *parameters* are the trainable weights on the edges entering its
 units, so the column adds up to the network's trainable parameters (a BatchNorm folded into a
 convolution counts with the convolution; the fixed edges of a residual add count nowhere).  Nothing here is recomputed: the balances, the connectivity report and
-the strata come from :func:`topo.report.build.build_audit`.
+the strata come from `topo.report.build.build_audit`.
 """
 
 from __future__ import annotations

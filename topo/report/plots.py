@@ -86,7 +86,7 @@ def plot_activation_regions(
     ax.imshow(labels, origin="lower", extent=extent, cmap="tab20", interpolation="nearest", aspect="auto")
     if pts is not None and len(pts):
         ax.scatter(pts[:, 0], pts[:, 1], c="k", s=18, zorder=3, label="data")
-        ax.legend(loc="upper right")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)  # below the axes: not on a region
     ax.set_xlabel(str(arch.inputs[0]), parse_math=False)  # user text: "$x$" is not mathtext
     ax.set_ylabel(str(arch.inputs[1]), parse_math=False)
     ax.set(title=f"{labels.max() + 1} activation regions")
@@ -234,6 +234,15 @@ def plot_dag(arch: Architecture, *, frozen_edges=(), bottlenecks=(), max_nodes: 
     return ax
 
 
+#: A label's background in the network graph: edges pass behind the text, not through it.
+_LABEL_BOX = {"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.8}
+
+
+def _count(n: int) -> str:
+    """A count with thin-space thousands separators, as in the HTML report."""
+    return f"{n:,}".replace(",", "\u2009")
+
+
 def _expanded_size(lv: np.ndarray) -> tuple[float, float]:
     width = int(np.max(np.bincount(lv))) if len(lv) else 1
     return (min(16.0, max(6.0, 1.6 * (int(lv.max(initial=0)) + 1) + 1.5)), min(10.0, max(3.5, 0.45 * width + 1.2)))
@@ -261,12 +270,12 @@ def _draw_expanded(ax, arch: Architecture, lv: np.ndarray, kinds: np.ndarray, fs
     if arch.n_nodes <= 40:
         for i, name in enumerate(arch.nodes):
             ax.annotate(str(name), (lv[i], ypos[i]), fontsize=9, xytext=(5, 5), textcoords="offset points", zorder=4,
-                        parse_math=False)  # a node named "$x^$" is text, not (broken) mathtext
+                        parse_math=False, bbox=_LABEL_BOX)  # a node named "$x^$" is text, not (broken) mathtext
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlim(-0.4, lv.max(initial=0) + 0.8)
     ax.set_ylim(-1.25, 1.25)
     ax.set(xlabel="level (longest path from the inputs)", ylabel="units of one level", yticks=[],
-           title=f"network graph: {arch.n_nodes} units, {arch.n_edges} edges")
+           title=f"network graph: {_count(arch.n_nodes)} units, {_count(arch.n_edges)} edges")
 
 
 def _groups(arch: Architecture, lv: np.ndarray, kinds: np.ndarray):
@@ -317,17 +326,17 @@ def _draw_collapsed(ax, arch: Architecture, lv: np.ndarray, kinds: np.ndarray, f
         ax.scatter([xpos[k]], [ypos[k]], s=40 + 6 * np.sqrt(sizes[k]), c=face, edgecolors=edge, linewidths=1.2,
                    zorder=3)
         ax.annotate(f"{groups[k][1]} ({sizes[k]})", (xpos[k], ypos[k]), fontsize=8, xytext=(8, -3),
-                    textcoords="offset points", zorder=4, parse_math=False)
+                    textcoords="offset points", zorder=4, parse_math=False, bbox=_LABEL_BOX)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     top = float(ypos.max(initial=0.0))
     ax.set_ylim(top + 0.7, -0.7)  # inputs at the top
     ax.set_xlim(-0.9, max(per_level.values(), default=1) - 0.2)
     ax.set(ylabel="level (longest path from the inputs)", xlabel="layers at the same level", xticks=[],
-           title=f"network graph, one marker per layer: {arch.n_nodes} units, {arch.n_edges} edges")
+           title=f"network graph, one marker per layer: {_count(arch.n_nodes)} units, {_count(arch.n_edges)} edges")
 
 
 def _dag_size(arch: Architecture, max_nodes: int) -> tuple[float, float]:
-    """Figure size (inches) that keeps the labels of :func:`plot_dag` apart."""
+    """Figure size (inches) that keeps the labels of [`plot_dag`][topo.report.plots.plot_dag] apart."""
     lv = node_levels(arch)
     if arch.n_nodes <= max_nodes:
         return _expanded_size(lv)
@@ -354,7 +363,7 @@ def report_figures(arch: Architecture, theta, report: dict, *, fmt: str = "svg",
     """Figures of the HTML report, ``{"balances": bytes, "dag": bytes}`` (SVG by default, or ``fmt="png"``).
 
     ``balances`` is a histogram of the balances (negative ones red: their units
-    can freeze their outgoing edge); ``dag`` is :func:`plot_dag` with the report's
+    can freeze their outgoing edge); ``dag`` is [`plot_dag`][topo.report.plots.plot_dag] with the report's
     bottlenecks and (listed) frozen edges.  ``c`` (the balances of ``theta``) saves
     recomputing them.
 
@@ -411,7 +420,7 @@ def plot_balances(c: Any, *, tol: float = 0.0, unit: int = 0, ax=None):
     """Histogram of balances: stacked bars, negative balances (``c < -tol``) red below the
     others blue, on bins with an edge at 0, the legend beside the axes (never over a bar).
 
-    A red unit can freeze its outgoing edge: its balance says more weight goes out than in.
+    A negative balance can freeze its unit's outgoing edge: more weight goes out than in.
     Returns the Axes; the red bars' heights add up to the number of negative balances.
 
     Examples
@@ -433,13 +442,13 @@ def plot_balances(c: Any, *, tol: float = 0.0, unit: int = 0, ax=None):
         bins = _bin_edges(c, min(60, max(8, len(c) // 4)))
         neg = c < -tol
         ax.hist([c[neg], c[~neg]], bins=bins, stacked=True, color=["tab:red", "tab:blue"],
-                label=[f"c < 0 ({int(neg.sum())})", f"c ≥ 0 ({int((~neg).sum())})"])
+                label=[f"c < 0 ({_count(int(neg.sum()))})", f"c ≥ 0 ({_count(int((~neg).sum()))})"])
         ax.axvline(0, color="k", lw=0.8)
         ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     else:
-        ax.text(0.5, 0.5, "no constrained unit", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, "no conserved balance", ha="center", va="center", transform=ax.transAxes)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(xlabel="balance c (squared norm in − squared norm out)" + (f", units of 2^{unit}" if unit else ""),
-           ylabel="constrained units",
-           title=f"balances of the {len(c)} constrained units")
+           ylabel="balances",  # one per rescaling class: a residual stream's units share one
+           title=f"the {_count(len(c))} conserved balances")
     return ax

@@ -1,8 +1,8 @@
 """The audit report's schema: its version, listing limits, and how units are grouped by layer.
 
 The report is one JSON-serialisable dictionary (documented in ``docs/report.md``),
-built by :func:`topo.report.build.audit_report` and rendered by the other modules of
-:mod:`topo.report`; this module holds what they all agree on.
+built by [`topo.report.build.audit_report`][topo.report.build.audit_report] and rendered by the other modules of
+`topo.report`; this module holds what they all agree on.
 
 Examples
 --------

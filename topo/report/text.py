@@ -1,5 +1,5 @@
 """Text renderings of an audit report (the dictionary of ``docs/report.md``, built by
-:func:`topo.audit`): the terminal summary and the Markdown page, with the escaping
+[`topo.audit`][topo.auditing.audit]): the terminal summary and the Markdown page, with the escaping
 that keeps user text (node, module and network names) inert in both.
 """
 
@@ -254,7 +254,7 @@ def render_markdown(report: dict) -> str:
     else:
         out += ["No constrained node.", ""]
     if bal.get("per_layer"):
-        out += ["| layer | units | min c | max c | negative |", "|---|---|---|---|---|"]
+        out += ["| layer | balances | min c | max c | negative |", "|---|---|---|---|---|"]
         out += [f"| {_c(p['layer'])} | {p['n']} | {p['min']:.4g} | {p['max']:.4g} | {p['n_negative']} |"
                 for p in bal["per_layer"][:MAX_LISTED]]
         out.append("")
@@ -286,8 +286,10 @@ def render_markdown(report: dict) -> str:
         st = report["singular_strata"]
         out += ["## Singular strata", ""]
         if st["strata"]:
-            out += [f"- cut off {markdown_code(', '.join(map(str, s['nodes'])))} (boundary: {len(s['boundary_edges'])} edges)"
-                    for s in st["strata"]]
+            for s in st["strata"]:
+                zeroes = ", ".join(markdown_code(str(p)) for p in s.get("parameters") or [])
+                out.append(f"- cut off {markdown_code(', '.join(map(str, s['nodes'])))} "
+                           f"(boundary: {len(s['boundary_edges'])} edges{'; zeroes ' + zeroes if zeroes else ''})")
         else:
             out += [f"None among {st['searched']}: the fiber has no singular point of that kind."]
         out.append("")

@@ -1,15 +1,16 @@
 """The verdict of an audit in plain words, and the per-layer table, for every rendering.
 
-:func:`verdict` reads a report dictionary (``docs/report.md``) and says what gradient flow
+`verdict` reads a report dictionary (``docs/report.md``) and says what gradient flow
 can and cannot do from the audited weights: whether the fiber is connected, which weights
 are locked in sign (named by their model parameter, ``4.weight[0, 3]``, when there is a
 model), which units are prunable and which model entries pruning them zeroes, and how much
-of the network the analysis covers.  :data:`GLOSSARY` defines the papers' terms once.  The
-renderers of :mod:`topo.report.text` and :mod:`topo.report.html` put these lines first.
+of the network the analysis covers.  `GLOSSARY` defines the papers' terms once.  The
+renderers of [`topo.report.text`][topo.report.text] and [`topo.report.html`][topo.report.html] put these lines first.
 """
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 __all__ = ["verdict", "GLOSSARY", "verdict_text", "verdict_markdown", "verdict_html", "layers_text",
@@ -48,7 +49,7 @@ def _plural(n: int, one: str, many: str | None = None) -> str:
 
 def verdict(report: dict) -> list[dict]:
     """The verdict lines of an audit report: ``{"key", "text", "names", "more"}`` each
-    (``names``: at most :data:`NAMES_SHOWN` weights or units the line is about, a prunable
+    (``names``: at most `NAMES_SHOWN` weights or units the line is about, a prunable
     unit as ``(unit, [model entries it zeroes])``; ``more``: how many more there are).
 
     Examples
@@ -145,7 +146,18 @@ def _compose(line: dict, fmt) -> str:
 
 
 def _html_code(name) -> str:
-    return f"<code>{escape(str(name))}</code>"
+    return f"<code>{escape(str(name)).replace(' -&gt; ', ' → ')}</code>"  # edges drawn as in the tables
+
+
+def _grouped(n: int) -> str:
+    """An integer with thin-space thousands separators, as on the HTML cards."""
+    return f"{n:,}".replace(",", "\u2009")
+
+
+def _html_text(text: str) -> str:
+    """A verdict sentence for HTML: escaped, ``2^k`` as a power, counts grouped like the cards."""
+    out = re.sub(r"2\^(\d+)", r"2<sup>\1</sup>", escape(text))
+    return re.sub(r"(?<![\w.^>])(\d{4,})(?![\w.<])", lambda m: _grouped(int(m.group(1))), out)
 
 
 def verdict_text(report: dict, escape_text) -> list[str]:
@@ -167,7 +179,7 @@ def verdict_markdown(report: dict, code, escape_text) -> list[str]:
 
 def verdict_html(report: dict) -> str:
     """The verdict as an HTML block (names in ``<code>``, everything escaped)."""
-    items = "".join(f"<li>{_compose(dict(line, text=escape(line['text'])), _html_code)}</li>"
+    items = "".join(f"<li>{_compose(dict(line, text=_html_text(line['text'])), _html_code)}</li>"
                     for line in verdict(report))
     return (f"<div class='verdict'><h2>Verdict</h2><ul>{items}</ul>"
             f"<p class='glossary'>{escape(GLOSSARY)}</p></div>")
@@ -178,6 +190,13 @@ LAYER_COLUMNS = (("layer", "layer"), ("type", "type"), ("output_shape", "output 
                  ("parameters", "parameters"), ("units", "units"), ("constrained", "constrained"), ("shared", "shared"),
                  ("free", "free"), ("balance", "balance range"), ("n_negative", "c < 0"),
                  ("frozen_edges", "frozen edges"), ("prunable", "prunable"), ("free_reason", "free because"))
+
+
+def _shown_columns(rows: list) -> list[int]:
+    """Indices of the columns with a value in some row (no output shape for a spec network, no
+    "free because" when every unit is constrained); the layer name always."""
+    cells = [_cells(r) for r in rows]
+    return [j for j, (k, _) in enumerate(LAYER_COLUMNS) if k == "layer" or any(c[j] for c in cells)]
 
 
 def _cells(row: dict) -> list[str]:
@@ -194,8 +213,9 @@ def layers_text(report: dict, escape_text) -> list[str]:
     layers = report.get("layers")
     if not layers or not layers["rows"]:
         return []
-    table = [[h for _, h in LAYER_COLUMNS]] + [[escape_text(c) for c in _cells(r)] for r in layers["rows"]]
-    widths = [max(len(r[j]) for r in table) for j in range(len(LAYER_COLUMNS))]
+    cols = _shown_columns(layers["rows"])
+    table = [[LAYER_COLUMNS[j][1] for j in cols]] + [[escape_text(_cells(r)[j]) for j in cols] for r in layers["rows"]]
+    widths = [max(len(r[j]) for r in table) for j in range(len(cols))]
     out = ["  layers"]
     for r in table:
         out.append("    " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
@@ -210,10 +230,10 @@ def layers_markdown(report: dict, cell, code) -> list[str]:
     layers = report.get("layers")
     if not layers or not layers["rows"]:
         return []
-    out = ["## Layers", "", "| " + " | ".join(h for _, h in LAYER_COLUMNS) + " |",
-           "|" + "---|" * len(LAYER_COLUMNS)]
-    out += ["| " + " | ".join((code if k == "layer" else cell)(c) if c else ""
-                              for (k, _), c in zip(LAYER_COLUMNS, _cells(r))) + " |" for r in layers["rows"]]
+    cols = _shown_columns(layers["rows"])
+    out = ["## Layers", "", "| " + " | ".join(LAYER_COLUMNS[j][1] for j in cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join((code if LAYER_COLUMNS[j][0] == "layer" else cell)(c) if c else ""
+                              for j, c in ((j, _cells(r)[j]) for j in cols)) + " |" for r in layers["rows"]]
     if layers["truncated"]:
         out.append(f"\n… {layers['n'] - len(layers['rows'])} more layers (raise --max-listed)")
     return out + [""]
@@ -224,12 +244,17 @@ def layers_html(report: dict) -> str:
     layers = report.get("layers")
     if not layers or not layers["rows"]:
         return ""
-    head = "".join(f"<th>{h}</th>" for _, h in LAYER_COLUMNS)
-    numeric = {"parameters", "units", "constrained", "free", "n_negative", "frozen_edges", "prunable"}
-    body = "".join("<tr>" + "".join(
-        f"<td class='num'>{escape(c)}</td>" if k in numeric else (f"<td><code>{escape(c)}</code></td>" if k == "layer"
-                                                                 else f"<td>{escape(c)}</td>")
-        for (k, _), c in zip(LAYER_COLUMNS, _cells(r))) + "</tr>" for r in layers["rows"])
+    cols = _shown_columns(layers["rows"])
+    head = "".join(f"<th>{escape(LAYER_COLUMNS[j][1])}</th>" for j in cols)
+    numeric = {"parameters", "units", "constrained", "shared", "free", "n_negative", "frozen_edges", "prunable"}
+
+    def td(key: str, c: str) -> str:
+        if key in numeric:
+            return f"<td class='num'>{_grouped(int(c)) if c.isdigit() else escape(c)}</td>"
+        return f"<td><code>{escape(c)}</code></td>" if key == "layer" else f"<td>{escape(c)}</td>"
+
+    body = "".join("<tr>" + "".join(td(LAYER_COLUMNS[j][0], _cells(r)[j]) for j in cols) + "</tr>"
+                   for r in layers["rows"])
     more = (f"<p>… {layers['n'] - len(layers['rows'])} more layers (raise <code>--max-listed</code>).</p>"
             if layers["truncated"] else "")
     return (f"<h2>Layers</h2><div class='layers'><table class='layers'><tr>{head}</tr>{body}</table></div>{more}")

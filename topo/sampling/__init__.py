@@ -1,9 +1,9 @@
 """Sampled topology of fibers: the flow polytope, fiber and factor samples, Rips
 persistence and the per-factor check of sampled against exact topology.
 
-The modules are :mod:`~topo.sampling.polytope`, :mod:`~topo.sampling.points`,
-:mod:`~topo.sampling.factors`, :mod:`~topo.sampling.persistence` and
-:mod:`~topo.sampling.verification`.
+The modules are `polytope`, `points`,
+`factors`, `persistence` and
+`verification`.
 """
 
 from topo.sampling.points import default_radius, sample_fiber

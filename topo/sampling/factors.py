@@ -1,8 +1,8 @@
 """Point clouds of one independent factor of a fiber, with its gluing faces built in.
 
-The fiber H(c) is a product over independent factors, so :func:`topo.verify_topology`
-samples each factor on its own, in its own coordinates (the parameters of its
-bottleneck edges, or all its parameters).  Two clouds are built here.
+The fiber H(c) is a product over independent factors, so
+[`topo.verify_topology`][topo.sampling.verification.verify_topology] samples each factor on its own, in its own
+coordinates (the parameters of its bottleneck edges, or all its parameters).  Two clouds are built here.
 
 ``kind="skeleton"`` (for counting components)
     A union of *continuous paths in the fiber*, each sampled densely in θ:

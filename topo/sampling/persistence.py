@@ -360,7 +360,7 @@ def read_bars(
 
 @dataclass(frozen=True)
 class BettiEstimate:
-    """Betti numbers read off diagrams (see :func:`read_bars` for the rule).
+    """Betti numbers read off diagrams (see [`read_bars`][topo.sampling.persistence.read_bars] for the rule).
 
     Attributes
     ----------
@@ -373,7 +373,7 @@ class BettiEstimate:
     confident : list[bool]
         Whether each count is backed by a clear gap.
     margin : list[float]
-        By how much the chosen gap beats the runner-up (see :class:`BarReading`).
+        By how much the chosen gap beats the runner-up (see [`BarReading`][topo.sampling.persistence.BarReading]).
     """
 
     betti: list
@@ -397,12 +397,12 @@ def estimate_betti(
     """Count the long bars of each diagram.
 
     Essential bars (infinite death) always count.  Finite bars are read by
-    :func:`read_bars`: the cut goes at the largest ratio between consecutive bar
+    [`read_bars`][topo.sampling.persistence.read_bars]: the cut goes at the largest ratio between consecutive bar
     lengths (``rule="auto"`` or ``"largest"``), or at the lowest ratio reaching
     ``min_ratio`` (``rule="lowest"``: every scale of long bars counts).  The
-    reading is the one :func:`topo.verify_topology` uses; when it is not
+    reading is the one [`topo.verify_topology`][topo.sampling.verification.verify_topology] uses; when it is not
     confident (two comparable gaps, or no clear gap) an
-    :class:`UndeterminedWarning` says so — pass ``warn=False`` to silence it and
+    `UndeterminedWarning` says so — pass ``warn=False`` to silence it and
     look at ``confident`` instead.
 
     Examples

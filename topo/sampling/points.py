@@ -34,9 +34,9 @@ free coordinates of P(c) (bounded only by the window).  The window ``Σ q <= R²
 trainable edges only.
 
 Everything is sparse: directions of the chain are projections onto ``ker B̃``
-through a sparse LU factorisation of ``B̃ B̃ᵀ`` (:class:`topo.sampling.polytope.FlowPolytope`),
-the starting point an LP vertex moved inside along a positive input→output flow.
-Memory is O(E + n·(kept parameters)); one step costs O(nnz(B̃)).
+through a sparse LU factorisation of ``B̃ B̃ᵀ``
+([`topo.sampling.polytope.FlowPolytope`][topo.sampling.polytope.FlowPolytope]), the starting point an LP vertex moved
+inside along a positive input→output flow. Memory is O(E + n·(kept parameters)); one step costs O(nnz(B̃)).
 """
 
 from __future__ import annotations
@@ -239,7 +239,7 @@ def sample_fiber(
     n : int
         Number of points.
     radius : float, optional
-        Window ``Σ_e ||θ_e||² <= radius²``; default :func:`default_radius`.
+        Window ``Σ_e ||θ_e||² <= radius²``; default `default_radius`.
     method : {"polytope", "walk"}
         See the module documentation.
     coordinates : {"all", "bottleneck"}

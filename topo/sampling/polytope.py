@@ -1,14 +1,14 @@
 """The polytope P(c) ∩ {Σq <= R²} of one fiber (or one factor), sparse and streaming.
 
-:class:`FlowPolytope` holds the incidence matrix ``B`` of a set of edges (sparse,
+[`FlowPolytope`][topo.sampling.polytope.FlowPolytope] holds the incidence matrix ``B`` of a set of edges (sparse,
 ``m × E``), the balances ``c`` and the window ``R²``.  It provides
 
-* :meth:`FlowPolytope.lp_point`: a point of P(c) minimising a linear cost, with some
-  edges forced to zero (HiGHS on the sparse matrix, polished so ``B q = c`` to rounding);
-* :func:`positive_flow`: a flow ``z >= 1`` on every edge with ``B z = 0``, built from
+* [`FlowPolytope.lp_point`][topo.sampling.polytope.FlowPolytope.lp_point]: a point of P(c) minimising a linear cost,
+  with some edges forced to zero (HiGHS on the sparse matrix, polished so ``B q = c`` to rounding);
+* `positive_flow`: a flow ``z >= 1`` on every edge with ``B z = 0``, built from
   input→output paths in O(E) — added to an LP vertex it gives an interior point;
-* :meth:`FlowPolytope.hit_and_run`: a hit-and-run chain whose directions are
-  projections onto ``ker B`` through a sparse LU factorisation of ``B Bᵀ``
+* [`FlowPolytope.hit_and_run`][topo.sampling.polytope.FlowPolytope.hit_and_run]: a hit-and-run chain whose directions
+  are projections onto ``ker B`` through a sparse LU factorisation of ``B Bᵀ``
   (``m × m``): O(nnz(B)) work and O(E) memory per step, no dense null space.
 
 References
@@ -127,9 +127,9 @@ class FlowPolytope:
     B : scipy.sparse matrix (m, E)
     c : array (m,)
     R2 : float
-        Squared window radius (may be set later with :meth:`set_window`).
+        Squared window radius (may be set later with `set_window`).
     z : array (E,), optional
-        A strictly positive element of ``ker B`` (see :func:`positive_flow`), used to
+        A strictly positive element of ``ker B`` (see `positive_flow`), used to
         move LP vertices into the interior.
 
     Examples

@@ -1,12 +1,12 @@
 """Check the theory on data: sample each factor of a fiber, compute persistent homology, compare.
 
-:func:`verify_topology` samples every independent factor of H(c) on its own
-(:mod:`topo.sampling.factors`), in the coordinates of its bottleneck edges (or all its
+[`verify_topology`][topo.sampling.verification.verify_topology] samples every independent factor of H(c) on its own
+(`topo.sampling.factors`), in the coordinates of its bottleneck edges (or all its
 parameters), computes Rips persistence of each cloud, reads the Betti numbers with the
-scale-aware rule of :func:`topo.sampling.persistence.read_bars` and compares them with the exact
-ones: β₀ of each factor from :func:`topo.fiber.connectivity`, higher Betti numbers from
-:func:`topo.betti_numbers`.  The whole fiber's numbers follow by Künneth (products of
-Poincaré polynomials).  A reading that cannot decide says so (``"undetermined"``), a
+scale-aware rule of [`topo.sampling.persistence.read_bars`][topo.sampling.persistence.read_bars] and compares them with
+the exact ones: β₀ of each factor from [`topo.fiber.connectivity`][topo.fiber.connectivity.connectivity], higher Betti
+numbers from [`topo.betti_numbers`][topo.fiber.homology.betti_numbers].  The whole fiber's numbers follow by Künneth
+(products of Poincaré polynomials).  A reading that cannot decide says so (``"undetermined"``), a
 factor with too many components for the sample is ``"not checkable"``; neither is
 ever reported as agreement.
 """
@@ -53,8 +53,8 @@ def safe_radius(arch: Architecture, c: Any, *, edges: list[int] | None = None) -
     the non-frozen bottleneck edges), a point of P(c) where that edge vanishes.
 
     ``R² = 1.2 · max Σq`` over the minimum-norm points of P(c) with ``q_e = 0``.
-    (:func:`verify_topology` chooses its window per factor; see
-    :mod:`topo.sampling.factors`.)
+    ([`verify_topology`][topo.sampling.verification.verify_topology] chooses its window per factor; see
+    `topo.sampling.factors`.)
 
     Examples
     --------
@@ -99,7 +99,8 @@ class FactorCheck:
         (no coordinate to sample: connected by the theorem).
     confident : bool
     margin : float
-        By how much the H0 gap beats the runner-up (:class:`topo.sampling.persistence.BarReading`).
+        By how much the H0 gap beats the runner-up
+        ([`topo.sampling.persistence.BarReading`][topo.sampling.persistence.BarReading]).
     gap : float
         The H0 gap ratio behind the count.
     reason : str
@@ -142,7 +143,7 @@ def _finite(x: float) -> float | None:
 
 @dataclass(frozen=True)
 class TopologyCheck:
-    """Outcome of :func:`verify_topology`.
+    """Outcome of [`verify_topology`][topo.sampling.verification.verify_topology].
 
     Attributes
     ----------
@@ -245,19 +246,19 @@ def verify_topology(
     coordinates : {"bottleneck", "all"}
         ``"bottleneck"`` (default, affordable on large networks): each factor is
         sampled in the parameters of its bottleneck edges, a skeleton of paths
-        glued at every face (:mod:`topo.sampling.factors`); only β₀ is compared (the
+        glued at every face (`topo.sampling.factors`); only β₀ is compared (the
         projection keeps components, not higher homology).  A factor without
         bottleneck edges is connected by the theorem and has nothing to sample
         (``n_trivial_factors``).  ``"all"``: every parameter of the factor, random
         lifts plus points on and near every face; Betti numbers up to
-        ``max_dimension`` are compared with :func:`topo.betti_numbers` when it can
+        ``max_dimension`` are compared with [`topo.betti_numbers`][topo.fiber.homology.betti_numbers] when it can
         compute them.
     max_dimension : int
         Highest homology dimension compared (``coordinates="all"`` only).
     min_ratio : float
-        Smallest gap ratio that counts (:func:`topo.sampling.persistence.read_bars`).
+        Smallest gap ratio that counts ([`topo.sampling.persistence.read_bars`][topo.sampling.persistence.read_bars]).
     max_core : int
-        Passed to :func:`topo.betti_numbers`.
+        Passed to [`topo.betti_numbers`][topo.fiber.homology.betti_numbers].
     progress : bool, optional
         Progress bars (sampling, MST, factors); by default only on a terminal.
     connectivity : ConnectivityReport, optional

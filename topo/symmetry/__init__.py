@@ -1,7 +1,7 @@
 """Components of a fiber up to the network's symmetries: the automorphism group
-(:mod:`~topo.symmetry.automorphisms`), moves that keep the function
-(:mod:`~topo.symmetry.moves`), certificates (:mod:`~topo.symmetry.certificate`) and the
-count of classes (:mod:`~topo.symmetry.classes`).
+(`automorphisms`), moves that keep the function
+(`moves`), certificates (`certificate`) and the
+count of classes (`classes`).
 """
 
 from topo.symmetry.automorphisms import AutomorphismGroup, automorphism_group, edge_permutation

@@ -65,19 +65,19 @@ class AutomorphismGroup:
         For each generator: ``"twin"`` (a permutation inside one twin class) or
         ``"quotient"`` (a lifted automorphism of the quotient graph).
     twin_of : tuple of int
-        For each generator, the index in :attr:`twin_classes` of its twin class
+        For each generator, the index in `twin_classes` of its twin class
         (-1 for quotient generators).
     twin_classes : tuple of tuple of int
         Classes of at least two interchangeable hidden units (node indices).
     log10_order : float
-        ``log10 |G|`` (exact order in :attr:`order`).
+        ``log10 |G|`` (exact order in `order`).
     order : int
         ``|G|`` as an exact integer (may be astronomically large).
     backend : str
         ``"bliss (igraph)"``, ``"networkx VF2"`` or ``"none"``.
     computed : bool
         False when the quotient was too large or VF2 hit its enumeration cap; then
-        only the twin generators are listed and :attr:`reason` says why.
+        only the twin generators are listed and `reason` says why.
     """
 
     arch: Architecture = field(repr=False)
@@ -396,7 +396,8 @@ def as_permutation(arch: Architecture, perm: Any) -> np.ndarray:
 def edge_permutation(arch: Architecture, perm: np.ndarray, edges: np.ndarray | None = None) -> np.ndarray:
     """Image edge index of each edge (or of the given ``edges``) under a node permutation.
 
-    Raises :class:`~topo.errors.ParameterError` when ``perm`` is not an automorphism (an image is not an edge).
+    Raises [`ParameterError`][topo.errors.ParameterError] when ``perm`` is not an automorphism (an image is not an
+    edge).
     """
     perm = as_permutation(arch, perm)
     e = np.arange(arch.n_edges) if edges is None else np.asarray(edges, dtype=np.int64)

@@ -1,6 +1,6 @@
 """Certificates that two components of a fiber are equivalent under a symmetry.
 
-:func:`certify` carries ``θ1`` into the component of ``θ2`` by explicit moves:
+`certify` carries ``θ1`` into the component of ``θ2`` by explicit moves:
 
 1. one automorphism ``h`` (a word in the generators found by breadth-first search
    over the sign labels of the invariant frozen edges ``F*``), then the rescaling
@@ -10,7 +10,8 @@
    component), and ``k⁻¹``, each followed by its rescaling.
 
 Every step keeps the function and the balances; the flips keep the component.
-The tests re-check each step with :func:`topo.graph.forward` and :func:`topo.fiber.balance`.
+The tests re-check each step with [`topo.graph.forward`][topo.graph.forward.forward] and
+[`topo.fiber.balance`][topo.fiber.balance.balance].
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Connected components of a fiber up to the symmetries of the network.
 
-An automorphism ``g`` of the network (:mod:`topo.symmetry.automorphisms`) keeps the
+An automorphism ``g`` of the network (`topo.symmetry.automorphisms`) keeps the
 function but moves the balances (``c ↦ g·c``).  Rescalings restore them: for
 ``θ`` of full support the balances of ``T_α θ`` are the gradient of the convex
 function ``x ↦ ½ Σ_e q_e exp(2 (B̃ᵀx)_e)`` at ``x = log α``, and its gradient
-reaches every ``c`` (:func:`restore_balances`).  So ``θ ↦ T_α(gθ)`` maps the
+reaches every ``c`` ([`restore_balances`][topo.symmetry.moves.restore_balances]).  So ``θ ↦ T_α(gθ)`` maps the
 fiber ``H(c)`` to itself, keeps the function and moves components.
 
 Components are labelled by the signs ``L`` of the frozen scalar edges ``F``.
@@ -316,7 +316,7 @@ class SymmetryClasses:
         F*: frozen edges whose whole orbit under the group is frozen.  The other
         frozen edges can change sign by a symmetry without changing anything else.
     representatives : list of tuple or None
-        One label (signs on ``frozen_edges``, as :func:`topo.component_label`) per
+        One label (signs on ``frozen_edges``, as [`topo.component_label`][topo.fiber.connectivity.component_label]) per
         class, at most ``max_representatives``; None when not enumerable.
     methods : list of str
         How each independent part of F* was counted.
@@ -396,7 +396,7 @@ class SymmetryClasses:
         """Whether a symmetry carries ``theta1``'s component to ``theta2``'s, with a certificate.
 
         Both points must lie on this fiber.  When they are equivalent the
-        certificate lists :class:`SymmetryStep` moves (sign flips of non-frozen
+        certificate lists [`SymmetryStep`][topo.symmetry.moves.SymmetryStep] moves (sign flips of non-frozen
         edges, automorphisms, rescalings) ending at ``point``, which lies in
         ``theta2``'s component, has the balances of ``theta2``, and — step by
         step — computes the same function as the point it came from.
@@ -425,13 +425,13 @@ def components_up_to_symmetry(
     ----------
     arch : Architecture
     c : array_like or mapping
-        Balances (as for :func:`topo.fiber.connectivity`).
+        Balances (as for [`topo.fiber.connectivity`][topo.fiber.connectivity.connectivity]).
     tol : float, optional
-        Tolerance of the frozen-edge decision (see :func:`topo.fiber.connectivity`).
+        Tolerance of the frozen-edge decision (see [`topo.fiber.connectivity`][topo.fiber.connectivity.connectivity]).
     max_representatives : int
         At most this many class representatives are listed.
     group : AutomorphismGroup, optional
-        A precomputed :func:`topo.automorphism_group`.
+        A precomputed [`topo.automorphism_group`][topo.symmetry.automorphisms.automorphism_group].
     connectivity : ConnectivityReport, optional
         The report of ``topo.connectivity(arch, c)`` when it is already computed (it is
         then not computed again).

@@ -2,11 +2,11 @@
 rescalings that bring a point back onto its fiber; the records of such moves.
 
 An automorphism ``g`` of the network carries the weight of each edge to its image
-edge (:func:`apply_automorphism`); the function is unchanged and the balances are
+edge ([`apply_automorphism`][topo.symmetry.moves.apply_automorphism]); the function is unchanged and the balances are
 permuted.  A rescaling ``T_α`` (trainable edges entering constrained unit ``v`` times
 ``α_v``, leaving divided by it) also keeps the function; for ``θ`` of full support
-it reaches every balance vector (:func:`restore_balances`).  Certificates of
-:mod:`topo.symmetry.certificate` are chains of these moves (:class:`SymmetryStep`).
+it reaches every balance vector ([`restore_balances`][topo.symmetry.moves.restore_balances]).  Certificates of
+`topo.symmetry.certificate` are chains of these moves ([`SymmetryStep`][topo.symmetry.moves.SymmetryStep]).
 
 References
 ----------
@@ -151,7 +151,7 @@ class SymmetryStep:
 
 @dataclass(frozen=True)
 class SymmetryCertificate:
-    """Answer of :meth:`SymmetryClasses.same_class`.
+    """Answer of [`SymmetryClasses.same_class`][topo.symmetry.classes.SymmetryClasses.same_class].
 
     ``equivalent`` is True (``steps`` carry ``theta1`` to ``point``, in the component
     of ``theta2``), False (``reason`` says why no symmetry can) or None (the search

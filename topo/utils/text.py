@@ -1,7 +1,7 @@
 """Text shown to users: values quoted on one line, at bounded length.
 
-Every message that quotes a user value goes through :func:`short` (a bounded ``repr``)
-or :func:`one_line` (control characters shown as escapes), so that a huge string, a deep
+Every message that quotes a user value goes through [`short`][topo.utils.text.short] (a bounded ``repr``)
+or [`one_line`][topo.utils.text.one_line] (control characters shown as escapes), so that a huge string, a deep
 list or an ANSI escape in a node name never floods or corrupts a terminal.
 
 Examples
@@ -60,7 +60,7 @@ def one_line(text: str, limit: int | None = None) -> str:
 
 
 def short(value: Any) -> str:
-    """A one-line ``repr`` of ``value`` of at most :data:`MAX_QUOTE` characters.
+    """A one-line ``repr`` of ``value`` of at most `MAX_QUOTE` characters.
 
     Safe on any object: huge or deeply nested containers, shared references (a YAML
     alias), objects whose ``repr`` fails.

@@ -7,15 +7,16 @@ The rules, applied everywhere the same way:
   and ``size: true`` are refused, not read as ``True`` and ``1``.
 - **Floats are not integers**: a count (a width, an edge size, a node index) must be an
   integer, or a float holding a whole number (``8.0``); ``2.7`` is refused, never truncated.
-- **Sizes have upper bounds** (:data:`LIMITS`): a request above them is refused with a
+- **Sizes have upper bounds** (`LIMITS`): a request above them is refused with a
   message naming the limit and how to raise it, before anything is allocated.
-- **Messages quote at most** ``MAX_QUOTE`` **characters of a value** (:mod:`topo.utils.text`),
+- **Messages quote at most** ``MAX_QUOTE`` **characters of a value** ([`topo.utils.text`][topo.utils.text]),
   on one line, whatever the value (a huge string, a deep list, a control character).
-- **Public functions declare their arguments** with :func:`validate_params` (the model is
-  scikit-learn's ``validate_params``): constraint objects such as :class:`Interval`,
-  :class:`Options`, :class:`Boolean`, :class:`Seed` and :class:`NoneOr` are checked once,
-  on entry, and a refused argument is a :class:`~topo.errors.ParameterError` naming the
-  function, the argument, what is expected and what was given.
+- **Public functions declare their arguments** with [`validate_params`][topo.utils.validation.validate_params] (the
+  model is scikit-learn's ``validate_params``): constraint objects such as [`Interval`][topo.utils.validation.Interval],
+  [`Options`][topo.utils.validation.Options], [`Boolean`][topo.utils.validation.Boolean],
+  [`Seed`][topo.utils.validation.Seed] and [`NoneOr`][topo.utils.validation.NoneOr] are checked once, on entry, and a
+  refused argument is a [`ParameterError`][topo.errors.ParameterError] naming the function, the argument, what is
+  expected and what was given.
 
 Examples
 --------
@@ -58,7 +59,7 @@ __all__ = ["Limits", "LIMITS", "check_count", "check_bool", "check_name", "check
 
 @dataclass
 class Limits:
-    """Upper bounds checked before any work (change them on :data:`LIMITS`).
+    """Upper bounds checked before any work (change them on `LIMITS`).
 
     Attributes
     ----------
@@ -74,7 +75,7 @@ class Limits:
         Bytes that arrays of parameter size (a random initialisation, the vectors of an
         audit) may take; None (the default): the memory available when they are
         allocated (``MemAvailable``, lowered by an address-space limit such as
-        ``ulimit -v``).  See :func:`check_memory`.
+        ``ulimit -v``).  See [`check_memory`][topo.utils.validation.check_memory].
     """
 
     max_nodes: int = 20_000_000
@@ -173,7 +174,7 @@ def check_name(value: Any, what: str = "node name", *, error: type[TopoError] = 
 
 
 def available_memory() -> int | None:
-    """Bytes this process can still allocate: :data:`LIMITS` ``.max_memory`` when set, else
+    """Bytes this process can still allocate: `LIMITS` ``.max_memory`` when set, else
     the ``MemAvailable`` of ``/proc/meminfo`` (the free physical pages elsewhere), lowered by
     what the address-space limit (``ulimit -v``) leaves; None when nothing is known.
 
@@ -212,7 +213,8 @@ def _gib(n_bytes: float) -> str:
 
 
 def check_memory(n_bytes: int, what: str, *, error: type[TopoError] = GraphError) -> None:
-    """Refuse, before allocating, work that needs more than :func:`available_memory`.
+    """Refuse, before allocating, work that needs more than
+    [`available_memory`][topo.utils.validation.available_memory].
 
     ``what`` says what needs the memory (it starts the message).
 
@@ -234,8 +236,8 @@ def check_memory(n_bytes: int, what: str, *, error: type[TopoError] = GraphError
 def check_parameter_memory(arch: Any, bytes_per_parameter: int, doing: str, *, rows: int = 1,
                            error: type[TopoError] = GraphError) -> None:
     """Refuse, before allocating, ``doing`` on an architecture when ``rows`` times
-    ``bytes_per_parameter`` bytes per parameter do not fit in :func:`available_memory`;
-    the message names the network's largest edge.
+    ``bytes_per_parameter`` bytes per parameter do not fit in
+    [`available_memory`][topo.utils.validation.available_memory]; the message names the network's largest edge.
 
     Examples
     --------
@@ -262,7 +264,7 @@ def check_parameter_memory(arch: Any, bytes_per_parameter: int, doing: str, *, r
 
 def check_size_budget(n_nodes: int, n_edges: int, n_params: int | None = None, *, what: str = "network",
                       error: type[TopoError] = GraphError) -> None:
-    """Refuse a network above :data:`LIMITS`, before it is built.
+    """Refuse a network above `LIMITS`, before it is built.
 
     Examples
     --------
@@ -327,8 +329,8 @@ def real_vector(value: Any, what: str, *, error: type[TopoError] = ParameterErro
 
 def real_vector_of_length(value: Any, what: str, length: int, items: str, *,
                           error: type[TopoError] = ParameterError) -> np.ndarray:
-    """:func:`real_vector` of shape ``(length,)``; the message of a wrong shape says what the
-    ``length`` entries are (``items``, e.g. ``"parameters"``).
+    """[`real_vector`][topo.utils.validation.real_vector] of shape ``(length,)``; the message of a wrong shape says what
+    the ``length`` entries are (``items``, e.g. ``"parameters"``).
 
     Examples
     --------
@@ -385,16 +387,18 @@ def _or_list(items: list[str]) -> str:
 
 _MAX_FLOAT = float(np.finfo(np.float64).max)
 
-#: Values tried against every constraint by :meth:`Constraint.bad_values` (those it refuses).
+#: Values tried against every constraint by `Constraint.bad_values` (those it refuses).
 _USUAL_SUSPECTS = (None, "oops", "1", -1, 0, 2.5, float("nan"), float("inf"), -float("inf"), True, [1], object())
 
 
 class Constraint:
-    """A rule one argument of a public function must follow (see :func:`validate_params`).
+    """A rule one argument of a public function must follow (see
+    [`validate_params`][topo.utils.validation.validate_params]).
 
-    Subclasses define :meth:`accepts` and :meth:`describe`; :meth:`convert` may give the
+    Subclasses define `accepts` and [`describe`][topo.utils.validation.Constraint.describe]; `convert` may give the
     value the function receives (``8.0`` becomes ``8`` for a count), and
-    :meth:`bad_values` lists values the rule refuses, so that tests can try them all.
+    [`bad_values`][topo.utils.validation.Constraint.bad_values] lists values the rule refuses, so that tests can try
+    them all.
     """
 
     def accepts(self, value: Any) -> bool:
@@ -408,19 +412,21 @@ class Constraint:
         return value
 
     def expected(self, value: Any) -> str:
-        """What is expected, told to a caller who gave ``value`` (by default :meth:`describe`)."""
+        """What is expected, told to a caller who gave ``value`` (by default
+        [`describe`][topo.utils.validation.Constraint.describe])."""
         return self.describe()
 
     def message(self, name: str, value: Any) -> str:
         return f"{name} must be {self.expected(value)}, got {_what_type(value)}"
 
     def candidates(self) -> tuple:
-        """Values near the edges of the rule (tried by :meth:`bad_values` besides the usual ones)."""
+        """Values near the edges of the rule (tried by [`bad_values`][topo.utils.validation.Constraint.bad_values]
+        besides the usual ones)."""
         return ()
 
     def bad_values(self) -> list:
-        """Values this rule refuses: its :meth:`candidates` and a fixed list of usual suspects
-        (None, strings, negative, fractional, NaN, infinite, boolean, list, object)."""
+        """Values this rule refuses: its [`candidates`][topo.utils.validation.Constraint.candidates] and a fixed list of
+        usual suspects (None, strings, negative, fractional, NaN, infinite, boolean, list, object)."""
         out, seen = [], set()
         for v in (*self.candidates(), *_USUAL_SUSPECTS):
             key = (type(v), repr(v))
@@ -438,7 +444,7 @@ class Interval(Constraint):
 
     ``closed`` says which ends belong to the interval (``"both"``, ``"left"``,
     ``"right"``, ``"neither"``); ``None`` is an open end.  ``high`` may name a field of
-    :data:`LIMITS` (``"max_samples"``), read when the check runs.  Booleans, strings, NaN
+    `LIMITS` (``"max_samples"``), read when the check runs.  Booleans, strings, NaN
     and (unless ``finite=False``) infinities are refused; an ``int`` interval accepts a
     float holding a whole number and passes it on as an ``int``.
 
@@ -668,7 +674,7 @@ class SequenceOf(Constraint):
 
 
 class AnyOf(Constraint):
-    """Accepted by at least one of ``constraints`` (plain values stand for :class:`Options`).
+    """Accepted by at least one of ``constraints`` (plain values stand for [`Options`][topo.utils.validation.Options]).
 
     ``lead`` starts the description (``"an integer >= 0"``) before the alternatives.
 
@@ -729,10 +735,10 @@ class NoneOr(AnyOf):
 def validate_params(*, error: type[TopoError] = ParameterError, **constraints: Constraint) -> Callable:
     """Decorator: check the named arguments of a public function once, on entry.
 
-    ``constraints`` maps parameter names to :class:`Constraint` objects.  The signature is
+    ``constraints`` maps parameter names to [`Constraint`][topo.utils.validation.Constraint] objects.  The signature is
     read once, when the function is decorated; a call looks each constrained argument up
     by position or keyword (defaults are not checked), raises ``error`` (a
-    :class:`~topo.errors.ParameterError` by default) naming the function, the argument,
+    [`ParameterError`][topo.errors.ParameterError] by default) naming the function, the argument,
     what is expected and what was given, and passes converted values on (``8.0`` as
     ``8`` for a count).  ``functools.wraps`` keeps the name, docstring and signature;
     the constraints are kept on the wrapper as ``parameter_constraints``.

@@ -1,6 +1,6 @@
 """Output varieties on data (arXiv 2508.03867): activation patterns, exact dimensions of
-pattern varieties, functional dimension, output invariants (:mod:`~topo.varieties.patterns`)
-and whether given outputs can come from the network (:mod:`~topo.varieties.checks`).
+pattern varieties, functional dimension, output invariants (`patterns`)
+and whether given outputs can come from the network (`checks`).
 """
 
 from topo.varieties.checks import OutputCheck, check_outputs

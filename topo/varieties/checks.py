@@ -1,9 +1,10 @@
 """Deciding whether given outputs can come from a network with a given activation pattern.
 
-:func:`check_outputs` answers with one of three statuses:
+[`check_outputs`][topo.varieties.checks.check_outputs] answers with one of three statuses:
 
-* ``"inconsistent"``: a necessary rank condition of :func:`topo.output_invariants`
-  fails — ``Y`` is certainly not in the pattern variety ``V_A``;
+* ``"inconsistent"``: a necessary rank condition of
+  [`topo.output_invariants`][topo.varieties.patterns.output_invariants] fails — ``Y`` is certainly not in the pattern
+  variety ``V_A``;
 * ``"consistent"``: ``Y`` is in ``V_A``, because ``V_A`` fills the output space (its
   exact dimension equals ``n_L · m``), or because the listed conditions are known to cut
   out ``V_A`` (one region: they define an irreducible determinantal variety of the
@@ -39,7 +40,7 @@ __all__ = ["OutputCheck", "check_outputs"]
 
 @dataclass(frozen=True)
 class OutputCheck:
-    """Result of :func:`check_outputs`.
+    """Result of [`check_outputs`][topo.varieties.checks.check_outputs].
 
     Attributes
     ----------
@@ -139,7 +140,7 @@ def check_outputs(
     Parameters
     ----------
     arch, X, pattern
-        As for :func:`topo.output_invariants`.
+        As for [`topo.output_invariants`][topo.varieties.patterns.output_invariants].
     Y : array_like (n_points, n_outputs)
     tol : float
         A condition "rank <= b" fails when the (b+1)-th singular value exceeds ``tol``

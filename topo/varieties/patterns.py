@@ -165,7 +165,7 @@ def batch_values(arch: Architecture, thetas: np.ndarray, X: np.ndarray, gates: n
 def activation_patterns(arch: Architecture, theta: Any, X: Any) -> np.ndarray:
     """Boolean pattern (n_points × n_relu_units): which ReLU unit is active where.
 
-    Columns follow :func:`pattern_units` (for an MLP: ``arch.hidden``).  A unit
+    Columns follow `pattern_units` (for an MLP: ``arch.hidden``).  A unit
     is active when its pre-activation is > 0.
 
     Examples
@@ -192,7 +192,7 @@ def realized_patterns(
     """Distinct patterns realised by random parameters, with their counts.
 
     Returns ``{pattern_bytes: count}`` where ``pattern_bytes`` is
-    ``np.packbits(pattern).tobytes()``; use :func:`unpack_pattern` for arrays.
+    ``np.packbits(pattern).tobytes()``; use `unpack_pattern` for arrays.
     A pattern never drawn may still be realisable (rarely).
 
     Examples
@@ -226,7 +226,7 @@ def realized_patterns(
 @validate_params(key=InstanceOf(bytes, name="bytes (a key of realized_patterns)"), n_points=COUNT_OR_ZERO,
                  n_units=COUNT_OR_ZERO)
 def unpack_pattern(key: bytes, n_points: int, n_units: int) -> np.ndarray:
-    """Inverse of the keys of :func:`realized_patterns`."""
+    """Inverse of the keys of [`realized_patterns`][topo.varieties.patterns.realized_patterns]."""
     bits = np.unpackbits(np.frombuffer(key, dtype=np.uint8))[: n_points * n_units]
     return bits.reshape(n_points, n_units).astype(bool)
 
