@@ -25,12 +25,12 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
-import igraph
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from topo.errors import GraphError, ParameterError
+from topo.fiber.dominators import immediate_dominators, preorder
 from topo.graph.architecture import ARCH, Architecture
 from topo.utils.validation import COUNT_OR_ZERO, NoneOr, Options, validate_params
 
@@ -221,41 +221,6 @@ class RegionForest:
             return nb
         tail = self.entry_tail.get(w, -1)
         return [p for p in nb if p != tail]
-
-
-def immediate_dominators(m: int, tails: np.ndarray, heads: np.ndarray) -> np.ndarray:
-    """Immediate dominator of every node ``0..m-1`` of the digraph with edges ``tails -> heads``,
-    from the root ``m`` (igraph's Lengauer-Tarjan); ``idom[m] = m``.  Every node must be
-    reachable from the root."""
-    key = np.unique(tails.astype(np.int64) * (m + 1) + heads)
-    g = igraph.Graph(n=m + 1, edges=np.stack([key // (m + 1), key % (m + 1)], axis=1).tolist(), directed=True)
-    idom = np.asarray(g.dominator(m, mode="out"), dtype=float)
-    if np.isnan(idom[:m]).any():
-        v = int(np.flatnonzero(np.isnan(idom[:m]))[0])
-        raise GraphError(f"constrained row {v} is not reachable from an unconstrained class")
-    idom[m] = m
-    return idom.astype(np.int64)
-
-
-def preorder(idom: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """Preorder number and subtree size of every node of the tree given by parents ``idom``
-    (root ``m``): ``u`` is in the subtree of ``v`` iff ``pre[v] <= pre[u] < pre[v] + size[v]``."""
-    n = m + 1
-    kids = np.argsort(idom[:m], kind="stable")
-    ptr = np.searchsorted(idom[:m][kids], np.arange(n + 1))
-    pre = np.zeros(n, dtype=np.int64)
-    size = np.ones(n, dtype=np.int64)
-    order = []
-    stack = [m]
-    ptr_l, kids_l = ptr.tolist(), kids.tolist()
-    while stack:
-        v = stack.pop()
-        pre[v] = len(order)
-        order.append(v)
-        stack.extend(reversed(kids_l[ptr_l[v]:ptr_l[v + 1]]))
-    for v in reversed(order[1:]):
-        size[idom[v]] += size[v]
-    return pre, size
 
 
 @dataclass(frozen=True)
