@@ -35,8 +35,9 @@ class _Builder:
         self.acts: list[str] = []
         self.src: list[np.ndarray] = []
         self.dst: list[np.ndarray] = []
-        self.sizes: list[np.ndarray] = []
-        self.trainable: list[np.ndarray] = []
+        self.sizes: list[int] = []  # per batch: weights per edge, whether trainable, number of edges
+        self.trainable: list[bool] = []
+        self.counts: list[int] = []
         self.weights: list[np.ndarray] = []
         self.edge_start: list[int] = []  # first edge of each batch
         self.blocks: list[list] = []  # [start, stop, qual, param, kind, n_cols, k, note]
@@ -47,15 +48,18 @@ class _Builder:
               names: list | None = None) -> np.ndarray:
         """``n`` new units ``{prefix}.{i}`` (made unique if taken); their indices."""
         start = len(self.nodes)
-        for i in range(n):
-            name = names[i] if names is not None else f"{prefix}.{i}"
-            if name in self.index:
-                k = 2
-                while f"{name}~{k}" in self.index:
-                    k += 1
-                name = f"{name}~{k}"
-            self.index[name] = len(self.nodes)
-            self.nodes.append(name)
+        names = list(names) if names is not None else [f"{prefix}.{i}" for i in range(n)]
+        if not self.index.keys().isdisjoint(names) or len(set(names)) < n:
+            for i, name in enumerate(names):  # rare: make taken names unique, one by one
+                if name in self.index:
+                    k = 2
+                    while f"{name}~{k}" in self.index:
+                        k += 1
+                    names[i] = name = f"{name}~{k}"
+                self.index[name] = start + i
+        else:
+            self.index.update(zip(names, range(start, start + n)))
+        self.nodes.extend(names)
         self.acts.extend([act] * n)
         if role:
             self.roles.update((i, role) for i in range(start, start + n))
@@ -66,8 +70,9 @@ class _Builder:
         n = len(u)
         self.src.append(np.asarray(u, dtype=np.int64))
         self.dst.append(np.asarray(v, dtype=np.int64))
-        self.sizes.append(np.full(n, size, dtype=np.int64))
-        self.trainable.append(np.full(n, trainable, dtype=bool))
+        self.sizes.append(int(size))
+        self.trainable.append(bool(trainable))
+        self.counts.append(n)
         self.weights.append(np.asarray(w, dtype=np.float64).reshape(-1))
         self.edge_start.append(self.n_edges)
         if source is not None:
@@ -903,8 +908,11 @@ class Importer:
         b = self.b
         outputs = self._output_units()
         src, dst = np.concatenate(b.src), np.concatenate(b.dst)
-        sizes, trainable, theta = np.concatenate(b.sizes), np.concatenate(b.trainable), np.concatenate(b.weights)
-        b.src = b.dst = b.sizes = b.trainable = b.weights = None  # peak memory: one copy of each array
+        counts = np.asarray(b.counts, dtype=np.int64)
+        sizes = np.repeat(np.asarray(b.sizes, dtype=np.int64), counts)
+        trainable = np.repeat(np.asarray(b.trainable, dtype=bool), counts)
+        theta = np.concatenate(b.weights)
+        b.src = b.dst = b.weights = None  # peak memory: one copy of each array
         keep_node, keep_edge = self._reaching_outputs(src, dst, outputs)
         # sources first, then the units in creation order (a topological order: a unit is made after its inputs)
         source = np.zeros(len(b.nodes), dtype=bool)
@@ -948,14 +956,14 @@ class Importer:
         protected[outputs] = True
         protected[[i for i, r in self.b.roles.items() if r == "input"]] = True
         alive = np.ones(n, dtype=bool)
-        keep_edge = np.ones(len(src), dtype=bool)
+        keep_edge = None  # all edges, until a round drops some
         while True:  # drop sinks that are not outputs, until none is left (usually no round at all)
-            outdeg = np.bincount(src[keep_edge], minlength=n)
+            outdeg = np.bincount(src if keep_edge is None else src[keep_edge], minlength=n)
             dead = alive & (outdeg == 0) & ~protected
             if not dead.any():
-                return alive, keep_edge
+                return alive, np.ones(len(src), dtype=bool) if keep_edge is None else keep_edge
             alive &= ~dead
-            keep_edge &= alive[dst]
+            keep_edge = alive[dst] if keep_edge is None else keep_edge & alive[dst]
 
     def _blocks(self, keep_edge: np.ndarray) -> list:
         pos = np.concatenate([[0], np.cumsum(keep_edge)])
