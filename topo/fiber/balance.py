@@ -349,10 +349,32 @@ def _plain_balances(arch: Architecture, vec: np.ndarray) -> tuple[np.ndarray, np
     k = max(int(np.frexp(top_w)[1]), 0)
     if k > 480 or float(np.min(a, initial=np.inf, where=a != 0.0)) < 2.0 ** (k - 480):
         return None
-    sq = vec * vec
-    q = sq if arch.n_params == arch.n_edges else np.bincount(arch.param_edge, weights=sq, minlength=arch.n_edges)
+    q = _group_squares(arch, vec)
     c = _apply_incidence(arch, q)
     top = max(float(np.max(np.abs(c), initial=0.0)), float(np.max(q, initial=0.0)))
     if 2.0**-960 <= top <= 2.0**960:
         return c, q, 0
     return None
+
+
+#: Parameters squared and summed per pass of :func:`_group_squares` (bounds its work arrays).
+_CHUNK = 1 << 22
+
+
+def _group_squares(arch: Architecture, vec: np.ndarray) -> np.ndarray:
+    """``q_e = sum of θ_i² over edge e's group``, the same sums as ``np.bincount(arch.param_edge,
+    vec**2)`` (each group is added in order), in chunks of whole edges: no parameter-sized index
+    or square array is made."""
+    if arch.n_params == arch.n_edges:
+        return vec * vec
+    off = arch.edge_offsets
+    q = np.empty(arch.n_edges)
+    e0 = 0
+    while e0 < arch.n_edges:
+        e1 = max(int(np.searchsorted(off, off[e0] + _CHUNK, side="right")) - 1, e0 + 1)
+        e1 = min(e1, arch.n_edges)
+        part = vec[off[e0]:off[e1]]
+        owner = np.repeat(np.arange(e1 - e0), np.diff(off[e0:e1 + 1]))
+        q[e0:e1] = np.bincount(owner, weights=part * part, minlength=e1 - e0)
+        e0 = e1
+    return q

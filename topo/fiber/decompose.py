@@ -78,7 +78,8 @@ class RegionForest:
         on = near_row >= 0
         ids, near_row, far_row = ids[on], near_row[on], far_row[on]
         both = far_row >= 0
-        order_idx = np.argsort(near_row[both], kind="stable")
+        key = near_row[both]  # a stable sort by row: a radix sort when the rows fit 16 bits
+        order_idx = np.argsort(key.astype(np.uint16) if m < 2**16 else key, kind="stable")
         self.nbr = far_row[both][order_idx]  # one numpy array (a list would cost ~40 bytes per edge)
         self.nbr_ptr = np.searchsorted(near_row[both][order_idx], np.arange(m + 1)).tolist()
         forward = far_row[both] < near_row[both] if direction == "in" else far_row[both] > near_row[both]
@@ -132,10 +133,10 @@ class RegionForest:
     def _from_dominators(self, ids, near_row, far_row) -> None:
         """Regions as subtrees of the dominator tree of the quotient (any digraph)."""
         m = self.m
-        idom = immediate_dominators(m, np.where(far_row < 0, m, far_row), near_row)
+        p = np.where(far_row < 0, m, far_row)
+        idom = immediate_dominators(m, p, near_row)
         pre, size = preorder(idom, m)
         # an edge p -> v is a back edge when v dominates p (p lies in v's region)
-        p = np.where(far_row < 0, m, far_row)
         back = (p < m) & (pre[near_row] <= pre[p]) & (pre[p] < pre[near_row] + size[near_row])
         entering = np.bincount(near_row[~back], minlength=m)
         single = ~back & (entering[near_row] == 1)

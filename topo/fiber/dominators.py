@@ -8,7 +8,8 @@ keeps one synthetic node per class of twins (entered once from the common
 predecessors, leading to each twin) and one edge from that node wherever two or more
 twins of the class enter the same node: a dense layer costs edges in proportion to its
 width, not to the product of widths.  The result is exact (not sampled): a signature
-only proposes twins, and their predecessor lists are compared before they are merged.
+only proposes twins, and their predecessor lists are compared, in edge order, before they
+are merged.
 """
 
 from __future__ import annotations
@@ -21,19 +22,10 @@ from topo.errors import GraphError
 __all__ = ["immediate_dominators", "preorder"]
 
 
-def sorted_unique(keys: np.ndarray) -> np.ndarray:
-    """``np.unique(keys)`` by one sort (numpy >= 2.3's hash-based ``np.unique`` is ~20x slower
-    on millions of distinct integers)."""
-    keys = np.sort(keys)
-    if len(keys) < 2:
-        return keys
-    return keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
-
-
 def immediate_dominators(m: int, tails: np.ndarray, heads: np.ndarray) -> np.ndarray:
     """Immediate dominator of every node ``0..m-1`` of the digraph with edges ``tails -> heads``,
     from the root ``m`` (igraph's Lengauer-Tarjan); ``idom[m] = m``.  Every node must be
-    reachable from the root.
+    reachable from the root.  Parallel edges and self-loops are allowed.
 
     Examples
     --------
@@ -44,13 +36,17 @@ def immediate_dominators(m: int, tails: np.ndarray, heads: np.ndarray) -> np.nda
     [3, 0, 0, 3]
     """
     n = m + 1
-    dtype = np.int32 if n * n < 2**31 else np.int64  # a smaller key sorts faster
-    key = sorted_unique(heads.astype(dtype) * dtype(n) + tails.astype(dtype)).astype(np.int64)
-    head, tail = key // n, key % n
-    loop = head == tail  # a self-loop changes no dominator
-    if loop.any():
-        head, tail = head[~loop], tail[~loop]
-    t, h, total = _merge_twins(n, tail, head)
+    tails, heads = np.asarray(tails, dtype=np.int64), np.asarray(heads, dtype=np.int64)
+    # a node entered from the root has the root as its dominator, and its other in-edges change no
+    # other node's dominators (a path through one of them can start at the root's edge instead)
+    rooted = np.zeros(n, dtype=bool)
+    rooted[heads[tails == m]] = True
+    keep = ~rooted[heads] | (tails == m)
+    if not keep.all():
+        tails, heads = tails[keep], heads[keep]
+    # in-edges grouped by node, in edge order within a node (a radix sort when the ids fit 16 bits)
+    order = np.argsort(heads.astype(np.uint16) if n <= 2**16 else heads, kind="stable")
+    t, h, total = _merge_twins(n, tails[order], heads[order])
     g = igraph.Graph(n=total, edges=np.stack([t, h], axis=1).tolist(), directed=True)
     idom = np.asarray(g.dominator(m, mode="out"), dtype=float)
     idom[m] = m
@@ -67,25 +63,36 @@ def immediate_dominators(m: int, tails: np.ndarray, heads: np.ndarray) -> np.nda
 
 
 def _twin_classes(n: int, tail: np.ndarray, head: np.ndarray) -> np.ndarray:
-    """Class of every node among those with the same (non-empty) predecessor list, -1 for a node
-    without twins; ``tail`` sorted within each ``head`` (edges sorted by head, then tail)."""
-    deg = np.bincount(head, minlength=n)
-    ptr = np.concatenate([[0], np.cumsum(deg)])
+    """Class of every node among those whose predecessor lists are equal, -1 for a node without
+    twins.  Only a node whose in-edges are consecutive can have twins, and two lists are equal when
+    they hold the same tails in the same order (what the edges of one layer do): a sufficient
+    test, so a merge is always right."""
+    if len(head) == 0:
+        return np.full(n, -1, dtype=np.int64)
+    start = np.flatnonzero(np.concatenate([[True], head[1:] != head[:-1]]))
+    run_head = head[start]
+    run_len = np.diff(np.append(start, len(head)))
+    single = np.bincount(run_head, minlength=n)[run_head] == 1  # the node's in-edges form one run
+    start, run_head, run_len = start[single], run_head[single], run_len[single]
+    if len(start) < 2:
+        return np.full(n, -1, dtype=np.int64)
     r = np.random.default_rng(0x70F0).integers(1, 2**63, size=n, dtype=np.uint64)
-    sig = np.zeros(n, dtype=np.uint64)
-    has = np.flatnonzero(deg > 0)
-    if len(has):
-        sig[has] = np.add.reduceat(r[tail], ptr[has])
-    order = np.lexsort((sig, deg))
-    order = order[deg[order] > 0]
-    new = np.concatenate([[True], (sig[order][1:] != sig[order][:-1]) | (deg[order][1:] != deg[order][:-1])])
-    group = np.cumsum(new) - 1
+    sig = np.add.reduceat(r[tail], start)
+    order = np.lexsort((sig, run_len))
+    new = np.concatenate([[True], (sig[order][1:] != sig[order][:-1]) | (run_len[order][1:] != run_len[order][:-1])])
+    rep_run = np.empty(len(order), dtype=np.int64)
+    rep_run[order] = order[np.flatnonzero(new)][np.cumsum(new) - 1]
+    first = np.full(n, -1, dtype=np.int64)  # each node's run start, -1 when its edges are split
+    first[run_head] = start
+    shift = np.zeros(n, dtype=np.int64)
+    shift[run_head] = start[rep_run] - start
     rep = np.full(n, -1, dtype=np.int64)
-    rep[order] = order[np.flatnonzero(new)][group]
-    # compare every predecessor list with its representative's (same length: grouped by degree)
-    shift = np.where(rep >= 0, ptr[:-1][np.maximum(rep, 0)] - ptr[:-1], 0)
-    bad = head[tail != tail[np.arange(len(tail)) + shift[head]]]
-    rep[bad] = -1  # a signature collision: not twins after all, kept apart
+    rep[run_head] = run_head[rep_run]
+    # the same tails in the same order as the representative's (same length: grouped by length)
+    on = first[head] >= 0
+    pos = np.flatnonzero(on)
+    bad = head[pos[tail[pos] != tail[pos + shift[head[pos]]]]]
+    rep[bad] = -1  # a signature collision or another order: not merged
     members = np.flatnonzero(rep >= 0)
     counts = np.bincount(rep[members], minlength=n)
     merged = members[counts[rep[members]] >= 2]
@@ -108,11 +115,18 @@ def _merge_twins(n: int, tail: np.ndarray, head: np.ndarray) -> tuple[np.ndarray
     keep = (into < 0) | (first[np.maximum(into, 0)] == head)  # one copy of the common predecessors
     tail, head = tail[keep], np.where(into[keep] >= 0, n + into[keep], head[keep])
     src_cls = cls[tail]
-    pair = head[src_cls >= 0] * k + src_cls[src_cls >= 0]
-    pairs, inv, cnt = np.unique(pair, return_inverse=True, return_counts=True)
+    grouped_src = src_cls >= 0
+    pair = head[grouped_src] * k + src_cls[grouped_src]
+    if (n + k) * k <= 8 * len(tail) + 2**20:  # count the pairs in a table: no sort
+        cnt = np.bincount(pair, minlength=(n + k) * k)
+        grouped = np.flatnonzero(cnt >= 2)
+        many_pair = cnt[pair] >= 2
+    else:
+        pairs, inv, counts = np.unique(pair, return_inverse=True, return_counts=True)
+        grouped = pairs[counts >= 2]
+        many_pair = counts[inv] >= 2
     many = np.zeros(len(tail), dtype=bool)
-    many[src_cls >= 0] = cnt[inv] >= 2  # two twins enter the node: one edge from their class instead
-    grouped = pairs[cnt >= 2]
+    many[grouped_src] = many_pair  # two twins enter the node: one edge from their class instead
     t = np.concatenate([tail[~many], n + grouped % k, syn[cls[members]]])
     h = np.concatenate([head[~many], grouped // k, members])
     return t, h, n + k
