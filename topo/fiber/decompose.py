@@ -347,15 +347,16 @@ def decompose(arch: Architecture) -> Decomposition:
 
 
 def _decompose(arch: Architecture) -> Decomposition:
-    row = arch.node_row
-    hr, tr = row[arch.dst], row[arch.src]
-    both = (hr >= 0) & (tr >= 0)
     m = arch.n_constrained
-    adj = sp.coo_matrix((np.ones(int(both.sum())), (tr[both], hr[both])), shape=(m, m))
+    in_forest = RegionForest(arch, "in")
+    # factors: components of the graph on constrained classes; its edges are the quotient edges
+    # between two constrained classes (any other edge with both ends constrained lies inside one
+    # class), already grouped by head in the in-forest's neighbour lists: a CSR matrix as it is
+    adj = sp.csr_matrix((np.ones(len(in_forest.nbr)), in_forest.nbr, np.asarray(in_forest.nbr_ptr)), shape=(m, m))
     n_factors, labels = connected_components(adj, directed=False) if m else (0, np.zeros(0, np.int64))
     result = Decomposition(
         arch=arch,
-        in_forest=RegionForest(arch, "in"),
+        in_forest=in_forest,
         out_forest=RegionForest(arch, "out"),
         factor_labels=np.asarray(labels, dtype=np.int64),
         n_factors=int(n_factors),
