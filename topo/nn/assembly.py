@@ -19,7 +19,7 @@ class Assembly:
         counts = np.asarray(b.counts, dtype=np.int64)
         sizes = np.repeat(np.asarray(b.sizes, dtype=np.int64), counts)
         trainable = np.repeat(np.asarray(b.trainable, dtype=bool), counts)
-        theta = np.concatenate(b.weights)
+        theta = np.concatenate(b.weights, dtype=np.float64)
         b.src = b.dst = b.weights = None  # peak memory: one copy of each array
         keep_node, keep_edge = self._reaching_outputs(src, dst, outputs)
         # sources first, then the units in creation order (a topological order: a unit is made after its inputs)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from topo.errors import GraphError
-from topo.nn.result import to_numpy
+from topo.nn.result import to_numpy, weight_array
 from topo.nn.units import Value, op_name
 
 
@@ -46,7 +46,7 @@ class LayerHandlers:
                              f"run along dimension {x.cdim}: it mixes tokens or positions (token mixing), which "
                              "cannot be expressed at channel level; topo cannot import it")
         self.claim(qual, "weight", weight)
-        W, b = to_numpy(weight), (to_numpy(bias) if bias is not None else None)
+        W, b = weight_array(weight), (to_numpy(bias) if bias is not None else None)
         k = x.spatial if len(shp) == 2 else 1
         if W.shape[1] != len(x.ids) * k:
             raise GraphError(f"Linear {qual!r} expects {W.shape[1]} features, its input has "
@@ -63,7 +63,7 @@ class LayerHandlers:
 
     def convolution(self, n, x: Value, weight, bias, qual: str, groups: int) -> Value:
         shp = self.shape(n.args[0])
-        W = to_numpy(weight)
+        W = weight_array(weight)
         cout, per_in = W.shape[0], W.shape[1]
         cin = per_in * int(groups)
         if len(x.ids) != cin or len(shp) < 3:

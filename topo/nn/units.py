@@ -67,7 +67,10 @@ class Builder:
         self.sizes.append(int(size))
         self.trainable.append(bool(trainable))
         self.counts.append(n)
-        self.weights.append(np.asarray(w, dtype=np.float64).reshape(-1))
+        w = np.asarray(w)
+        if w.dtype != np.float32:  # float32 weights stay as they are until the flat vector
+            w = w.astype(np.float64, copy=False)
+        self.weights.append(w.reshape(-1))
         self.edge_start.append(self.n_edges)
         if source is not None:
             self.blocks.append([self.n_edges, self.n_edges + n, *source])
