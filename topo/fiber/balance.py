@@ -342,12 +342,11 @@ def _plain_balances(arch: Architecture, vec: np.ndarray) -> tuple[np.ndarray, np
     ``2**(k - 480)`` (``2**k`` bounding the largest) and the results are in the normal range,
     the plain squares are bit for bit the rescaled ones times ``4**k``, at a fraction of the
     cost (no ``ldexp`` pass, no second scan)."""
-    a = np.abs(vec)
-    top_w = float(np.max(a, initial=0.0))
+    top_w, low_w = _abs_range(vec)
     if top_w == 0.0 or not np.isfinite(top_w):
         return None
     k = max(int(np.frexp(top_w)[1]), 0)
-    if k > 480 or float(np.min(a, initial=np.inf, where=a != 0.0)) < 2.0 ** (k - 480):
+    if k > 480 or low_w < 2.0 ** (k - 480):
         return None
     q = _group_squares(arch, vec)
     c = _apply_incidence(arch, q)
@@ -355,6 +354,17 @@ def _plain_balances(arch: Architecture, vec: np.ndarray) -> tuple[np.ndarray, np
     if 2.0**-960 <= top <= 2.0**960:
         return c, q, 0
     return None
+
+
+def _abs_range(vec: np.ndarray) -> tuple[float, float]:
+    """``(max |θ|, min nonzero |θ|)`` in chunks (no parameter-sized temporary)."""
+    top, low = 0.0, np.inf
+    for i in range(0, len(vec), _CHUNK):
+        a = np.abs(vec[i:i + _CHUNK])
+        m = float(np.max(a, initial=0.0))
+        top = m if not m <= top else top  # a NaN is kept (and refused by the caller)
+        low = min(low, float(np.min(a, initial=np.inf, where=a != 0.0)))
+    return top, low
 
 
 #: Parameters squared and summed per pass of :func:`_group_squares` (bounds its work arrays).
