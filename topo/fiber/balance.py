@@ -108,20 +108,27 @@ def scaled_balance(arch: Architecture, theta: Any) -> tuple[np.ndarray, int]:
 
 
 def _apply_incidence(arch: Architecture, q: np.ndarray) -> np.ndarray:
+    m = arch.n_constrained
     head, tail = _ends(arch, arch.dst, arch.src)
-    c = np.bincount(head[head >= 0], weights=q[head >= 0], minlength=arch.n_constrained)
-    c -= np.bincount(tail[tail >= 0], weights=q[tail >= 0], minlength=arch.n_constrained)
+    # an edge without a constrained end goes to the extra bin m (each bin adds in edge order, as before)
+    head[head < 0] = m
+    tail[tail < 0] = m
+    c = np.bincount(head, weights=q, minlength=m + 1)[:m]
+    c -= np.bincount(tail, weights=q, minlength=m + 1)[:m]
     return c
 
 
 def _ends(arch: Architecture, dst: np.ndarray, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Balance rows of the heads and tails of edges, -1 at both ends of an edge inside one class
-    (it enters and leaves its class: it cancels)."""
+    """Balance rows of the heads and tails of edges (new arrays, int32 when the rows fit), -1 at both
+    ends of an edge inside one class (it enters and leaves its class: it cancels)."""
     row_of = arch.node_row
+    if arch.n_constrained < 2**31 - 1:
+        row_of = row_of.astype(np.int32)  # halves the per-edge arrays
     head, tail = row_of[dst], row_of[src]
     inside = head == tail
     if inside.any():
-        head, tail = np.where(inside, -1, head), np.where(inside, -1, tail)
+        head[inside] = -1
+        tail[inside] = -1
     return head, tail
 
 

@@ -74,7 +74,7 @@ class RegionForest:
         row = arch.node_row.astype(np.int32 if m < 2**31 - 1 else np.int64)  # halves the per-edge arrays
         ids = arch.quotient_edges
         near, far = (arch.dst, arch.src) if direction == "in" else (arch.src, arch.dst)
-        near_row, far_row = row[near[ids]], row[far[ids]]
+        near_row, far_row = row[near][ids], row[far][ids]  # int32 temporaries, not int64
         on = near_row >= 0
         ids, near_row, far_row = ids[on], near_row[on], far_row[on]
         both = far_row >= 0
