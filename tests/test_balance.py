@@ -66,3 +66,30 @@ def test_gradient_is_orthogonal_to_rescalings(seed):
         outs = [arch.edge_index(e) for e in G.out_edges(v)]
         flux = np.sum(theta[ins] * grad[ins]) - np.sum(theta[outs] * grad[outs])
         assert abs(flux) > 1e-8 * scale or np.allclose(grad[ins + outs], 0)
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 1 << 22])
+def test_balances_in_range_plain_pass_is_the_rescaled_one_bit_for_bit(chunk, monkeypatch):
+    """The plain pass (chunked group sums) against the rescaled computation it replaces, with the
+    squared norms summed edge by edge from the mapping as the oracle; tiny and huge scales take the
+    rescaled path and keep their units."""
+    from topo.fiber import balance as bal
+
+    monkeypatch.setattr(bal, "_CHUNK", chunk)
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        G = random_dag(rng, p_group=0.6)
+        arch = topo.Architecture.from_networkx(G)
+        theta = arch.init("normal", seed=int(rng.integers(1 << 30)))
+        mapping = arch.to_mapping(theta)
+        q_oracle = np.array([float(np.sum(np.square(mapping[e]))) for e in arch.edges])
+        for scale in (1.0, 3e-4, 2.0**40):
+            c, q, unit = bal.balances_in_range(arch, theta * scale)
+            scaled, k = bal.power_of_two_scale(theta * scale)
+            qn = np.bincount(arch.param_edge, weights=scaled * scaled, minlength=arch.n_edges)
+            assert unit == 0
+            assert np.array_equal(q, np.ldexp(qn, 2 * k))  # bit for bit
+            np.testing.assert_allclose(c, topo.incidence_matrix(arch) @ q, rtol=1e-13, atol=1e-300)
+            np.testing.assert_allclose(q, q_oracle * scale**2, rtol=1e-13)
+        c, q, unit = bal.balances_in_range(arch, theta * 1e-170)  # the squares underflow: rescaled
+        assert unit < -1000 and np.all(np.isfinite(q)) and (arch.n_edges == 0 or q.max() > 0)

@@ -25,12 +25,12 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
-import igraph
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from topo.errors import GraphError, ParameterError
+from topo.fiber.dominators import immediate_dominators, preorder
 from topo.graph.architecture import ARCH, Architecture
 from topo.utils.validation import COUNT_OR_ZERO, NoneOr, Options, validate_params
 
@@ -74,14 +74,14 @@ class RegionForest:
         row = arch.node_row.astype(np.int32 if m < 2**31 - 1 else np.int64)  # halves the per-edge arrays
         ids = arch.quotient_edges
         near, far = (arch.dst, arch.src) if direction == "in" else (arch.src, arch.dst)
-        near_row, far_row = row[near[ids]], row[far[ids]]
+        near_row, far_row = row[near][ids], row[far][ids]  # int32 temporaries, not int64
         on = near_row >= 0
         ids, near_row, far_row = ids[on], near_row[on], far_row[on]
         both = far_row >= 0
-        order_idx = np.argsort(near_row[both], kind="stable")
+        key = near_row[both]  # a stable sort by row: a radix sort when the rows fit 16 bits
+        order_idx = np.argsort(key.astype(np.uint16) if m < 2**16 else key, kind="stable")
         self.nbr = far_row[both][order_idx]  # one numpy array (a list would cost ~40 bytes per edge)
-        ptr = np.searchsorted(near_row[both][order_idx], np.arange(m + 1))
-        self.nbr_ptr = ptr.tolist()
+        self.nbr_ptr = np.searchsorted(near_row[both][order_idx], np.arange(m + 1)).tolist()
         forward = far_row[both] < near_row[both] if direction == "in" else far_row[both] > near_row[both]
         #: how the regions were found: "order" (one pass, topological quotient) or "dominators"
         self.method = method or ("order" if bool(np.all(forward)) else "dominators")
@@ -90,9 +90,7 @@ class RegionForest:
         if self.method == "order":
             self._from_order(ids, near_row, far_row)
         else:
-            rooted = np.zeros(m, dtype=bool)
-            rooted[near_row[~both]] = True  # rows entered from an unconstrained class (the root)
-            self._from_dominators(ids, near_row, far_row, sorted_dominators(m, self.nbr, ptr, rooted))
+            self._from_dominators(ids, near_row, far_row)
         self._finish()
 
     def _from_order(self, ids, near_row, far_row) -> None:
@@ -132,9 +130,10 @@ class RegionForest:
                     merges.append(w)
         self.roots, self.top, self.parent, self.depth, self.merges = roots, top, parent, depth, merges
 
-    def _from_dominators(self, ids, near_row, far_row, idom) -> None:
-        """Regions as subtrees of the dominator tree ``idom`` of the quotient (any digraph)."""
+    def _from_dominators(self, ids, near_row, far_row) -> None:
+        """Regions as subtrees of the dominator tree of the quotient (any digraph)."""
         m = self.m
+        idom = immediate_dominators(m, np.where(far_row < 0, m, far_row), near_row)
         pre, size = preorder(idom, m)
         # an edge p -> v is a back edge when v dominates p (p lies in v's region): only rows that
         # dominate another row (subtree size > 1) can receive one
@@ -227,121 +226,6 @@ class RegionForest:
             return nb
         tail = self.entry_tail.get(w, -1)
         return [p for p in nb if p != tail]
-
-
-def immediate_dominators(m: int, tails: np.ndarray, heads: np.ndarray) -> np.ndarray:
-    """Immediate dominator of every node ``0..m-1`` of the digraph with edges ``tails -> heads``,
-    from the root ``m`` (igraph's Lengauer-Tarjan); ``idom[m] = m``.  Every node must be
-    reachable from the root.
-
-    Nodes with the same predecessors (the output channels of a convolution, say) are fed
-    through one hub node each (`_hub_edges`): every root path keeps its original nodes in order,
-    so dominance among the original nodes is unchanged, and a dense layer of ``a × b`` edges
-    becomes ``a + b``.  A hub in the dominator tree is skipped to its nearest original ancestor.
-    """
-    tails, heads = np.asarray(tails, dtype=np.int64), np.asarray(heads, dtype=np.int64)
-    rooted = np.zeros(m, dtype=bool)
-    rooted[heads[(tails == m) & (heads < m)]] = True
-    inner = (tails < m) & (heads < m)
-    order = np.argsort(heads[inner], kind="stable")
-    ptr = np.searchsorted(heads[inner][order], np.arange(m + 1))
-    return sorted_dominators(m, tails[inner][order], ptr, rooted)
-
-
-def sorted_dominators(m: int, t: np.ndarray, ptr: np.ndarray, rooted: np.ndarray) -> np.ndarray:
-    """`immediate_dominators` from the predecessors in CSR form: ``t[ptr[v]:ptr[v + 1]]`` are the
-    predecessors of ``v`` among ``0..m-1`` (repeats allowed), ``rooted[v]``: ``v`` also has the
-    root ``m`` as a predecessor."""
-    edges, n = _hub_edges(m, t, np.asarray(ptr, dtype=np.int64), rooted)
-    g = igraph.Graph(n=n, edges=edges.tolist(), directed=True)
-    idom = np.asarray(g.dominator(m, mode="out"), dtype=float)
-    if np.isnan(idom[:m]).any():
-        v = int(np.flatnonzero(np.isnan(idom[:m]))[0])
-        raise GraphError(f"constrained row {v} is not reachable from an unconstrained class")
-    idom[m] = m
-    idom = idom.astype(np.int64)
-    while True:  # skip hubs: a hub's dominator is an original node or another hub
-        hub = idom > m
-        if not hub.any():
-            return idom[:m + 1]
-        idom = np.where(hub, idom[np.minimum(idom, n - 1)], idom)
-
-
-def _hub_edges(m: int, t: np.ndarray, ptr: np.ndarray, rooted: np.ndarray) -> tuple[np.ndarray, int]:
-    """Edges of the graph where each group of (at least two) heads with the same predecessors
-    (at least two, in the same order, the root counted by ``rooted``) is fed through a hub node
-    ``m + 1 + k``.  Groups are found by a random 64-bit hash of the predecessor lists, then
-    checked exactly (a group with a head whose list differs from its first head's is not fed
-    through a hub)."""
-    deg = np.diff(ptr)
-    h = np.repeat(np.arange(m, dtype=np.int32 if m < 2**31 else np.int64), deg)
-    tot = deg + rooted
-    live = np.flatnonzero(tot >= 2)
-    plain = [np.stack([t, h], axis=1), np.stack([np.full(int(rooted.sum()), m), np.flatnonzero(rooted)], axis=1)]
-    if len(live) < 2:
-        return np.concatenate(plain).astype(np.int64), m + 1
-    r1 = np.random.default_rng(0x70B0).integers(0, 2**63, size=m + 1, dtype=np.uint64)
-    with np.errstate(over="ignore"):  # sums of each head's predecessors, modulo 2^64 (collisions are checked)
-        c1 = np.concatenate([np.zeros(1, np.uint64), np.cumsum(r1[t], dtype=np.uint64)])
-        h1 = c1[ptr[live + 1]] - c1[ptr[live]] + r1[m] * rooted[live].astype(np.uint64)
-    order = np.lexsort((live, h1, tot[live]))
-    heads = live[order]
-    keys = np.stack([tot[heads], h1[order].view(np.int64)], axis=1)
-    start = np.concatenate([[True], (keys[1:] != keys[:-1]).any(axis=1)])
-    group = np.cumsum(start) - 1
-    first = heads[start][group]  # the group's first head, for every live head
-    size = np.bincount(group)
-    grouped = size[group] >= 2
-    heads, first = heads[grouped], first[grouped]
-    # exact check: same root flag, and the same predecessor at every position as the group's first head
-    lead = np.full(m, -1, dtype=np.int64)
-    lead[heads] = first
-    pos = np.flatnonzero(lead[h] >= 0)
-    e_head = h[pos]
-    bad = np.zeros(m, dtype=bool)
-    bad[e_head[t[pos] != t[ptr[lead[e_head]] + (pos - ptr[e_head])]]] = True
-    bad[heads[rooted[heads] != rooted[first]]] = True
-    bad[first[bad[heads]]] = True  # one mismatch: the whole group keeps its edges
-    ok = ~bad[first]
-    heads, first = heads[ok], first[ok]
-    leads = np.unique(first)
-    hub_id = np.full(m, -1, dtype=np.int64)
-    hub_id[leads] = m + 1 + np.arange(len(leads))
-    hub_of = np.full(m, -1, dtype=np.int64)
-    hub_of[heads] = hub_id[first]
-    is_lead = np.zeros(m, dtype=bool)
-    is_lead[leads] = True
-    keep = hub_of[h] < 0
-    from_lead = np.flatnonzero(is_lead[h])
-    root_kept = np.flatnonzero(rooted & (hub_of < 0))
-    root_hub = leads[rooted[leads]]
-    parts = [np.stack([t[keep], h[keep]], axis=1),
-             np.stack([np.full(len(root_kept), m), root_kept], axis=1),
-             np.stack([t[from_lead], hub_id[h[from_lead]]], axis=1),  # the lead's predecessors feed the hub
-             np.stack([np.full(len(root_hub), m), hub_id[root_hub]], axis=1),
-             np.stack([hub_of[heads], heads], axis=1)]
-    return np.concatenate(parts).astype(np.int64), m + 1 + len(leads)
-
-
-def preorder(idom: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """Preorder number and subtree size of every node of the tree given by parents ``idom``
-    (root ``m``): ``u`` is in the subtree of ``v`` iff ``pre[v] <= pre[u] < pre[v] + size[v]``."""
-    n = m + 1
-    kids = np.argsort(idom[:m], kind="stable")
-    ptr = np.searchsorted(idom[:m][kids], np.arange(n + 1))
-    pre = np.zeros(n, dtype=np.int64)
-    size = np.ones(n, dtype=np.int64)
-    order = []
-    stack = [m]
-    ptr_l, kids_l = ptr.tolist(), kids.tolist()
-    while stack:
-        v = stack.pop()
-        pre[v] = len(order)
-        order.append(v)
-        stack.extend(reversed(kids_l[ptr_l[v]:ptr_l[v + 1]]))
-    for v in reversed(order[1:]):
-        size[idom[v]] += size[v]
-    return pre, size
 
 
 @dataclass(frozen=True)
@@ -467,15 +351,16 @@ def decompose(arch: Architecture) -> Decomposition:
 
 
 def _decompose(arch: Architecture) -> Decomposition:
-    row = arch.node_row
-    hr, tr = row[arch.dst], row[arch.src]
-    both = (hr >= 0) & (tr >= 0)
     m = arch.n_constrained
-    adj = sp.coo_matrix((np.ones(int(both.sum())), (tr[both], hr[both])), shape=(m, m))
+    in_forest = RegionForest(arch, "in")
+    # factors: components of the graph on constrained classes; its edges are the quotient edges
+    # between two constrained classes (any other edge with both ends constrained lies inside one
+    # class), already grouped by head in the in-forest's neighbour lists: a CSR matrix as it is
+    adj = sp.csr_matrix((np.ones(len(in_forest.nbr)), in_forest.nbr, np.asarray(in_forest.nbr_ptr)), shape=(m, m))
     n_factors, labels = connected_components(adj, directed=False) if m else (0, np.zeros(0, np.int64))
     result = Decomposition(
         arch=arch,
-        in_forest=RegionForest(arch, "in"),
+        in_forest=in_forest,
         out_forest=RegionForest(arch, "out"),
         factor_labels=np.asarray(labels, dtype=np.int64),
         n_factors=int(n_factors),

@@ -17,7 +17,7 @@ from topo.errors import GraphError
 from topo.graph.architecture import Architecture
 from topo.utils.validation import Options
 
-__all__ = ["LEVEL", "TorchImport", "EdgeSources", "UnsupportedLayerWarning", "to_numpy", "bn_affine", "fold_bn"]
+__all__ = ["LEVEL", "TorchImport", "EdgeSources", "UnsupportedLayerWarning", "to_numpy", "weight_array", "bn_affine", "fold_bn"]
 
 #: Unit granularity of a PyTorch import (``from_torch``, ``topo.audit``, ``topo audit --level``).
 LEVEL = Options("auto", "neuron", "channel")
@@ -130,6 +130,20 @@ class EdgeSources(Mapping):
 def to_numpy(t) -> np.ndarray:
     """A tensor as a float64 numpy array (detached, on the CPU)."""
     return t.detach().cpu().double().numpy()
+
+
+def weight_array(t) -> np.ndarray:
+    """A weight tensor as a numpy array: a read-only view of its memory when it is float32 or float64
+    (a layer's weights are cast to float64 once, into the flat vector, not copied per layer), else
+    a float64 copy."""
+    import torch
+
+    t = t.detach().cpu()
+    if t.dtype not in (torch.float32, torch.float64):
+        return t.double().numpy()
+    a = t.numpy()
+    a.flags.writeable = False
+    return a
 
 
 def bn_affine(bn) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,65 @@
+"""A second oracle for ``topo.fiber.dominators.immediate_dominators``: networkx's dominators on
+random (not layered) digraphs with cycles, repeated edges and groups of twins (nodes that read
+exactly the same predecessors, which the implementation merges)."""
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from topo.fiber.dominators import immediate_dominators
+
+
+def _random_digraph(rng):
+    m = int(rng.integers(3, 40))
+    # groups of twins: heads that read exactly the same set of tails (as the channels of a conv do)
+    twins = {}
+    for _ in range(int(rng.integers(1, 5))):
+        group = rng.choice(m, size=int(rng.integers(2, min(6, m) + 1)), replace=False)
+        feed = rng.choice(m + 1, size=int(rng.integers(2, 5)), replace=False).tolist()
+        twins.update({v: feed for v in group.tolist()})
+    tails, heads = [m] * 2, [0, 1]  # the root m reaches every node below
+    for v in range(m):
+        preds = twins.get(v) or [int(rng.integers(0, m + 1)) if rng.random() < 0.85 else m
+                                 for _ in range(int(rng.integers(1, 4)))]
+        tails += preds
+        heads += [v] * len(preds)
+    t, h = np.asarray(tails), np.asarray(heads)
+    G = nx.DiGraph()
+    G.add_nodes_from(range(m + 1))
+    G.add_edges_from(zip(t.tolist(), h.tolist()))
+    reach = nx.descendants(G, m)
+    nodes = sorted(reach)  # every node must be reachable: relabel the reachable ones
+    new = {v: i for i, v in enumerate(nodes)} | {m: len(nodes)}
+    pairs = [(new[u], new[v]) for u, v in zip(t.tolist(), h.tolist()) if u in new and v in new]
+    return len(nodes), np.asarray([p[0] for p in pairs]), np.asarray([p[1] for p in pairs])
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_immediate_dominators_match_networkx(seed):
+    rng = np.random.default_rng(5150 + seed)
+    m, t, h = _random_digraph(rng)
+    G = nx.DiGraph()
+    G.add_nodes_from(range(m + 1))
+    G.add_edges_from(zip(t.tolist(), h.tolist()))
+    G.remove_edges_from(nx.selfloop_edges(G))
+    expected = nx.immediate_dominators(G, m)
+    idom = immediate_dominators(m, t, h)
+    assert len(idom) == m + 1 and idom[m] == m
+    expected[m] = m  # networkx 3.6 leaves the root out
+    assert {v: int(idom[v]) for v in range(m + 1)} == {v: expected[v] for v in range(m + 1)}
+
+
+def test_the_hub_path_was_exercised():
+    from topo.fiber.dominators import _hub_edges
+
+    hubs = 0
+    for seed in range(200):
+        m, t, h = _random_digraph(np.random.default_rng(5150 + seed))
+        inner = (t < m) & (h < m)
+        order = np.argsort(h[inner], kind="stable")
+        ptr = np.searchsorted(h[inner][order], np.arange(m + 1))
+        rooted = np.zeros(m, dtype=bool)
+        rooted[h[t == m]] = True
+        _, n = _hub_edges(m, t[inner][order], ptr, rooted)
+        hubs += n > m + 1
+    assert hubs >= 100, hubs

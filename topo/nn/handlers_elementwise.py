@@ -1,0 +1,144 @@
+"""Torch import handlers of arithmetic and of unmodelled operations; a mixin of
+`topo.nn.handlers.Importer`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from topo.errors import GraphError
+from topo.nn.units import MAX_DENSE_FIXED_EDGES, Const, Value, grouped, op_name, positions
+
+
+class ElementwiseHandlers:
+    """Handlers of arithmetic (residual sums, scaling by a number) and of what topo does not model (every input kept as fixed edges, the units free)."""
+
+    def add(self, n, sign: float = 1.0):
+        if len(n.args) < 2 or n.kwargs:
+            return self.elementwise(n)
+        a, c = (self.env.get(x.name) if hasattr(x, "name") else None for x in n.args[:2])
+        if isinstance(a, Value) and isinstance(c, Value) and a.labels is None and c.labels is None and (
+                a.cdim == c.cdim and self.meta[n.args[0].name] == self.meta[n.args[1].name] == self.meta[n.name]):
+            outs = self.b.units(n.name, len(a.ids), act="sum")
+            self.b.fixed(np.concatenate([a.ids, c.ids]), np.concatenate([outs, outs]),
+                         np.concatenate([np.ones(len(outs)), np.full(len(outs), sign)]))
+            return a.like(outs, fresh=True)
+        return self.elementwise(n)
+
+    def sub(self, n):
+        return self.add(n, -1.0)
+
+    def scale(self, n):
+        """``x * c``, ``c * x``, ``x / c``, ``-x`` with a number ``c``: a copy joined by a fixed edge of weight c."""
+        args = [self.env.get(a.name) if hasattr(a, "name") else Const(a) for a in n.args]
+        units = [a for a in args if isinstance(a, Value)]
+        consts = [a.value for a in args if isinstance(a, Const)]
+        if (len(units) != 1 or n.kwargs or units[0].labels is not None
+                or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in consts)):
+            return self.elementwise(n)
+        op = op_name(n).strip("_").lstrip("i") if op_name(n) != "imul" else "mul"
+        if op == "neg":
+            factor = -1.0
+        elif op in ("truediv", "div"):
+            if not isinstance(args[0], Value) or float(consts[0]) == 0.0:
+                return self.elementwise(n)
+            factor = 1.0 / float(consts[0])
+        else:
+            factor = float(consts[0])
+        x = units[0]
+        outs = self.b.units(n.name, len(x.ids))
+        self.b.fixed(x.ids, outs, factor)
+        return x.like(outs, fresh=True)
+
+    # -- what topo does not model
+    def elementwise(self, n) -> Value:
+        """An elementwise operation topo does not model (gating ``x * s``, ...): every input kept."""
+        return self._free(n, self._name(n), self._qual(n), dense=False)
+
+    def unmodelled(self, n, what: str, qual: str) -> Value:
+        return self._free(n, what, qual, dense=True)
+
+    def _name(self, n, rest=()) -> str:
+        if n.op == "call_module":
+            return type(self.modules[n.target]).__name__
+        return getattr(n.target, "__name__", str(n.target))
+
+    def _qual(self, n) -> str:
+        return str(n.target) if n.op == "call_module" else n.name
+
+    def _free(self, n, what: str, qual: str, *, dense: bool, reason: str | None = None,
+              groups: int | None = None, prefix: str | None = None) -> Value:
+        """New free units for the output of ``n``, with a fixed edge from every input unit they depend on
+        (elementwise: the units at the same position after broadcasting; ``groups``: every unit of the
+        same channel group, as a convolution reads; else every input unit).  ``reason`` says why the
+        units carry no law (default: an operation topo does not model, listed as unsupported)."""
+        if self.strict:
+            raise GraphError(f"unsupported layer {what} ({qual!r})" + (f": {reason}" if reason else ""))
+        kind, out = self.meta[n.name]
+        if kind != "tensor" or len(out) < 2:
+            raise GraphError(f"unsupported operation {what} ({qual!r}) with output {self.meta[n.name][1]!r}: "
+                             "topo cannot import it")
+        vals = self._tensor_inputs(n)
+        if not vals:
+            raise GraphError(f"unsupported operation {what} ({qual!r}) with no tensor input")
+        first = vals[0][1]
+        cdim = first.cdim if first.labels is None and first.cdim < len(out) else 1
+        if reason is None:
+            self.unsupported.append((what, qual))
+        outs = self.b.units(prefix or n.name, out[cdim], act=f"free:{what}")
+        us, vs = [], []
+        for a, v in vals:
+            if groups:
+                u, w = grouped(v.ids, outs, groups)
+            else:
+                u, w = self._dependencies(v, self.shape(a) if a is not None else None, out, outs, dense, what,
+                                          qual, cdim)
+            us.append(u)
+            vs.append(w)
+        self.b.fixed(np.concatenate(us), np.concatenate(vs))
+        names = ", ".join(repr(a.name) for a, _ in vals if a is not None)
+        for _, v in vals:
+            for i in v.ids.tolist():
+                self.b.reasons.setdefault(i, reason or f"input of {what} ({qual!r}), which topo does not model: "
+                                                       "rescaling it would change the function")
+        for i in outs.tolist():
+            self.b.reasons[i] = reason or f"output of {what} ({qual!r}) of {names}, which topo does not model"
+        spatial = int(np.prod([d for i, d in enumerate(out) if i not in (0, cdim)]))
+        return Value(outs, spatial=spatial, cdim=cdim)
+
+    def _tensor_inputs(self, n) -> list:
+        """``(fx node or None, value)`` of every tensor read by ``n``; a tuple of tensors (chunk/split
+        output) contributes all its units, with no shape (read densely)."""
+        import torch.fx as fx
+
+        inputs = []
+        fx.node.map_arg((n.args, n.kwargs), lambda a: inputs.append(a))
+        vals = []
+        for a in dict.fromkeys(inputs):
+            v = self.env.get(a.name)
+            if isinstance(v, Value):
+                vals.append((a, v))
+            elif isinstance(v, list) and any(isinstance(x, Value) for x in v):
+                vals.append((None, Value(np.concatenate([x.ids for x in v if isinstance(x, Value)]))))
+        return vals
+
+    @staticmethod
+    def _dependencies(v: Value, shape, out, outs, dense: bool, what: str, qual: str, cdim: int = 1):
+        """Edges (input unit -> output unit) for one input of an unmodelled operation."""
+        import torch
+
+        L = None
+        if not dense and shape is not None:
+            try:
+                L = positions(shape, v).expand(out)
+            except RuntimeError:  # not broadcastable to the output: read densely
+                L = None
+        if L is None:
+            if len(v.ids) * len(outs) > MAX_DENSE_FIXED_EDGES:
+                raise GraphError(f"unsupported operation {what} ({qual!r}) mixes {len(v.ids)} units into "
+                                 f"{len(outs)}: too large to keep as fixed edges; topo cannot import it")
+            return np.tile(v.ids, len(outs)), np.repeat(outs, len(v.ids))
+        view = [1] * len(out)
+        view[cdim] = len(outs)
+        cols = torch.arange(len(outs)).view(view).expand(out)
+        key = torch.unique(cols.reshape(-1) * len(v.ids) + L.reshape(-1)).numpy()
+        return v.ids[key % len(v.ids)], outs[key // len(v.ids)]

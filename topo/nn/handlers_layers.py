@@ -1,0 +1,116 @@
+"""Torch import handlers of layers with parameters (``Linear``, ``Conv*``, ``F.linear``, ``F.conv*``);
+a mixin of `topo.nn.handlers.Importer`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from topo.errors import GraphError
+from topo.nn.result import to_numpy, weight_array
+from topo.nn.units import Value, op_name
+
+
+class LayerHandlers:
+    """Handlers of layers with parameters: ``Linear``, convolutions, their functional forms, weights computed from parameters."""
+
+    def linear(self, n, mod) -> Value:
+        return self.dense(n, self.channels(n), mod.weight, mod.bias, str(n.target))
+
+    def linear_function(self, n) -> Value:
+        """``F.linear(x, weight, bias)`` with weights held by a module (timm's ``Linear``, ...)."""
+        return self._functional_layer(n, self.dense, "linear")
+
+    def conv(self, n, mod) -> Value:
+        return self.convolution(n, self.channels(n, first=True), mod.weight, mod.bias, str(n.target),
+                                mod.groups)
+
+    def conv_function(self, n) -> Value:
+        """``F.conv1d/2d/3d(x, weight, bias, stride, padding, dilation, groups)`` with module weights."""
+        groups = self.concrete(self.arg(n, 6, "groups", 1))
+        return self._functional_layer(n, lambda n, x, W, b, q: self.convolution(n, x, W, b, q, groups), "conv")
+
+    def _functional_layer(self, n, build, kind: str) -> Value:
+        x = self.channels(n, first=kind == "conv")
+        w_node, b_node = self.arg(n, 1, "weight"), self.arg(n, 2, "bias")
+        weight = self.parameter(w_node)
+        bias = self.parameter(b_node) if b_node is not None else ("", "", None)
+        if weight is None or bias is None or weight[1] != "weight" or (bias[2] is not None and bias[0] != weight[0]):
+            return self.derived_weights(n, x, w_node, kind)
+        return build(n, x, weight[2], bias[2], weight[0])
+
+    def dense(self, n, x: Value, weight, bias, qual: str) -> Value:
+        """Dense layer on (batch, features), or on channel-last tensors (a 1x1 convolution over the units)."""
+        shp = self.shape(n.args[0])
+        if len(shp) != 2 and x.cdim != len(shp) - 1:
+            raise GraphError(f"Linear {qual!r} acts on the last dimension of a tensor of shape {shp} whose units "
+                             f"run along dimension {x.cdim}: it mixes tokens or positions (token mixing), which "
+                             "cannot be expressed at channel level; topo cannot import it")
+        self.claim(qual, "weight", weight)
+        W, b = weight_array(weight), (to_numpy(bias) if bias is not None else None)
+        k = x.spatial if len(shp) == 2 else 1
+        if W.shape[1] != len(x.ids) * k:
+            raise GraphError(f"Linear {qual!r} expects {W.shape[1]} features, its input has "
+                             f"{len(x.ids)} units x {k}")
+        outs = self.b.units(qual, W.shape[0])
+        m = len(x.ids)
+        wb = self.b.edges(np.tile(x.ids, len(outs)), np.repeat(outs, m), W, size=k,
+                          source=(qual, "weight", "dense", m, k, None))
+        bb = None
+        if b is not None:
+            bb = self.b.bias(qual, outs, b, source=(qual, "bias", "vector", 1, 1, None))
+        spatial = 1 if len(shp) == 2 else x.spatial
+        return x.like(outs, spatial=spatial, fresh=True, layer=(wb, bb, qual, outs))
+
+    def convolution(self, n, x: Value, weight, bias, qual: str, groups: int) -> Value:
+        shp = self.shape(n.args[0])
+        W = weight_array(weight)
+        cout, per_in = W.shape[0], W.shape[1]
+        cin = per_in * int(groups)
+        if len(x.ids) != cin or len(shp) < 3:
+            raise GraphError(f"convolution {qual!r} expects {cin} channels, got {len(x.ids)} units "
+                             f"(input shape {shp})")
+        self.claim(qual, "weight", weight)
+        per_out = cout // int(groups)
+        kk = int(np.prod(W.shape[2:]))
+        outs = self.b.units(qual, cout)
+        o = np.arange(cout)
+        pos = ((o // per_out) * per_in)[:, None] + np.arange(per_in)[None, :]
+        wb = self.b.edges(x.ids[pos].ravel(), np.repeat(outs, per_in), W, size=kk,
+                          source=(qual, "weight", "conv", per_in, kk, None))
+        bb = None
+        if bias is not None:
+            bb = self.b.bias(qual, outs, to_numpy(bias), source=(qual, "bias", "vector", 1, 1, None))
+        return Value(outs, spatial=int(np.prod(self.shape(n)[2:])), fresh=True, layer=(wb, bb, qual, outs))
+
+    def derived_weights(self, n, x: Value, w_node, kind: str) -> Value:
+        """A linear/convolution whose weights are computed from parameters (weight standardisation, ...):
+        its units are free, with the reason."""
+        params, norm = self._weight_ancestry(w_node)
+        owner = params[0].rpartition(".")[0] if params else n.name
+        what = type(self.modules[owner]).__name__ if owner in self.modules else kind
+        if norm:
+            reason = (f"the weights of {what} {owner!r} are standardised ({norm}): scale-invariant weights: "
+                      "no rescaling law")
+        else:
+            reason = f"the weights of {what} {owner!r} are computed from parameters, not parameters: no rescaling law"
+        groups = len(x.ids) // self.shape(w_node)[1] if kind == "conv" else None
+        return self._free(n, what, owner, dense=True, reason=reason, groups=groups)
+
+    def _weight_ancestry(self, node) -> tuple[list, str | None]:
+        """Parameters the value ``node`` is computed from, and the first normalisation on the way."""
+        import torch.fx as fx
+
+        params, norm, stack, seen = [], None, [node], set()
+        while stack:
+            a = stack.pop()
+            if not isinstance(a, fx.Node) or a.name in seen:
+                continue
+            seen.add(a.name)
+            if a.op == "get_attr":
+                params.append(str(a.target))
+                continue
+            name = op_name(a)
+            if norm is None and any(k in name for k in ("norm", "std", "var")):
+                norm = name
+            fx.node.map_arg((a.args, a.kwargs), stack.append)
+        return sorted(params), norm
