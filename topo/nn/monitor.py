@@ -151,7 +151,7 @@ class BalanceMonitor:
         self._hist: list[list[int]] = []
         self._t, self._tau, self._opt, self._handles, self._last = 0, 0.0, None, [], None
         self._lr_uniform: float | None = None
-        self._hyper = HyperCache()
+        self._hyper, self._auto_euler = HyperCache(), True
         c, _ = self._current()
         self._c0, self._n0 = c, _norm(c)
         self._frozen = self._frozen_edges(c) if frozen else None
@@ -190,10 +190,13 @@ class BalanceMonitor:
         return _FrozenSigns(self._index, self.imported, report.frozen_index)
 
     # -- the optimizer
-    def attach(self, optimizer) -> BalanceMonitor:
+    @validate_params(euler=BOOLEAN)
+    def attach(self, optimizer, *, euler: bool = True) -> BalanceMonitor:
         """Record after every ``optimizer.step()`` (step hooks); returns the monitor.
 
-        The first step also runs :meth:`check_euler` with the gradients it is given.
+        The first step also runs :meth:`check_euler` with the gradients it is given
+        (``euler=False`` leaves it to the caller: with ``optimizer.step(closure)`` the
+        gradients are computed inside the step, after the pre-step hook).
         """
         import torch
 
@@ -201,6 +204,7 @@ class BalanceMonitor:
             raise GraphError(f"attach needs a torch.optim.Optimizer, got a {type(optimizer).__name__}")
         self.detach()
         self._opt = optimizer
+        self._auto_euler = euler
         self._handles = [optimizer.register_step_pre_hook(self._before_step),
                          optimizer.register_step_post_hook(self._after_step)]
         return self
@@ -212,7 +216,7 @@ class BalanceMonitor:
         self._handles, self._opt = [], None
 
     def _before_step(self, optimizer, args, kwargs) -> None:
-        if self.euler is None:
+        if self.euler is None and self._auto_euler:
             self.check_euler()
         if (self._t + 1) % self.every == 0 and (self._last is None or self._last[0] != self._t) and \
                 self._hyper(optimizer, self._index.params).law:
