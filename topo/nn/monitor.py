@@ -278,10 +278,9 @@ class BalanceMonitor:
         and one ``λ`` for all the trained parameters: with several, the cross term
         ``−2η(1−ηλ) Σ ±⟨θ, g⟩`` of a unit no longer cancels)."""
         idx = self._index
-        has_grad = np.array([p.grad is not None for p in idx.params], dtype=bool)
         _, prev_flat, prev_signed = prev
         c_hat = law_prediction(idx, hyper, prev_flat, prev_signed, flat[idx.n_entries:], red[1, 0],
-                               has_grad) + idx.fixed_c
+                               idx.grads()) + idx.fixed_c
         scale = np.maximum(boundary, np.finfo(np.float64).tiny)
         n0 = self._n0
         out = {"prediction_error": float(np.max(np.abs(c - c_hat) / scale, initial=0.0)),

@@ -151,6 +151,7 @@ class ParameterIndex:
         self.n_entries = len(self._rows_np)
         self.entry_block = torch.as_tensor(np.concatenate(block), device=self.device)
         self._targets: dict[int, Any] = {}
+        self._m1 = self.arch.n_constrained + 1
         self._host = self.device.type == "cpu"  # reduce with one sparse product on the host
         self._signs = self._sign_matrix()
         # one scratch buffer for the squares of the largest two-sided block (no allocation per record)
@@ -209,17 +210,19 @@ class ParameterIndex:
         need_head, need_tail = need
         if not b.fast:
             copies, n_full, k, keep = int(need_head) + int(need_tail), b.n_full, b.k, b.keep
+            flat = b.param.dim() == 1 and k == 1 and n_full == b.param.numel()  # a bias: no reshape
 
             def per_edge(x, y, out):
-                P = (x.square() if y is None else x * y).reshape(-1)
-                e = P if k == 1 and n_full == P.numel() else P[: n_full * k].reshape(n_full, k).sum(dim=1)
+                P = x.square() if y is None else x * y
+                e = P if flat else P.reshape(-1)[: n_full * k].reshape(n_full, k).sum(dim=1)
                 out.extend([e if keep is None else e.index_select(0, keep)] * copies)
             return per_edge
         rows, cols, k = b.view
         ck = cols * k
+        shaped = tuple(b.param.shape) == (rows, ck)  # a Linear weight: no reshape
         if not need_tail:
             def head_only(x, y, out):  # one pass, no temporary for the squares
-                X = x.reshape(rows, ck)
+                X = x if shaped else x.reshape(rows, ck)
                 out.append(torch.linalg.vector_norm(X, dim=1).square() if y is None
                            else (X * y.reshape(rows, ck)).sum(dim=1))
             return head_only
@@ -230,8 +233,8 @@ class ParameterIndex:
         buf = self._scratch[: rows * ck].view(rows, ck) if fits else None
 
         def both(x, y, out):
-            X = x.reshape(rows, ck)
-            Y = X if y is None else y.reshape(rows, ck)
+            X = x if shaped else x.reshape(rows, ck)
+            Y = X if y is None else (y if shaped else y.reshape(rows, ck))
             P = torch.mul(X, Y, out=buf) if buf is not None and X.dtype == buf.dtype and Y.dtype == buf.dtype \
                 else X * Y
             if need_head:
@@ -274,7 +277,7 @@ class ParameterIndex:
         """
         import torch
 
-        m1 = self.arch.n_constrained + 1
+        m1 = self._m1
         if self._host:  # one sparse product for all k: (2m, entries) @ (entries, k)
             if not self.n_entries:
                 return np.zeros((k, 2, m1 - 1))

@@ -14,7 +14,7 @@ is a change); :func:`law_prediction` applies the law to the entry vectors of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -51,14 +51,12 @@ class Hyper:
     plain: bool
     eta: float | None
     lam: float | None
+    law: bool = field(init=False)
+    all_trained: bool = field(init=False)
 
-    @property
-    def law(self) -> bool:
-        return self.plain and self.eta is not None and self.lam is not None
-
-    @property
-    def all_trained(self) -> bool:
-        return bool(len(self.lr)) and bool(np.all(self.lr > 0))
+    def __post_init__(self):  # read once per change of the groups, then used at every record
+        object.__setattr__(self, "law", self.plain and self.eta is not None and self.lam is not None)
+        object.__setattr__(self, "all_trained", bool(len(self.lr)) and bool(np.all(self.lr > 0)))
 
 
 def _read(optimizer, params) -> Hyper:
@@ -104,20 +102,20 @@ class HyperCache:
 
 
 def law_prediction(index, hyper: Hyper, prev_flat, prev_signed: np.ndarray, grad_flat,
-                   grad_signed: np.ndarray, has_grad: np.ndarray) -> np.ndarray:
+                   grad_signed: np.ndarray, grads: list) -> np.ndarray:
     """The law's ``ĉ_{t+1}`` of the trainable edges (without the fixed edges' constant).
 
     ``prev_*``: the entry vector and signed rows of the parameters before the step;
-    ``grad_*``: those of the squared gradients; ``has_grad``: per block, whether
-    the optimizer updated it (a parameter without ``.grad`` is left alone).  When
+    ``grad_*``: those of the squared gradients; ``grads``: per block, its ``.grad``
+    (a parameter without one is left alone by the optimizer).  When
     every block is trained with the common ``(η, λ)`` the prediction is a linear
     combination of rows; otherwise per-entry factors (1 and 0 on the blocks left
     alone) go through one more reduction.
     """
     a2, b2 = (1.0 - hyper.eta * hyper.lam) ** 2, hyper.eta**2
-    if hyper.all_trained and has_grad.all():
+    if hyper.all_trained and all(g is not None for g in grads):
         return a2 * prev_signed + b2 * grad_signed
-    moved = (hyper.lr > 0) & has_grad
+    moved = (hyper.lr > 0) & np.array([g is not None for g in grads], dtype=bool)
     wa = index.expand(np.where(moved, a2, 1.0))
     wb = index.expand(np.where(moved, b2, 0.0))
     return index.reduce(wa * prev_flat + wb * grad_flat)[0, 0]
