@@ -375,3 +375,19 @@ def test_a_file_that_is_not_a_history_is_refused(tmp_path):
     p.write_text('{"a": 1}')
     with pytest.raises(topo.errors.ReportError, match="not a balance history"):
         load_history(p)
+
+
+def test_the_law_restarts_after_a_detached_stretch():
+    """Steps taken while detached move the parameters: after attach the law is applied to
+    the parameters read before the next step, not to the last record's."""
+    model = _mlp()
+    X, y = _data(32, 4, 3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, weight_decay=0.01)
+    mon = topo.BalanceMonitor(model).attach(opt)
+    _train(model, opt, X, y, 2)
+    mon.detach()
+    _train(model, opt, X, y, 5)  # unseen by the monitor
+    mon.attach(opt)
+    _train(model, opt, X, y, 2)
+    assert [r["step"] for r in mon.history] == [0, 1, 2, 3, 4]
+    assert max(r["prediction_error"] for r in mon.history[1:]) < 1e-10

@@ -205,6 +205,7 @@ class BalanceMonitor:
         self.detach()
         self._opt = optimizer
         self._auto_euler = euler
+        self._last = None  # the parameters may have moved while detached: the next step reads them
         self._handles = [optimizer.register_step_pre_hook(self._before_step),
                          optimizer.register_step_post_hook(self._after_step)]
         return self
