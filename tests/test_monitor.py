@@ -141,6 +141,45 @@ def test_balances_equal_a_fresh_import_at_every_recorded_step(kind):
     assert np.abs(mon.series[-1] - mon.series[0]).max() > 1e-3  # Adam moved them: the comparison is not vacuous
 
 
+def _stream_model(kind):
+    if kind == "residual_mlp":
+        model, _ = topo.zoo.residual_mlp(width=6, depth=2, d_in=4, d_out=3)
+        return model.double().train(), _data(32, 4, 3)
+    model, _ = topo.zoo.resnet18(batchnorm=False, width=4, num_classes=3)
+    X, y = _data(8, 3 * 8 * 8, 3, seed=2)
+    return model.double().train(), (X.view(8, 3, 8, 8), y)
+
+
+@pytest.mark.parametrize("kind", ["residual_mlp", "resnet18"])
+def test_stream_classes_sgd_law_and_fresh_import_at_every_step(kind):
+    """Shared rescaling classes (the residual stream): the exact SGD + weight-decay law
+    holds per class and the balances equal a fresh import's at every recorded step."""
+    model, (X, y) = _stream_model(kind)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, weight_decay=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EulerWarning)
+        mon = topo.BalanceMonitor(model, X[:2], frozen=False).attach(opt)
+        arch = mon.architecture
+        assert arch.n_shared > 0 and arch.class_sizes.max() > 1  # the test is about stream classes
+        fresh = []
+
+        def check(t):
+            imp = topo.from_torch(model, X[:2])
+            assert imp.architecture.constrained == arch.constrained
+            fresh.append(topo.balance(imp.architecture, imp.theta))
+            np.testing.assert_allclose(mon.series[-1], fresh[-1], rtol=1e-12, atol=1e-12)
+
+        model.train()
+        _train(model, opt, X, y, 3 if kind == "resnet18" else 10, batch=None if kind == "resnet18" else 8,
+               after=lambda t: (check(t), model.train()))
+    assert mon.euler["failed"] == [] and mon.euler["checked"] > 0
+    errs = [r["prediction_error"] for r in mon.history[1:]]
+    assert len(errs) == len(fresh) and max(errs) < 1e-10
+    shared = np.flatnonzero(arch.class_sizes > 1)
+    moved = np.abs(mon.series[-1] - mon.series[0])[shared]
+    assert moved.max() > 1e-3 * np.abs(mon.series[0][shared]).max()  # the stream classes' balances did move
+
+
 # ----------------------------------------------------------------------------- gradient descent at small lr
 def _gd_drift(lr, steps, wd=0.0):
     model = _mlp((3, 6, 6, 2), seed=5)
@@ -336,3 +375,19 @@ def test_a_file_that_is_not_a_history_is_refused(tmp_path):
     p.write_text('{"a": 1}')
     with pytest.raises(topo.errors.ReportError, match="not a balance history"):
         load_history(p)
+
+
+def test_the_law_restarts_after_a_detached_stretch():
+    """Steps taken while detached move the parameters: after attach the law is applied to
+    the parameters read before the next step, not to the last record's."""
+    model = _mlp()
+    X, y = _data(32, 4, 3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, weight_decay=0.01)
+    mon = topo.BalanceMonitor(model).attach(opt)
+    _train(model, opt, X, y, 2)
+    mon.detach()
+    _train(model, opt, X, y, 5)  # unseen by the monitor
+    mon.attach(opt)
+    _train(model, opt, X, y, 2)
+    assert [r["step"] for r in mon.history] == [0, 1, 2, 3, 4]
+    assert max(r["prediction_error"] for r in mon.history[1:]) < 1e-10

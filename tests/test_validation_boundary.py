@@ -137,6 +137,7 @@ BY_NAME = {
     "G": lambda F: F.arch.to_networkx(), "edges": lambda F: [("x", "y")], "src": lambda F: [0],
     "dst": lambda F: [1], "text": lambda F: "x", "x": lambda F: [0.0, 1.0, 2.0], "tasks": lambda F: [],
     "config": lambda F: {"experiment": "obstruction", "widths": [[1, 2, 1]]},
+    "optimizer": lambda F: pytest.importorskip("torch").optim.SGD(F.model.parameters(), lr=0.1),
 }
 PER_FUNCTION = {
     "topo.sampling.points.sample_fiber": {"n": 5},

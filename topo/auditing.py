@@ -29,8 +29,10 @@ from topo.graph.initializers import SCHEME
 from topo.nn.result import LEVEL
 from topo.report.build import AUDIT_OPTIONS, build_audit
 from topo.report.files import FORMATS
+from topo.report.history import history_section
 from topo.report.schema import MAX_LISTED, layer_key
-from topo.utils.validation import BOOLEAN, NAME, PATH, SEED, NoneOr, check_parameter_memory, validate_params
+from topo.utils.validation import (BOOLEAN, NAME, PATH, SEED, AnyOf, InstanceOf, NoneOr, check_parameter_memory,
+                                   validate_params)
 
 __all__ = ["Audit", "audit", "load_target", "Target", "AUDIT_BYTES_PER_PARAMETER"]
 
@@ -42,7 +44,8 @@ AUDIT_BYTES_PER_PARAMETER = 64
 
 
 @validate_params(level=LEVEL, init=SCHEME, name=NoneOr(NAME), source=NoneOr(NAME), parameters=NoneOr(NAME),
-                 random_weights=BOOLEAN, **AUDIT_OPTIONS)
+                 random_weights=BOOLEAN, history=NoneOr(AnyOf(PATH, InstanceOf(dict, name="a history mapping"))),
+                 **AUDIT_OPTIONS)
 def audit(
     target: Any,
     theta: Any = None,
@@ -64,6 +67,7 @@ def audit(
     state_dict: Any = None,
     random_weights: bool = False,
     progress_bars: bool | None = None,
+    history: Any = None,
 ) -> Audit:
     """Audit a network: balances, bottlenecks, frozen edges with witnesses, the exact
     number of connected components of its fiber, singular strata, and optionally a
@@ -128,6 +132,11 @@ def audit(
     progress_bars : bool, optional
         Progress bars of the sampled check (``sample``): None shows them only on a
         terminal, False never (``topo audit -q``).
+    history : path or mapping, optional
+        A balance history of the model's training (a file saved by
+        `topo.BalanceMonitor.save`, or `topo.BalanceMonitor.to_dict`):
+        embedded as the report's ``history`` section, with its figure in the HTML
+        (`topo.report.history`; ``topo audit --history FILE``).
 
     Returns
     -------
@@ -170,6 +179,7 @@ def audit(
     A PyTorch module is audited the same way, see ``docs/torch.md``.
     """
     notify = progress or (lambda stage: None)
+    history = history_section(history) if history is not None else None  # a bad file fails before the work
     loaded = load_target(target, theta, example_input=example_input, level=level, init=init, seed=seed,
                          state_dict=state_dict, random_weights=random_weights, progress=notify)
     check_parameter_memory(loaded.architecture, AUDIT_BYTES_PER_PARAMETER, "an audit")
@@ -181,6 +191,8 @@ def audit(
         unsupported=list(unsupported) if unsupported is not None else loaded.unsupported, progress=notify,
         progress_bars=progress_bars, notes=list(loaded.notes), modules=loaded.modules,
     )
+    if history is not None:
+        parts.report["history"] = history
     return Audit(loaded.architecture, loaded.theta, parts.report, edge_source=edge_source, c=parts.c,
                  connectivity=parts.connectivity)
 

@@ -132,6 +132,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     output = audit.add_argument_group("output")
     output.add_argument("--out", metavar="DIR", help="write the report files into DIR (see --format)")
+    output.add_argument("--history", metavar="FILE",
+                        help="embed a balance history saved by topo.BalanceMonitor.save (a JSON file) in the report: "
+                        "a 'history' section, with its drift figure in the HTML")
     output.add_argument(
         "--format", default="json,md,html",
         help="comma-separated report formats for --out: json, md, html (default all three)"
@@ -385,10 +388,27 @@ def _check_out(out: str | None) -> None:
         raise UsageError(f"topo audit: --out {short(out)} is an existing file; give a folder for the report")
 
 
+def _load_history(path: str | None):
+    """``--history FILE``: checked before any work (a file that is not a history is a usage error);
+    the path, which `topo.audit` reads into the report."""
+    if path is None:
+        return None
+    from topo.nn.monitor_records import load_history
+
+    if not path.strip():
+        raise UsageError("topo audit: --history needs a file name, got an empty string")
+    try:
+        load_history(path)
+        return path
+    except TopoError as exc:
+        raise UsageError(f"topo audit: --history: {_one_line(exc)}") from None
+
+
 def _cmd_audit(args) -> int:
     from topo.auditing import audit, load_target
 
     _check_out(args.out)
+    history = _load_history(args.history)
     formats = args.formats if getattr(args, "formats", None) else _parse_formats(args.format)
     status = _Status(args)
     args._status = status
@@ -408,7 +428,7 @@ def _cmd_audit(args) -> int:
     result = audit(loaded, name=name, source=source, parameters=parameters, max_listed=args.max_listed,
                    sample=args.sample, seed=args.seed, max_strata=args.max_strata,
                    max_strata_work=args.max_strata_work, progress=status,
-                   progress_bars=False if args.quiet else None)
+                   progress_bars=False if args.quiet else None, history=history)
     if not args.quiet:
         layers = args.layers if args.layers is not None else args.torch is not None
         print(result.summary(layers=layers), flush=True)

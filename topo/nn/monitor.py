@@ -34,6 +34,7 @@ from topo.errors import GraphError
 from topo.nn.monitor_index import ParameterIndex
 from topo.nn.monitor_records import FORMAT, PRUNABILITY_BINS, prunability_histogram, save_history, summary_text
 from topo.nn.monitor_records import to_frame as records_frame
+from topo.nn.monitor_sgd import HyperCache, law_prediction, plain_sgd
 from topo.nn.result import LEVEL, TorchImport
 from topo.utils.validation import BOOLEAN, COUNT, PATH, TOLERANCE, InstanceOf, IsCallable, NoneOr, validate_params
 
@@ -43,25 +44,22 @@ __all__ = ["BalanceMonitor", "EulerWarning", "PER_CLASS_LIMIT"]
 PER_CLASS_LIMIT = 4096
 
 
+def _norm(x: np.ndarray) -> float:
+    return float(np.sqrt(x @ x))
+
+
+def _median(x: np.ndarray) -> float:
+    """``np.median`` of a 1-d array without its generic machinery (one partition)."""
+    n = len(x)
+    k = n // 2
+    if n % 2:
+        return float(np.partition(x, k)[k])
+    part = np.partition(x, [k - 1, k])
+    return float(0.5 * (part[k - 1] + part[k]))
+
+
 class EulerWarning(UserWarning):
     """The Euler identity fails on the model's real gradients: the import does not match the model."""
-
-
-def _plain_sgd(optimizer) -> bool:
-    import torch
-
-    return isinstance(optimizer, torch.optim.SGD) and all(
-        float(g.get("momentum", 0.0)) == 0.0 and not g.get("nesterov", False) for g in optimizer.param_groups)
-
-
-def _hyper(optimizer, params) -> tuple[np.ndarray, np.ndarray]:
-    """``(lr, weight_decay)`` of every block's parameter (0, 0 when the optimizer does not train it)."""
-    by_id = {}
-    for g in optimizer.param_groups:
-        for p in g["params"]:
-            by_id[id(p)] = (float(g["lr"]), float(g.get("weight_decay", 0.0)))
-    pairs = [by_id.get(id(p), (0.0, 0.0)) for p in params]
-    return np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])
 
 
 class BalanceMonitor:
@@ -153,30 +151,37 @@ class BalanceMonitor:
         self._hist: list[list[int]] = []
         self._t, self._tau, self._opt, self._handles, self._last = 0, 0.0, None, [], None
         self._lr_uniform: float | None = None
+        self._hyper, self._auto_euler = HyperCache(), True
         c, _ = self._current()
-        self._c0 = c
+        self._c0, self._n0 = c, _norm(c)
         self._frozen = self._frozen_edges(c) if frozen else None
         self._dead = _DeadProbe(model, self._index) if batch is not None else None
         self._record(self.batch)
 
     # -- reading the parameters
+    def _read(self, grads: bool = False):
+        """One pass over the parameters (and their gradients): the reduced rows ``(k, 2, m)``
+        and the entry vector; keeps the parameters' part for the next step's SGD law."""
+        idx = self._index
+        flat = idx.entries((None, None), (idx.grads(), None)) if grads else idx.entries()
+        red = idx.reduce(flat, 2 if grads else 1)
+        self._last = (self._t, flat[: idx.n_entries], red[0, 0])
+        return red, flat
+
     def _current(self):
-        """``(c, boundary)`` of the current parameters as numpy arrays, and keeps the sums for the SGD law."""
-        H, T = self._index.sums()
-        c, b = self._index.rows(H, T)
-        self._last = (self._t, H, T)
-        return c.cpu().numpy() + self._index.fixed_c, b.cpu().numpy() + self._index.fixed_boundary
+        """``(c, boundary)`` of the current parameters as numpy arrays."""
+        red, _ = self._read()
+        return red[0, 0] + self._index.fixed_c, red[0, 1] + self._index.fixed_boundary
 
     def balances(self) -> np.ndarray:
         """The current balances, aligned with ``architecture.constrained``."""
-        H, T = self._index.sums()
-        return self._index.rows(H, T)[0].cpu().numpy() + self._index.fixed_c
+        return self._index.reduce(self._index.entries())[0, 0] + self._index.fixed_c
 
     def prunability(self) -> np.ndarray:
         """Every unit's (class's) distance ``||θ_∂C||`` to its pruned stratum, aligned with
         ``architecture.constrained``."""
-        H, T = self._index.sums()
-        return np.sqrt(np.maximum(self._index.rows(H, T)[1].cpu().numpy() + self._index.fixed_boundary, 0.0))
+        b = self._index.reduce(self._index.entries())[0, 1] + self._index.fixed_boundary
+        return np.sqrt(np.maximum(b, 0.0))
 
     def _frozen_edges(self, c0: np.ndarray):
         from topo.fiber.connectivity import connectivity
@@ -185,11 +190,13 @@ class BalanceMonitor:
         return _FrozenSigns(self._index, self.imported, report.frozen_index)
 
     # -- the optimizer
-    def attach(self, optimizer) -> BalanceMonitor:
+    @validate_params(euler=BOOLEAN)
+    def attach(self, optimizer, *, euler: bool = True) -> BalanceMonitor:
         """Record after every ``optimizer.step()`` (step hooks); returns the monitor.
 
-        The first step also runs [`check_euler`][topo.nn.monitor.BalanceMonitor.check_euler] with the gradients it is
-        given.
+        The first step also runs [`check_euler`][topo.nn.monitor.BalanceMonitor.check_euler] with the
+        gradients it is given (``euler=False`` leaves it to the caller: with ``optimizer.step(closure)``
+        the gradients are computed inside the step, after the pre-step hook).
         """
         import torch
 
@@ -197,6 +204,8 @@ class BalanceMonitor:
             raise GraphError(f"attach needs a torch.optim.Optimizer, got a {type(optimizer).__name__}")
         self.detach()
         self._opt = optimizer
+        self._auto_euler = euler
+        self._last = None  # the parameters may have moved while detached: the next step reads them
         self._handles = [optimizer.register_step_pre_hook(self._before_step),
                          optimizer.register_step_post_hook(self._after_step)]
         return self
@@ -208,17 +217,14 @@ class BalanceMonitor:
         self._handles, self._opt = [], None
 
     def _before_step(self, optimizer, args, kwargs) -> None:
-        if self.euler is None:
+        if self.euler is None and self._auto_euler:
             self.check_euler()
-        if _plain_sgd(optimizer) and (self._t + 1) % self.every == 0 and (
-                self._last is None or self._last[0] != self._t):
-            H, T = self._index.sums()  # the balances before the recorded step, for the SGD law
-            self._last = (self._t, H, T)
+        if (self._t + 1) % self.every == 0 and (self._last is None or self._last[0] != self._t) and \
+                self._hyper(optimizer, self._index.params).law:
+            self._read()  # the balances before the recorded step, for the SGD law
 
     def _after_step(self, optimizer, args, kwargs) -> None:
-        lr, _ = _hyper(optimizer, self._index.params)
-        used = lr[lr > 0]
-        self._lr_uniform = float(used[0]) if len(used) and np.all(used == used[0]) else None
+        self._lr_uniform = self._hyper(optimizer, self._index.params).eta
         self._tau = self._tau + self._lr_uniform if self._lr_uniform is not None and self._tau is not None else None
         self._advance(self.batch, optimizer)
 
@@ -240,20 +246,20 @@ class BalanceMonitor:
     # -- one record
     def _record(self, batch, optimizer=None) -> dict:
         prev = self._last
-        c, boundary = self._current()
+        hyper = self._hyper(optimizer, self._index.params) if optimizer is not None else None
+        law = hyper is not None and hyper.law and prev is not None and prev[0] == self._t - 1
+        red, flat = self._read(grads=law)
+        c, boundary = red[0, 0] + self._index.fixed_c, red[0, 1] + self._index.fixed_boundary
         dist = np.sqrt(np.maximum(boundary, 0.0))
-        n0 = float(np.linalg.norm(self._c0))
-        rec: dict[str, Any] = {"step": self._t, "drift": float(np.linalg.norm(c - self._c0)) / n0 if n0 else 0.0,
-                               "balance_norm": float(np.linalg.norm(c))}
-        if optimizer is not None and _plain_sgd(optimizer) and prev is not None and prev[0] == self._t - 1:
-            lr, wd = _hyper(optimizer, self._index.params)
-            trained = lr > 0
-            if trained.any() and np.all(lr[trained] == lr[trained][0]) and np.all(wd[trained] == wd[trained][0]):
-                rec.update(self._sgd_law(lr, wd, prev, c, boundary))
+        n0 = self._n0
+        rec: dict[str, Any] = {"step": self._t, "drift": _norm(c - self._c0) / n0 if n0 else 0.0,
+                               "balance_norm": _norm(c)}
+        if law:
+            rec.update(self._sgd_law(hyper, prev, red, flat, c, boundary))
         if self._frozen is not None:
             rec["frozen_flips"] = self._frozen.flips()
         rec["min_prunability"] = float(dist.min()) if len(dist) else None
-        rec["median_prunability"] = float(np.median(dist)) if len(dist) else None
+        rec["median_prunability"] = _median(dist) if len(dist) else None
         rec["collapsed"] = int((dist < self.collapse_tol).sum())
         if batch is not None:
             probe = self._dead or _DeadProbe(self.model, self._index)
@@ -268,24 +274,22 @@ class BalanceMonitor:
             self.sink({k: v for k, v in rec.items() if k != "step" and v is not None}, self._t)
         return rec
 
-    def _sgd_law(self, lr: np.ndarray, wd: np.ndarray, prev, c: np.ndarray, boundary: np.ndarray) -> dict:
+    def _sgd_law(self, hyper, prev, red: np.ndarray, flat, c: np.ndarray, boundary: np.ndarray) -> dict:
         """One-step prediction ``ĉ = (1−ηλ)² c_prev + η² B̃ ||g||²`` and its error (one ``η``
         and one ``λ`` for all the trained parameters: with several, the cross term
         ``−2η(1−ηλ) Σ ±⟨θ, g⟩`` of a unit no longer cancels)."""
         idx = self._index
-        Hg, Tg = idx.sums(idx.grads())
-        a2h, a2t = idx.expand((1.0 - lr * wd) ** 2)
-        b2h, b2t = idx.expand(lr**2)
-        _, Hp, Tp = prev
-        c_hat = idx.rows(a2h * Hp + b2h * Hg, a2t * Tp + b2t * Tg)[0].cpu().numpy() + idx.fixed_c
+        _, prev_flat, prev_signed = prev
+        c_hat = law_prediction(idx, hyper, prev_flat, prev_signed, flat[idx.n_entries:], red[1, 0],
+                               idx.grads()) + idx.fixed_c
         scale = np.maximum(boundary, np.finfo(np.float64).tiny)
-        n0 = float(np.linalg.norm(self._c0))
+        n0 = self._n0
         out = {"prediction_error": float(np.max(np.abs(c - c_hat) / scale, initial=0.0)),
-               "predicted_norm": float(np.linalg.norm(c_hat)), "lr": self._lr_uniform}
+               "predicted_norm": _norm(c_hat), "lr": self._lr_uniform}
         if self._tau is not None:
-            law = float(np.exp(-2.0 * wd[lr > 0][0] * self._tau))
+            law = float(np.exp(-2.0 * hyper.lam * self._tau))
             out["decay_law"] = law
-            out["decay_error"] = float(np.linalg.norm(c - law * self._c0)) / n0 if n0 else 0.0
+            out["decay_error"] = _norm(c - law * self._c0) / n0 if n0 else 0.0
         return out
 
     # -- the Euler self-test
@@ -303,12 +307,10 @@ class BalanceMonitor:
         tol = self._euler_tol if tol is None else tol
         idx = self._index
         grads = idx.grads()
-        Hx, Tx = idx.sums(None, grads)
-        cross, _ = idx.rows(Hx, Tx)
-        _, bq = idx.rows(*idx.sums())
-        _, bg = idx.rows(*idx.sums(grads))
-        bound = np.sqrt(np.maximum(bq.cpu().numpy() * bg.cpu().numpy(), 0.0))
-        resid = np.abs(cross.cpu().numpy()) / np.maximum(bound, np.finfo(np.float64).tiny)
+        red = idx.reduce(idx.entries((None, grads), (None, None), (grads, None)), 3)
+        cross, bq, bg = red[0, 0], red[1, 1], red[2, 1]
+        bound = np.sqrt(np.maximum(bq * bg, 0.0))
+        resid = np.abs(cross) / np.maximum(bound, np.finfo(np.float64).tiny)
         resid[bound == 0] = 0.0
         bad = np.flatnonzero(resid > tol)
         names = self.architecture.node_names(self.architecture.constrained_index[bad[:8]])
@@ -329,7 +331,7 @@ class BalanceMonitor:
         arch = self.architecture
         meta = {"model": type(self.model).__name__, "n_constrained": arch.n_constrained, "every": self.every,
                 "optimizer": type(self._opt).__name__ if self._opt is not None else None,
-                "plain_sgd": bool(self._opt is not None and _plain_sgd(self._opt)),
+                "plain_sgd": bool(self._opt is not None and plain_sgd(self._opt)),
                 "n_frozen": self._frozen.n if self._frozen is not None else None,
                 "collapse_tol": self.collapse_tol, "euler": self.euler}
         data = {"format": FORMAT, "version": 1, "meta": meta, "records": [dict(r) for r in self.history],

@@ -103,8 +103,8 @@ class ParameterIndex:
     >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
     >>> imp = topo.from_torch(net)
     >>> idx = ParameterIndex(net, imp)
-    >>> c, _ = idx.rows(*idx.sums())
-    >>> bool(abs(c.numpy() - topo.balance(imp.architecture, imp.theta)).max() < 1e-6)
+    >>> c = idx.reduce(idx.entries())[0, 0] + idx.fixed_c
+    >>> bool(abs(c - topo.balance(imp.architecture, imp.theta)).max() < 1e-6)
     True
     """
 
@@ -130,14 +130,62 @@ class ParameterIndex:
                 t[inside] = m
         # a side whose units are all free (inputs, outputs, biases) is not reduced at all
         self.sides = [(bool((h < m).any()), bool((t < m).any())) for h, t in zip(heads, tails)]
-        heads = [h if need else h[:0] for h, (need, _) in zip(heads, self.sides)]
-        tails = [t if need else t[:0] for t, (_, need) in zip(tails, self.sides)]
-        self.head_rows = torch.as_tensor(np.concatenate(heads or [np.zeros(0, np.int64)]), device=device)
-        self.tail_rows = torch.as_tensor(np.concatenate(tails or [np.zeros(0, np.int64)]), device=device)
-        self.head_block = torch.as_tensor(np.repeat(np.arange(len(heads)), [len(h) for h in heads]), device=device)
-        self.tail_block = torch.as_tensor(np.repeat(np.arange(len(tails)), [len(t) for t in tails]), device=device)
         self.device = device
+        self._layout(heads, tails)
         self.fixed_c, self.fixed_boundary = self._fixed(imp)
+
+    def _layout(self, heads: list, tails: list) -> None:
+        """The entry vector: per block, its head values then its tail values (needed sides
+        only); each entry's target in a ``2(m+1)`` buffer (heads ``[0, m]``, tails
+        ``[m+1, 2m+1]``, row ``m`` the dummy row of free units) and its block."""
+        import torch
+
+        m1 = self.arch.n_constrained + 1
+        rows, block = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for i, (h, t, (nh, nt)) in enumerate(zip(heads, tails, self.sides)):
+            for r, need, shift in ((h, nh, 0), (t, nt, m1)):
+                if need:
+                    rows.append(np.asarray(r, np.int64) + shift)
+                    block.append(np.full(len(r), i, np.int64))
+        self._rows_np = np.concatenate(rows)
+        self.n_entries = len(self._rows_np)
+        self.entry_block = torch.as_tensor(np.concatenate(block), device=self.device)
+        self._targets: dict[int, Any] = {}
+        self._m1 = self.arch.n_constrained + 1
+        self._host = self.device.type == "cpu"  # reduce with one sparse product on the host
+        self._signs = self._sign_matrix()
+        # one scratch buffer for the squares of the largest two-sided block (no allocation per record)
+        both = [b.param.numel() for b, (nh, nt) in zip(self.blocks, self.sides) if b.fast and nh and nt]
+        dtype = self.params[0].dtype if self.params else torch.float32
+        self._scratch = torch.empty(max(both, default=0), dtype=dtype, device=self.device)
+        self._plan = [(i, self._reducer(b, need)) for i, (b, need) in enumerate(zip(self.blocks, self.sides))
+                      if need[0] or need[1]]
+
+    def _sign_matrix(self):
+        """The sparse ``(2m, entries)`` matrix taking an entry vector to ``[Σ_in − Σ_out; Σ_in + Σ_out]``
+        (a head entry counts +1 in both halves, a tail entry −1 then +1; the dummy row is left out)."""
+        import scipy.sparse as sp
+
+        m1 = self.arch.n_constrained + 1
+        m = m1 - 1
+        tail = self._rows_np >= m1
+        row = np.where(tail, self._rows_np - m1, self._rows_np)
+        col = np.arange(self.n_entries)
+        keep = row < m
+        row, col, sign = row[keep], col[keep], np.where(tail[keep], -1.0, 1.0)
+        return sp.csr_matrix((np.concatenate([sign, np.ones(len(row))]),
+                              (np.concatenate([row, row + m]), np.concatenate([col, col]))),
+                             shape=(2 * m, self.n_entries))
+
+    def targets(self, k: int):
+        """The scatter index of ``k`` stacked entry vectors into ``k`` buffers of ``2(m+1)`` (cached)."""
+        import torch
+
+        if k not in self._targets:
+            m1 = self.arch.n_constrained + 1
+            idx = np.concatenate([self._rows_np + 2 * m1 * j for j in range(k)])
+            self._targets[k] = idx if self._host else torch.as_tensor(idx, device=self.device)
+        return self._targets[k]
 
     def _fixed(self, imp: TorchImport) -> tuple[np.ndarray, np.ndarray]:
         """Balances and boundary norms contributed by the fixed (non-trainable) edges: constants."""
@@ -153,81 +201,100 @@ class ParameterIndex:
         return plus - minus, plus + minus
 
     # -- the reductions
-    def _block_sums(self, b: _Block, x, y, need: tuple[bool, bool]):
-        """(head values, tail values) of one block: per row and column, or per edge; a side
-        that is not needed is an empty tensor."""
+    def _reducer(self, b: _Block, need: tuple[bool, bool]):
+        """A function ``f(x, y, out)`` appending to ``out`` the block's needed head values (per
+        row, or per edge) then tail values (per column, or per edge) of ``x ⊙ y``
+        (``x ⊙ x`` when ``y`` is None): built once, so a record runs no per-block logic."""
         import torch
 
         need_head, need_tail = need
-        empty = x.new_zeros(0)
-        if b.fast:
-            rows, cols, k = b.view
-            if not need_tail:  # one pass, no temporary for the squares
-                X = x.reshape(rows, cols * k)
-                head = torch.linalg.vector_norm(X, dim=1).square() if y is None else (X * y.reshape(rows, -1)).sum(1)
-                return head, empty
-            P = x.square() if y is None else x * y
-            P = P.reshape(rows, cols) if k == 1 else P.reshape(rows, cols, k)
-            tail = P.sum(dim=0) if k == 1 else P.sum(dim=(0, 2))
-            if not need_head:
-                return empty, tail
-            return (P.sum(dim=1) if k == 1 else P.sum(dim=(1, 2))), tail
-        P = x.square() if y is None else x * y
-        per_edge = P.reshape(-1) if b.k == 1 and b.n_full == P.numel() else \
-            P.reshape(-1)[: b.n_full * b.k].reshape(b.n_full, b.k).sum(dim=1)
-        if b.keep is not None:
-            per_edge = per_edge.index_select(0, b.keep)
-        return (per_edge if need_head else empty), (per_edge if need_tail else empty)
+        if not b.fast:
+            copies, n_full, k, keep = int(need_head) + int(need_tail), b.n_full, b.k, b.keep
+            flat = b.param.dim() == 1 and k == 1 and n_full == b.param.numel()  # a bias: no reshape
 
-    def sums(self, xs=None, ys=None):
-        """``(H, T)``: per head and tail entry, the sums of ``x ⊙ y`` (``x ⊙ x`` when ``ys`` is None).
+            def per_edge(x, y, out):
+                P = x.square() if y is None else x * y
+                e = P if flat else P.reshape(-1)[: n_full * k].reshape(n_full, k).sum(dim=1)
+                out.extend([e if keep is None else e.index_select(0, keep)] * copies)
+            return per_edge
+        rows, cols, k = b.view
+        ck = cols * k
+        shaped = tuple(b.param.shape) == (rows, ck)  # a Linear weight: no reshape
+        if not need_tail:
+            def head_only(x, y, out):  # one pass, no temporary for the squares
+                X = x if shaped else x.reshape(rows, ck)
+                out.append(torch.linalg.vector_norm(X, dim=1).square() if y is None
+                           else (X * y.reshape(rows, ck)).sum(dim=1))
+            return head_only
+        # (rows, cols·k): contiguous row sums and one column sum, then the k taps of a column
+        # are added on the small (cols, k) result (a sum over dims (0, 2) of the 3-d view is
+        # several times slower); the products go to the scratch buffer (no allocation)
+        fits = b.param.dtype == self._scratch.dtype and rows * ck <= self._scratch.numel()
+        buf = self._scratch[: rows * ck].view(rows, ck) if fits else None
 
-        ``xs`` defaults to the parameters themselves; an entry of ``xs`` or ``ys``
-        that is None (a parameter without a gradient) counts as zeros.
+        def both(x, y, out):
+            X = x if shaped else x.reshape(rows, ck)
+            Y = X if y is None else (y if shaped else y.reshape(rows, ck))
+            P = torch.mul(X, Y, out=buf) if buf is not None and X.dtype == buf.dtype and Y.dtype == buf.dtype \
+                else X * Y
+            if need_head:
+                out.append(P.sum(dim=1))
+            t = P.sum(dim=0)
+            out.append(t.reshape(cols, k).sum(dim=1) if k > 1 else t)
+        return both
+
+    def entries(self, *pairs):
+        """The entry vectors of one or more ``(xs, ys)`` pairs, stacked (torch).
+
+        Each pair gives the sums of ``x ⊙ y`` (``x ⊙ x`` when ``ys`` is None) per
+        head and tail entry; ``xs=None`` means the parameters themselves, and an
+        entry of ``xs`` or ``ys`` that is None (a parameter without a gradient)
+        counts as zeros.  One ``cat`` for all the pairs; the parameters' dtype on
+        the CPU (`reduce` adds in float64), float64 on other devices.
         """
         import torch
 
-        xs = self.params if xs is None else xs
-        square = ys is None
-        ys = [None] * len(xs) if square else ys
-        heads, tails = [], []
+        parts: list = []
         with torch.no_grad():
-            for b, x, y, need in zip(self.blocks, xs, ys, self.sides):
-                if not (need[0] or need[1]):
-                    continue
-                x = torch.zeros_like(b.param) if x is None else x.detach()
-                if not square:
-                    y = torch.zeros_like(b.param) if y is None else y.detach()
-                h, t = self._block_sums(b, x, y, need)
-                heads.append(h)
-                tails.append(t)
-            if not heads:
-                z = torch.zeros(0, dtype=torch.float64, device=self.device)
-                return z, z
-            return torch.cat(heads).double(), torch.cat(tails).double()
+            for xs, ys in pairs or ((None, None),):
+                xs = self.params if xs is None else xs
+                for i, f in self._plan:
+                    x = xs[i]
+                    x = torch.zeros_like(self.params[i]) if x is None else x
+                    y = None if ys is None else (torch.zeros_like(x) if ys[i] is None else ys[i])
+                    f(x, y, parts)
+            if not parts:
+                return torch.zeros(0, dtype=torch.float64, device=self.device)
+            flat = torch.cat(parts)
+            return flat if self._host else flat.double()
 
-    def rows(self, H, T, head_weight=None, tail_weight=None):
-        """``(signed, boundary)``: per balance row ``Σ_in − Σ_out`` and ``Σ_in + Σ_out`` (torch, float64).
+    def reduce(self, flat, k: int = 1) -> np.ndarray:
+        """``k`` stacked entry vectors to per-row ``(Σ_in − Σ_out, Σ_in + Σ_out)``: numpy, shape ``(k, 2, m)``.
 
-        ``head_weight`` / ``tail_weight`` multiply the entries first (per-parameter
-        factors expanded with `expand`).
+        One ``index_add`` and one copy to the host for all ``k`` (on the CPU, one
+        sparse product); the fixed edges' constants (`fixed_c`, `fixed_boundary`) are not included.
         """
         import torch
 
-        m = self.arch.n_constrained
-        if head_weight is not None:
-            H, T = H * head_weight, T * tail_weight
-        with torch.no_grad():
-            plus = torch.zeros(m + 1, dtype=torch.float64, device=self.device).index_add_(0, self.head_rows, H)
-            minus = torch.zeros(m + 1, dtype=torch.float64, device=self.device).index_add_(0, self.tail_rows, T)
-        return (plus - minus)[:m], (plus + minus)[:m]
+        m1 = self._m1
+        if self._host:  # one sparse product for all k: (2m, entries) @ (entries, k)
+            if not self.n_entries:
+                return np.zeros((k, 2, m1 - 1))
+            out = self._signs @ flat.numpy().reshape(k, self.n_entries).T
+            return out.T.reshape(k, 2, m1 - 1)
+        else:
+            with torch.no_grad():
+                buf = torch.zeros(2 * m1 * k, dtype=torch.float64, device=self.device)
+                pm = buf.index_add_(0, self.targets(k), flat).cpu().numpy()
+        pm = pm.reshape(k, 2, m1)[:, :, :-1]
+        return np.stack([pm[:, 0] - pm[:, 1], pm[:, 0] + pm[:, 1]], axis=1)
 
     def expand(self, per_block):
-        """Per-block factors (a sequence, one per parameter block) as per-entry weights ``(head, tail)``."""
+        """Per-block factors (a sequence, one per parameter block) as per-entry weights (torch)."""
         import torch
 
         w = torch.as_tensor(np.asarray(per_block, dtype=np.float64), device=self.device)
-        return w[self.head_block], w[self.tail_block]
+        return w[self.entry_block]
 
     def grads(self) -> list:
         """The ``.grad`` of every block's parameter (None where there is none)."""

@@ -34,11 +34,12 @@ __all__ = ["FORMAT", "PRUNABILITY_BINS", "prunability_histogram", "to_frame", "s
 FORMAT = "topo-balance-history"
 #: Bin edges of the prunability histograms: 10^-8 .. 10^4, four bins per decade (below and above: end bins).
 PRUNABILITY_BINS = np.logspace(-8, 4, 49)
+_INNER_EDGES = PRUNABILITY_BINS[1:-1]
 
 
 def prunability_histogram(distances: np.ndarray) -> list[int]:
     """Counts of the units' distances to their pruned strata in `PRUNABILITY_BINS`
-    (values outside the range fall into the first or last bin).
+    (values outside the range fall into the first or last bin, NaN into the last).
 
     Examples
     --------
@@ -46,8 +47,9 @@ def prunability_histogram(distances: np.ndarray) -> list[int]:
     >>> len(h), h[0], h[20], h[32], h[-1]
     (48, 1, 1, 1, 1)
     """
-    d = np.clip(np.asarray(distances, dtype=np.float64), PRUNABILITY_BINS[0], PRUNABILITY_BINS[-1])
-    return np.histogram(d, bins=PRUNABILITY_BINS)[0].astype(int).tolist()
+    # bins [a, b) as numpy.histogram, the last one closed: one search, one count
+    pos = np.searchsorted(_INNER_EDGES, np.asarray(distances, dtype=np.float64), side="right")
+    return np.bincount(pos, minlength=len(PRUNABILITY_BINS) - 1).tolist()
 
 
 def _finite(x: Any) -> Any:

@@ -269,7 +269,7 @@ def _topology(report: dict) -> list[str]:
 def _extra_sections(report: dict) -> list[str]:
     """Sections added by newer analyses (rendered generically as key/value tables)."""
     known = {"schema", "schema_version", "topo_version", "network", "parameters", "balances", "decomposition",
-             "connectivity", "notes", "topology", "singular_strata", "layers"}
+             "connectivity", "notes", "topology", "singular_strata", "layers", "history"}
     out = []
     for key, value in report.items():
         if key in known or not isinstance(value, dict):
@@ -304,12 +304,13 @@ def render_html_fragment(report: dict, figures: dict | None = None) -> str:
     figures = figures or {}
     graph = _graph(report, figures)
     big = report["network"]["n_nodes"] > 150  # a long collapsed drawing goes after the tables
+    from topo.report.history import history_html
     from topo.report.verdict import layers_html, verdict_html
 
     parts = (_header(report) + [verdict_html(report)] + _cards(report) + [layers_html(report)]
              + _connectivity(report) + ([] if big else graph)
              + _balances(report, figures) + _network(report) + (graph if big else []) + _strata(report)
-             + _topology(report) + _extra_sections(report) + _notes(report))
+             + _topology(report) + history_html(report, figures) + _extra_sections(report) + _notes(report))
     return f"<div class='topo-audit'><style>{_STYLE}</style>{''.join(parts)}</div>"
 
 

@@ -304,6 +304,9 @@ def render_markdown(report: dict) -> str:
             f"sampled, {t.get('n_trivial_factors', 0)} without bottleneck edges, connected by the theorem).",
             "",
         ]
+    from topo.report.history import history_markdown
+
+    out += history_markdown(report, markdown_code)
     if report["notes"]:
         out += ["## Notes", ""] + [f"- {_m(n)}" for n in report["notes"]] + [""]
     return "\n".join(out)
