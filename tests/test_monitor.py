@@ -266,7 +266,7 @@ def test_a_wrong_edge_map_breaks_the_euler_self_test():
     wrong = dataclasses.replace(imp, edge_source=EdgeSources(imp.architecture, blocks))
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     mon = topo.BalanceMonitor(model, imported=wrong).attach(opt)
-    with pytest.warns(EulerWarning, match=r"fails at 1[0-8] of 18 constrained units: 0\.0 \("):
+    with pytest.warns(EulerWarning, match=r"fails at 1[0-8] of 18 rescaling classes \(named by a member\): 0\.0 \("):
         _first_step(mon, model, opt)
     assert mon.euler["max_residual"] > 1e-3
 

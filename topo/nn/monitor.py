@@ -320,7 +320,8 @@ class BalanceMonitor:
             listed = ", ".join(f"{n} ({resid[i]:.2g})" for n, i in zip(names, bad[:8].tolist()))
             warnings.warn(
                 f"the Euler identity sum_in <theta, g> - sum_out <theta, g> = 0 fails at {len(bad)} of "
-                f"{self.architecture.n_constrained} constrained units: {listed}{', ...' if len(bad) > 8 else ''}; "
+                f"{self.architecture.n_constrained} rescaling classes (named by a member): {listed}"
+                f"{', ...' if len(bad) > 8 else ''}; "
                 "the import's edge map or classes do not match the model, or the loss has a penalty on the "
                 "weights (use the optimizer's weight_decay)", EulerWarning, stacklevel=3)
         return self.euler
