@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from topo.errors import GraphError, ParameterError
-from topo.fiber.dominators import immediate_dominators, preorder
+from topo.fiber.dominators import preorder, sorted_dominators
 from topo.graph.architecture import ARCH, Architecture
 from topo.utils.validation import COUNT_OR_ZERO, NoneOr, Options, validate_params
 
@@ -81,7 +81,8 @@ class RegionForest:
         key = near_row[both]  # a stable sort by row: a radix sort when the rows fit 16 bits
         order_idx = np.argsort(key.astype(np.uint16) if m < 2**16 else key, kind="stable")
         self.nbr = far_row[both][order_idx]  # one numpy array (a list would cost ~40 bytes per edge)
-        self.nbr_ptr = np.searchsorted(near_row[both][order_idx], np.arange(m + 1)).tolist()
+        ptr = np.searchsorted(near_row[both][order_idx], np.arange(m + 1))
+        self.nbr_ptr = ptr.tolist()
         forward = far_row[both] < near_row[both] if direction == "in" else far_row[both] > near_row[both]
         #: how the regions were found: "order" (one pass, topological quotient) or "dominators"
         self.method = method or ("order" if bool(np.all(forward)) else "dominators")
@@ -90,7 +91,9 @@ class RegionForest:
         if self.method == "order":
             self._from_order(ids, near_row, far_row)
         else:
-            self._from_dominators(ids, near_row, far_row)
+            rooted = np.zeros(m, dtype=bool)
+            rooted[near_row[~both]] = True  # rows entered from an unconstrained class (the root)
+            self._from_dominators(ids, near_row, far_row, sorted_dominators(m, self.nbr, ptr, rooted))
         self._finish()
 
     def _from_order(self, ids, near_row, far_row) -> None:
@@ -130,10 +133,9 @@ class RegionForest:
                     merges.append(w)
         self.roots, self.top, self.parent, self.depth, self.merges = roots, top, parent, depth, merges
 
-    def _from_dominators(self, ids, near_row, far_row) -> None:
-        """Regions as subtrees of the dominator tree of the quotient (any digraph)."""
+    def _from_dominators(self, ids, near_row, far_row, idom) -> None:
+        """Regions as subtrees of the dominator tree ``idom`` of the quotient (any digraph)."""
         m = self.m
-        idom = immediate_dominators(m, np.where(far_row < 0, m, far_row), near_row)
         pre, size = preorder(idom, m)
         # an edge p -> v is a back edge when v dominates p (p lies in v's region): only rows that
         # dominate another row (subtree size > 1) can receive one

@@ -46,7 +46,6 @@ def immediate_dominators(m: int, tails: np.ndarray, heads: np.ndarray) -> np.nda
     rooted = np.zeros(m, dtype=bool)
     rooted[heads[(tails == m) & (heads < m)]] = True
     inner = (tails < m) & (heads < m) & (tails != heads)
-    inner[inner] = ~rooted[heads[inner]]
     order = np.argsort(heads[inner], kind="stable")
     ptr = np.searchsorted(heads[inner][order], np.arange(m + 1))
     return sorted_dominators(m, tails[inner][order], ptr, rooted)
@@ -55,8 +54,14 @@ def immediate_dominators(m: int, tails: np.ndarray, heads: np.ndarray) -> np.nda
 def sorted_dominators(m: int, t: np.ndarray, ptr: np.ndarray, rooted: np.ndarray) -> np.ndarray:
     """`immediate_dominators` from the predecessors in CSR form: ``t[ptr[v]:ptr[v + 1]]`` are the
     predecessors of ``v`` among ``0..m-1`` (repeats allowed), ``rooted[v]``: ``v`` also has the
-    root ``m`` as a predecessor."""
-    edges, n = _hub_edges(m, t, np.asarray(ptr, dtype=np.int64), rooted)
+    root ``m`` as a predecessor.  The other predecessors of a node entered from the root are
+    dropped (they change no dominator)."""
+    ptr = np.asarray(ptr, dtype=np.int64)
+    if rooted.any():
+        deg = np.diff(ptr)
+        t = t[~np.repeat(rooted, deg)]
+        ptr = np.concatenate([[0], np.cumsum(np.where(rooted, 0, deg))])
+    edges, n = _hub_edges(m, t, ptr, rooted)
     g = igraph.Graph(n=n, edges=edges.tolist(), directed=True)
     idom = np.asarray(g.dominator(m, mode="out"), dtype=float)
     if np.isnan(idom[:m]).any():
