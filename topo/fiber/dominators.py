@@ -105,7 +105,7 @@ def _hub_edges(m: int, t: np.ndarray, ptr: np.ndarray, rooted: np.ndarray) -> tu
     # exact check: same root flag, and the same predecessor at every position as the group's first head
     lead = np.full(m, -1, dtype=np.int64)
     lead[heads] = first
-    pos = np.flatnonzero(lead[h] >= 0)
+    pos = np.flatnonzero(lead[h] >= 0)  # the edges into grouped heads (one pass over all edges)
     e_head = h[pos]
     bad = np.zeros(m, dtype=bool)
     bad[e_head[t[pos] != t[ptr[lead[e_head]] + (pos - ptr[e_head])]]] = True
@@ -121,7 +121,7 @@ def _hub_edges(m: int, t: np.ndarray, ptr: np.ndarray, rooted: np.ndarray) -> tu
     is_lead = np.zeros(m, dtype=bool)
     is_lead[leads] = True
     keep = hub_of[h] < 0
-    from_lead = np.flatnonzero(is_lead[h])
+    from_lead = pos[is_lead[e_head]]  # a lead's edges are among the grouped heads' edges
     root_kept = np.flatnonzero(rooted & (hub_of < 0))
     root_hub = leads[rooted[leads]]
     parts = [np.stack([t[keep], h[keep]], axis=1),
