@@ -205,13 +205,16 @@ def test_prunability_is_the_norm_of_the_trainable_boundary(seed):
 
 @pytest.mark.parametrize("seed", SEEDS[::2])
 def test_pruning_one_member_removes_its_class_and_keeps_the_outputs(seed, tally):
-    G = _case(seed)
+    draw = seed
+    while True:  # redraw (a derived seed) until the network has a constrained class: most draws do
+        G = _case(draw)
+        for e in G.edges:  # scalar edges for the numpy forward pass
+            G.edges[e]["size"] = 1
+        classes, A = _classes_graph(G)
+        if classes:
+            break
+        draw += 1_000_003
     rng = np.random.default_rng(seed + 4)
-    for e in G.edges:  # scalar edges for the numpy forward pass
-        G.edges[e]["size"] = 1
-    classes, A = _classes_graph(G)
-    if not classes:
-        pytest.skip("no constrained class")
     theta = random_weights(rng, G)
     start = int(rng.integers(len(classes)))
     S = [start] + [i for i in nx.bfs_tree(A, start) if i != start][: int(rng.integers(0, 2))]
