@@ -34,6 +34,8 @@ MODELS = ["resnet50", "resnet26d", "seresnet50", "wide_resnet50_2", "resnext50_3
 CODE = r"""
 import json, resource, sys, time, tracemalloc, types, warnings
 sys.path.insert(0, {root!r})
+sys.path.insert(0, {root!r} + '/benchmarks')
+from _baseline import fx_baseline
 sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
 import torch
 torch.set_num_threads({threads})
@@ -53,14 +55,7 @@ else:
     model, x = build(name)
 warm = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU(), torch.nn.Conv2d(4, 2, 1))
 topo.audit(from_torch(warm.eval(), torch.zeros(1, 3, 8, 8)))  # the libraries' first-use imports
-baseline = []
-for _ in range(3):
-    t0 = time.perf_counter()
-    gm = torch.fx.symbolic_trace(model)
-    total = 0.0
-    for p in model.parameters():
-        total += float(p.detach().double().sum())
-    baseline.append(time.perf_counter() - t0)
+baseline = fx_baseline(model)  # warm: the best of three
 n_weights = sum(p.numel() for p in model.parameters())
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 if traced:
@@ -71,7 +66,7 @@ t2 = time.perf_counter()
 a = topo.audit(imp)
 t3 = time.perf_counter()
 traced_peak = tracemalloc.get_traced_memory()[1] / 2**30 if traced else None
-print(json.dumps(dict(weights=n_weights, edges=imp.architecture.n_edges, baseline=min(baseline), imp=t2 - t1,
+print(json.dumps(dict(weights=n_weights, edges=imp.architecture.n_edges, baseline=baseline, imp=t2 - t1,
                       audit=t3 - t2, rss0=rss0, rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
                       traced=traced_peak, components=a.report["connectivity"]["log2_n_components"])))
 """
