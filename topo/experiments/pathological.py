@@ -33,17 +33,14 @@ def _unit_params(arch: Architecture, node: int) -> tuple[np.ndarray, np.ndarray]
     """Parameter indices of the trainable edges entering and leaving the rescaling class of
     ``node`` (for an ordinary unit: its own in- and out-edges)."""
     off = arch.edge_offsets
-    row = arch.node_row
+    row, q = arch.node_row, arch.quotient_edges  # trainable edges between two classes
     r = row[node]
-    inside_dst, inside_src = row[arch.dst] == r, row[arch.src] == r
-    trainable = arch.edge_trainable
 
     def params(edges):
         return np.concatenate([np.arange(off[e], off[e + 1]) for e in edges.tolist()]) if len(edges) else \
             np.zeros(0, dtype=np.int64)
 
-    return (params(np.flatnonzero(trainable & inside_dst & ~inside_src)),
-            params(np.flatnonzero(trainable & inside_src & ~inside_dst)))
+    return params(q[row[arch.dst[q]] == r]), params(q[row[arch.src[q]] == r])
 
 
 @sweep_params(arch=ARCH, n_positive=NoneOr(COUNT_OR_ZERO), ratio=_RATIO)

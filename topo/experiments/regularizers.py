@@ -59,7 +59,9 @@ class Penalty:
             arch = self.arch
             row = arch.node_row
             pe = arch.param_edge
-            boundary = arch.edge_trainable[pe] & (row[arch.src[pe]] != row[arch.dst[pe]])
+            on_quotient = np.zeros(arch.n_edges, dtype=bool)
+            on_quotient[arch.quotient_edges] = True  # trainable edges between two classes
+            boundary = on_quotient[pe]
             units, params = [], []
             for end in (arch.dst[pe], arch.src[pe]):
                 r = np.where(boundary, row[end], -1)
