@@ -294,13 +294,13 @@ def train(
     >>> traj.steps.tolist(), bool(traj.losses[-1] < traj.losses[0]), traj.balance_drift() < 1e-2
     ([0, 50, 100, 150, 200], True, True)
     """
-    torch = _import_torch()
-    vec = arch.as_vector(theta)
-    net = _TorchNet(arch, torch)
+    vec = arch.as_vector(theta)  # the inputs are checked before torch is needed
     Xa = check_inputs(arch, X)
     ya = _targets(y)
     if len(ya) != len(Xa):
         raise ParameterError(f"X has {len(Xa)} rows but y has {len(ya)}")
+    torch = _import_torch()
+    net = _TorchNet(arch, torch)
     loss_fn, yt = _loss_and_targets(torch, loss, ya, len(arch.outputs))
 
     Xt = torch.as_tensor(Xa)
