@@ -63,3 +63,25 @@ def test_the_hub_path_was_exercised():
         _, n = _hub_edges(m, t[inner][order], ptr, rooted)
         hubs += n > m + 1
     assert hubs >= 100, hubs
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_a_colliding_hash_is_caught_by_the_exact_check(seed, monkeypatch):
+    """Every predecessor list hashed to the same key: only the exact comparison of the lists can
+    keep nodes with different predecessors out of one hub, and the dominators must still match."""
+    import topo.fiber.dominators as dominators
+
+    def collide(m, t, ptr, deg):
+        return np.zeros(m, dtype=np.uint64), np.uint64(0)
+
+    monkeypatch.setattr(dominators, "_segment_hash", collide)
+    rng = np.random.default_rng(90210 + seed)
+    m, t, h = _random_digraph(rng)
+    G = nx.DiGraph()
+    G.add_nodes_from(range(m + 1))
+    G.add_edges_from(zip(t.tolist(), h.tolist()))
+    G.remove_edges_from(nx.selfloop_edges(G))
+    expected = nx.immediate_dominators(G, m)
+    expected[m] = m
+    idom = immediate_dominators(m, t, h)
+    assert {v: int(idom[v]) for v in range(m + 1)} == {v: expected[v] for v in range(m + 1)}

@@ -36,7 +36,52 @@ from topo.utils.validation import COUNT_OR_ZERO, NoneOr, Options, validate_param
 
 _DIRECTION = Options("in", "out")
 
-__all__ = ["Decomposition", "decompose"]
+__all__ = ["Decomposition", "decompose", "quotient_graph"]
+
+
+def quotient_graph(arch: Architecture) -> sp.csr_matrix:
+    """The quotient edges between two constrained classes as an ``m × m`` sparse matrix, one entry
+    per edge (repeats kept, not summed): row = head, column = tail.  Its rows are the
+    predecessor lists of the "in" forest, its columns the successor lists of the "out" forest,
+    its undirected components the independent factors.  Computed once per architecture.
+
+    Examples
+    --------
+    >>> import topo
+    >>> arch = topo.Architecture.from_edges([("x", "a"), ("a", "b"), ("a", "c"), ("b", "y"), ("c", "y")])
+    >>> quotient_graph(arch).toarray().tolist()
+    [[0, 0, 0], [1, 0, 0], [1, 0, 0]]
+    """
+    def build():
+        m = arch.n_constrained
+        tails, heads = arch.quotient_rows
+        inner = (tails >= 0) & (heads >= 0)
+        t, h = (tails, heads) if inner.all() else (tails[inner], heads[inner])
+        ptr = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(np.bincount(h, minlength=m), out=ptr[1:])
+        order = _stable_order(h, m)
+        return sp.csr_matrix((np.ones(len(t), dtype=np.int8), t if order is None else t[order], ptr), shape=(m, m))
+
+    return arch.derived("quotient_graph", build)
+
+
+def _is_forward(arch: Architecture) -> bool:
+    """Whether every quotient edge between constrained rows goes from a lower row to a higher one
+    (the rows are in topological order of the quotient: a network without fixed edges)."""
+    tails, heads = arch.quotient_rows
+    return bool(np.all((tails < heads) | (tails < 0) | (heads < 0)))
+
+
+def _stable_order(key: np.ndarray, m: int) -> np.ndarray | None:
+    """A stable sorting permutation of ``key`` (values in ``0..m-1``), or None when it is sorted.
+    Keys that come in a few sorted runs (a quotient grouped by layer) go to timsort, which merges
+    runs; others to a radix sort when they fit 16 bits."""
+    descents = int(np.count_nonzero(key[1:] < key[:-1]))
+    if descents == 0:
+        return None
+    if descents * 1000 < len(key) or m >= 2**16:
+        return np.argsort(key, kind="stable")
+    return np.argsort(key.astype(np.uint16), kind="stable")
 
 
 class RegionForest:
@@ -70,31 +115,54 @@ class RegionForest:
 
     def __init__(self, arch: Architecture, direction: str, *, method: str | None = None):
         self.direction = direction
+        self._arch = arch
         m = self.m = arch.n_constrained
-        row = arch.node_row.astype(np.int32 if m < 2**31 - 1 else np.int64)  # halves the per-edge arrays
         ids = arch.quotient_edges
-        near, far = (arch.dst, arch.src) if direction == "in" else (arch.src, arch.dst)
-        near_row, far_row = row[near][ids], row[far][ids]  # int32 temporaries, not int64
+        tails, heads = arch.quotient_rows  # shared by both directions, computed once
+        near_row, far_row = (heads, tails) if direction == "in" else (tails, heads)
         on = near_row >= 0
-        ids, near_row, far_row = ids[on], near_row[on], far_row[on]
+        if not on.all():
+            ids, near_row, far_row = ids[on], near_row[on], far_row[on]
         both = far_row >= 0
-        key = near_row[both]  # a stable sort by row: a radix sort when the rows fit 16 bits
-        order_idx = np.argsort(key.astype(np.uint16) if m < 2**16 else key, kind="stable")
-        self.nbr = far_row[both][order_idx]  # one numpy array (a list would cost ~40 bytes per edge)
-        ptr = np.searchsorted(near_row[both][order_idx], np.arange(m + 1))
-        self.nbr_ptr = ptr.tolist()
-        forward = far_row[both] < near_row[both] if direction == "in" else far_row[both] > near_row[both]
+        self._csr: tuple[np.ndarray, np.ndarray] | None = None
+        self._ptr_list: list[int] | None = None
+        forward = False
+        if method is None or method == "order":
+            forward = _is_forward(arch)
+            if method == "order" and not forward:
+                raise GraphError("the quotient is not in topological row order: use method='dominators'")
         #: how the regions were found: "order" (one pass, topological quotient) or "dominators"
-        self.method = method or ("order" if bool(np.all(forward)) else "dominators")
-        if self.method == "order" and not bool(np.all(forward)):
-            raise GraphError("the quotient is not in topological row order: use method='dominators'")
+        self.method = method or ("order" if forward else "dominators")
         if self.method == "order":
             self._from_order(ids, near_row, far_row)
         else:
             rooted = np.zeros(m, dtype=bool)
             rooted[near_row[~both]] = True  # rows entered from an unconstrained class (the root)
-            self._from_dominators(ids, near_row, far_row, sorted_dominators(m, self.nbr, ptr, rooted))
+            # a row entered from the root is dominated by the root alone (every row, when each has a bias)
+            idom = np.full(m + 1, m, dtype=np.int64) if rooted.all() else sorted_dominators(m, *self.csr(), rooted)
+            self._from_dominators(ids, near_row, far_row, idom)
         self._finish()
+
+    def csr(self) -> tuple[np.ndarray, np.ndarray]:
+        """Neighbour rows of every row in CSR form, ``(nbr, ptr)``: ``nbr[ptr[w]:ptr[w + 1]]`` are
+        the rows next to ``w`` (repeats allowed).  Built on first use, from the quotient graph
+        shared by both directions (the "out" lists are its transpose)."""
+        if self._csr is None:
+            g = quotient_graph(self._arch)
+            if self.direction == "out":
+                g = g.tocsc()  # a counting sort in C: the successor lists, by tail
+            self._csr = g.indices, g.indptr.astype(np.int64)
+        return self._csr
+
+    @property
+    def nbr(self) -> np.ndarray:
+        return self.csr()[0]
+
+    @property
+    def nbr_ptr(self) -> list[int]:
+        if self._ptr_list is None:
+            self._ptr_list = self.csr()[1].tolist()
+        return self._ptr_list
 
     def _from_order(self, ids, near_row, far_row) -> None:
         """Regions in one pass over the rows in topological order of the quotient."""
@@ -139,16 +207,18 @@ class RegionForest:
         pre, size = preorder(idom, m)
         # an edge p -> v is a back edge when v dominates p (p lies in v's region): only rows that
         # dominate another row (subtree size > 1) can receive one
-        sel = np.flatnonzero((size[:m] > 1)[near_row] & (far_row >= 0))
-        v, p = near_row[sel], far_row[sel]
         back = np.zeros(len(near_row), dtype=bool)
-        back[sel[(pre[v] <= pre[p]) & (pre[p] < pre[v] + size[v])]] = True
+        dominating = size[:m] > 1
+        if dominating.any():
+            sel = np.flatnonzero(dominating[near_row] & (far_row >= 0))
+            v, p = near_row[sel], far_row[sel]
+            back[sel[(pre[v] <= pre[p]) & (pre[p] < pre[v] + size[v])]] = True
         entering = np.bincount(near_row, minlength=m) - np.bincount(near_row[back], minlength=m)
-        once = (entering == 1)[near_row]
-        single = once & ~back
+        once = entering == 1
+        single = np.flatnonzero(once[near_row] & ~back) if once.any() else np.zeros(0, dtype=np.int64)
         self.edge = dict(zip(near_row[single].tolist(), ids[single].tolist()))
         self.entry_tail = dict(zip(near_row[single].tolist(), far_row[single].tolist()))
-        self.back = set(near_row[back & once].tolist())
+        self.back = set(near_row[back][once[near_row[back]]].tolist())
         top, parent, depth = [-1] * m, [-1] * m, [0] * m
         roots, merges = [], []
         idom_l = idom.tolist()
@@ -354,17 +424,16 @@ def decompose(arch: Architecture) -> Decomposition:
 
 def _decompose(arch: Architecture) -> Decomposition:
     m = arch.n_constrained
-    in_forest = RegionForest(arch, "in")
+    in_forest, out_forest = RegionForest(arch, "in"), RegionForest(arch, "out")
     # factors: components of the graph on constrained classes; its edges are the quotient edges
     # between two constrained classes (any other edge with both ends constrained lies inside one
-    # class), already grouped by head in the in-forest's neighbour lists: a CSR matrix as it is
-    adj = sp.csr_matrix((np.ones(len(in_forest.nbr)), in_forest.nbr, np.asarray(in_forest.nbr_ptr)), shape=(m, m))
+    # class), already grouped by row in either forest's neighbour lists: a CSR matrix as it is
+    adj = quotient_graph(arch)
     n_factors, labels = connected_components(adj, directed=False) if m else (0, np.zeros(0, np.int64))
-    result = Decomposition(
+    return Decomposition(
         arch=arch,
         in_forest=in_forest,
-        out_forest=RegionForest(arch, "out"),
+        out_forest=out_forest,
         factor_labels=np.asarray(labels, dtype=np.int64),
         n_factors=int(n_factors),
     )
-    return result

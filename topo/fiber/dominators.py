@@ -76,60 +76,81 @@ def sorted_dominators(m: int, t: np.ndarray, ptr: np.ndarray, rooted: np.ndarray
         idom = np.where(hub, idom[np.minimum(idom, n - 1)], idom)
 
 
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenation of the ranges ``starts[i] .. starts[i] + counts[i] - 1`` (int64)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    offset = np.cumsum(counts) - counts
+    return np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(np.asarray(starts, np.int64) - offset, counts)
+
+
+def _segment_hash(m: int, t: np.ndarray, ptr: np.ndarray, deg: np.ndarray) -> tuple[np.ndarray, np.uint64]:
+    """A random 64-bit key per node (the root ``m`` included) and, per head, the sum of its
+    predecessors' keys."""
+    r1 = np.random.default_rng(0x70B0).integers(0, 2**63, size=m + 1, dtype=np.uint64)
+    sums = np.zeros(m, dtype=np.uint64)
+    nz = np.flatnonzero(deg > 0)
+    if len(nz):
+        sums[nz] = np.add.reduceat(r1[t], ptr[nz])  # unsigned sums wrap modulo 2^64 (collisions are checked)
+    return sums, r1[m]
+
+
+def _mismatched(t: np.ndarray, ptr: np.ndarray, deg: np.ndarray, heads: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """Heads (sorted) whose predecessor list differs, at some position, from their group's first head's
+    (the lists have equal lengths)."""
+    cnt = deg[heads]
+    offset = np.cumsum(cnt) - cnt
+    at = np.arange(int(cnt.sum()), dtype=np.int64)
+    diff = t[at + np.repeat(ptr[heads] - offset, cnt)] != t[at + np.repeat(ptr[first] - offset, cnt)]
+    return heads[np.searchsorted(offset, np.flatnonzero(diff), side="right") - 1]
+
+
 def _hub_edges(m: int, t: np.ndarray, ptr: np.ndarray, rooted: np.ndarray) -> tuple[np.ndarray, int]:
     """Edges of the graph where each group of (at least two) heads with the same predecessors
     (at least two, in the same order, the root counted by ``rooted``) is fed through a hub node
     ``m + 1 + k``.  Groups are found by a random 64-bit hash of the predecessor lists, then
     checked exactly (a group with a head whose list differs from its first head's is not fed
     through a hub)."""
+    ptr = np.asarray(ptr, dtype=np.int64)
     deg = np.diff(ptr)
-    h = np.repeat(np.arange(m, dtype=np.int32 if m < 2**31 else np.int64), deg)
     tot = deg + rooted
     live = np.flatnonzero(tot >= 2)
-    plain = [np.stack([t, h], axis=1), np.stack([np.full(int(rooted.sum()), m), np.flatnonzero(rooted)], axis=1)]
-    if len(live) < 2:
-        return np.concatenate(plain).astype(np.int64), m + 1
-    r1 = np.random.default_rng(0x70B0).integers(0, 2**63, size=m + 1, dtype=np.uint64)
-    with np.errstate(over="ignore"):  # sums of each head's predecessors, modulo 2^64 (collisions are checked)
-        c1 = np.concatenate([np.zeros(1, np.uint64), np.cumsum(r1[t], dtype=np.uint64)])
-        h1 = c1[ptr[live + 1]] - c1[ptr[live]] + r1[m] * rooted[live].astype(np.uint64)
-    order = np.lexsort((live, h1, tot[live]))
-    heads = live[order]
-    keys = np.stack([tot[heads], h1[order].view(np.int64)], axis=1)
-    start = np.concatenate([[True], (keys[1:] != keys[:-1]).any(axis=1)])
-    group = np.cumsum(start) - 1
-    first = heads[start][group]  # the group's first head, for every live head
-    size = np.bincount(group)
-    grouped = size[group] >= 2
-    heads, first = heads[grouped], first[grouped]
-    # exact check: same root flag, and the same predecessor at every position as the group's first head
-    lead = np.full(m, -1, dtype=np.int64)
-    lead[heads] = first
-    pos = np.flatnonzero(lead[h] >= 0)  # the edges into grouped heads (one pass over all edges)
-    e_head = h[pos]
-    bad = np.zeros(m, dtype=bool)
-    bad[e_head[t[pos] != t[ptr[lead[e_head]] + (pos - ptr[e_head])]]] = True
-    bad[heads[rooted[heads] != rooted[first]]] = True
-    bad[first[bad[heads]]] = True  # one mismatch: the whole group keeps its edges
-    ok = ~bad[first]
-    heads, first = heads[ok], first[ok]
-    leads = np.unique(first)
-    hub_id = np.full(m, -1, dtype=np.int64)
-    hub_id[leads] = m + 1 + np.arange(len(leads))
     hub_of = np.full(m, -1, dtype=np.int64)
-    hub_of[heads] = hub_id[first]
-    is_lead = np.zeros(m, dtype=bool)
-    is_lead[leads] = True
-    keep = hub_of[h] < 0
-    from_lead = pos[is_lead[e_head]]  # a lead's edges are among the grouped heads' edges
-    root_kept = np.flatnonzero(rooted & (hub_of < 0))
+    leads = np.zeros(0, dtype=np.int64)
+    heads = leads
+    if len(live) >= 2:
+        sums, root_key = _segment_hash(m, t, ptr, deg)
+        h1 = sums[live] + root_key * rooted[live].astype(np.uint64)
+        order = np.lexsort((live, h1, tot[live]))
+        heads = live[order]
+        keys = np.stack([tot[heads], h1[order].view(np.int64)], axis=1)
+        start = np.concatenate([[True], (keys[1:] != keys[:-1]).any(axis=1)])
+        group = np.cumsum(start) - 1
+        first = heads[start][group]
+        grouped = np.bincount(group)[group] >= 2
+        heads, first = heads[grouped], first[grouped]
+        bad = np.zeros(m, dtype=bool)
+        bad[heads[rooted[heads] != rooted[first]]] = True  # then the lists differ in length too
+        o = np.argsort(heads)
+        check = o[~bad[heads[o]] & (heads[o] != first[o])]
+        bad[_mismatched(t, ptr, deg, heads[check], first[check])] = True
+        bad[first[bad[heads]]] = True  # one mismatch: the whole group keeps its edges
+        ok = ~bad[first]
+        heads, first = heads[ok], first[ok]
+        leads = np.unique(first)
+        hub_id = np.full(m, -1, dtype=np.int64)
+        hub_id[leads] = m + 1 + np.arange(len(leads))
+        hub_of[heads] = hub_id[first]
+    kept = np.flatnonzero(hub_of < 0)
+    root_kept = kept[rooted[kept]]
     root_hub = leads[rooted[leads]]
-    parts = [np.stack([t[keep], h[keep]], axis=1),
-             np.stack([np.full(len(root_kept), m), root_kept], axis=1),
-             np.stack([t[from_lead], hub_id[h[from_lead]]], axis=1),  # the lead's predecessors feed the hub
-             np.stack([np.full(len(root_hub), m), hub_id[root_hub]], axis=1),
-             np.stack([hub_of[heads], heads], axis=1)]
-    return np.concatenate(parts).astype(np.int64), m + 1 + len(leads)
+    parts = [(t[_ranges(ptr[kept], deg[kept])], np.repeat(kept, deg[kept])),
+             (np.full(len(root_kept), m), root_kept),
+             (t[_ranges(ptr[leads], deg[leads])], np.repeat(hub_of[leads], deg[leads])),  # the lead's predecessors feed the hub
+             (np.full(len(root_hub), m), hub_of[root_hub]),
+             (hub_of[heads], heads)]
+    tails = np.concatenate([np.asarray(a, dtype=np.int64) for a, _ in parts])
+    hd = np.concatenate([np.asarray(b, dtype=np.int64) for _, b in parts])
+    return np.stack([tails, hd], axis=1), m + 1 + len(leads)
 
 
 def preorder(idom: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:

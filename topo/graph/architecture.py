@@ -56,6 +56,8 @@ DERIVED_RESULTS = {
     "automorphisms": "the default automorphism group (topo.symmetry.automorphisms.automorphism_group)",
     "class_members": "node indices of every constrained class, as CSR pointers (Architecture.rescaling_classes)",
     "quotient": "trainable edges between distinct classes (Architecture.quotient_edges)",
+    "quotient_rows": "rows of the tail and head of every quotient edge (Architecture.quotient_rows)",
+    "quotient_graph": "quotient edges between constrained rows as a sparse matrix (topo.fiber.decompose.quotient_graph)",
 }
 
 def _topological_order(n: int, src: np.ndarray, dst: np.ndarray, names: Sequence) -> np.ndarray:
@@ -835,6 +837,29 @@ class Architecture:
             return out
 
         return self.derived("quotient", build)
+
+    @property
+    def quotient_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows (`node_row`) of the tail and of the head of every quotient edge, aligned with
+        `quotient_edges`; -1 where that end is an unconstrained class.  Computed once and shared
+        by the analyses that walk the quotient graph (int32 when the rows fit, read-only).
+
+        Examples
+        --------
+        >>> import topo
+        >>> tails, heads = topo.Architecture.mlp([1, 2, 1], bias=False).quotient_rows
+        >>> tails.tolist(), heads.tolist()
+        ([-1, -1, 0, 1], [0, 1, -1, -1])
+        """
+        def build():
+            row = self._row.astype(np.int32 if self.n_constrained < 2**31 - 1 else np.int64)
+            ids = self.quotient_edges
+            out = row[self._src[ids]], row[self._dst[ids]]
+            for a in out:
+                a.flags.writeable = False
+            return out
+
+        return self.derived("quotient_rows", build)
 
     @property
     def n_constrained(self) -> int:
