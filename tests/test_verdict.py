@@ -6,6 +6,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import topo
 from topo.cli import main
@@ -207,3 +209,15 @@ def test_html_writes_group_orders_as_powers():
     assert a.report["connectivity"]["symmetry"]["group"]["log10_order"] > 6  # S_12 and more: above 10^6
     html = render_html(a.report)
     assert "10^" not in html and "automorphism group of order ≈ 10<sup>" in html
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet="ab._19٣", max_size=8) | st.integers(-20, 2000))
+def test_layer_key_strips_one_trailing_index(name):
+    """The layer of a unit by its definition (a regex): the name without a trailing ``[._]?<digits>``,
+    or the name itself when nothing would remain (ASCII digits: topo's unit names)."""
+    import re
+
+    s = str(name)
+    expected = re.sub(r"[._]?[0-9]+\Z", "", s) or s
+    assert topo.report.schema.layer_key(name) == expected

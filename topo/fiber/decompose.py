@@ -428,7 +428,8 @@ def _decompose(arch: Architecture) -> Decomposition:
     # factors: components of the graph on constrained classes; its edges are the quotient edges
     # between two constrained classes (any other edge with both ends constrained lies inside one
     # class), already grouped by row in either forest's neighbour lists: a CSR matrix as it is
-    adj = quotient_graph(arch)
+    g = quotient_graph(arch)  # float64 entries, so that scipy's validation neither converts nor sorts it
+    adj = sp.csr_matrix((np.ones(g.nnz), g.indices, g.indptr), shape=g.shape)
     n_factors, labels = connected_components(adj, directed=False) if m else (0, np.zeros(0, np.int64))
     return Decomposition(
         arch=arch,

@@ -60,7 +60,10 @@ def layers_section(arch: Architecture, c: np.ndarray, tol: float, frozen_index: 
     n = len(names)
     units = np.bincount(lab, minlength=n)
     trainable = arch.edge_trainable
-    params = np.bincount(lab[arch.dst[trainable]], weights=arch.edge_sizes[trainable], minlength=n).astype(np.int64)
+    # trainable weights entering each unit (one pass over the edges), then summed per layer
+    sizes = np.where(trainable, arch.edge_sizes, 0).astype(np.float64)  # float weights: bincount's fast path
+    per_unit = np.bincount(arch.dst, weights=sizes, minlength=arch.n_nodes)
+    params = np.rint(np.bincount(lab, weights=per_unit, minlength=n)).astype(np.int64)
     frozen = np.bincount(lab[arch.dst[frozen_index]], minlength=n) if len(frozen_index) else np.zeros(n, int)
     # a unit is constrained when its rescaling class is; it shows its class's balance
     row = arch.node_row
