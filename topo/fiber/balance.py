@@ -35,7 +35,7 @@ from topo.utils.validation import (
 )
 
 __all__ = ["edge_norms", "incidence_matrix", "balance", "scaled_balance", "balances_in_range", "as_balance",
-           "default_tol", "check_tol", "check_same_fiber", "power_of_two_scale"]
+           "default_tol", "check_tol", "check_same_fiber", "power_of_two_scale", "vector_norm"]
 
 
 def power_of_two_scale(vec: np.ndarray) -> tuple[np.ndarray, int]:
@@ -46,6 +46,41 @@ def power_of_two_scale(vec: np.ndarray) -> tuple[np.ndarray, int]:
         return vec, 0
     k = int(np.frexp(m)[1])
     return np.ldexp(vec, -k), k
+
+
+def vector_norm(vec: np.ndarray, *, chunk: int = 1 << 20) -> float:
+    """Euclidean norm of a float vector, without overflow or underflow and without a copy of it.
+
+    Weights between 2^-400 and 2^400 (no square can overflow, none that matters can underflow)
+    take one BLAS dot product; others are rescaled by an exact power of two, ``chunk`` entries
+    at a time.  A norm beyond the float range saturates at the largest float.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> vector_norm(np.array([3.0, 4.0])), vector_norm(np.array([3e300, 4e300]))
+    (5.0, 5e+300)
+    >>> vector_norm(np.array([3e-320, 4e-320])) > 0
+    True
+    """
+    vec = np.ascontiguousarray(vec, dtype=np.float64).ravel()
+    if not len(vec):
+        return 0.0
+    m = max(float(vec.max()), -float(vec.min()))
+    if not np.isfinite(m):
+        return float(np.finfo(np.float64).max)
+    if m == 0.0:
+        return 0.0
+    if 2.0**-400 < m < 2.0**400:
+        return float(np.sqrt(vec @ vec))
+    k = int(np.frexp(m)[1])
+    total = 0.0
+    for i in range(0, len(vec), chunk):
+        part = np.ldexp(vec[i:i + chunk], -k)
+        total += float(part @ part)
+    with np.errstate(over="ignore"):
+        value = float(np.ldexp(np.sqrt(total), k))
+    return value if np.isfinite(value) else float(np.finfo(np.float64).max)
 
 
 def _scaled_norms(arch: Architecture, vec: np.ndarray, *, always: bool = True) -> tuple[np.ndarray, int]:

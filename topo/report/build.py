@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from topo._version import __version__
-from topo.fiber.balance import balances_in_range, default_tol, power_of_two_scale
+from topo.fiber.balance import balances_in_range, default_tol, power_of_two_scale, vector_norm
 from topo.fiber.connectivity import ConnectivityReport, connectivity
 from topo.fiber.decompose import decompose
 from topo.fiber.singular import MAX_STRATA_WORK, singular_strata
@@ -163,7 +163,7 @@ def build_audit(
         "network": _network_section(arch, name, source, max_listed, unsupported),
         "parameters": {
             "source": parameters,
-            "norm": _norm(vec),
+            "norm": vector_norm(vec),
         },
         "balances": _balances_section(arch.constrained, c, tol, unit, max_listed),
         "decomposition": {
@@ -351,13 +351,6 @@ def _notes(arch: Architecture, unsupported) -> list[str]:
             "sphere; only frozen scalar edges double the number of components."
         )
     return notes
-
-
-def _norm(vec: np.ndarray) -> float:
-    scaled, k = power_of_two_scale(vec)
-    with np.errstate(over="ignore", under="ignore"):
-        value = float(np.ldexp(np.linalg.norm(scaled), k))
-    return value if np.isfinite(value) else float(np.finfo(np.float64).max)
 
 
 def _histogram(c: np.ndarray, bins: int = 30) -> dict:
