@@ -55,33 +55,75 @@ def quotient_graph(arch: Architecture) -> sp.csr_matrix:
     def build():
         m = arch.n_constrained
         tails, heads = arch.quotient_rows
-        inner = (tails >= 0) & (heads >= 0)
-        t, h = (tails, heads) if inner.all() else (tails[inner], heads[inner])
-        ptr = np.zeros(m + 1, dtype=np.int64)
-        np.cumsum(np.bincount(h, minlength=m), out=ptr[1:])
-        order = _stable_order(h, m)
-        return sp.csr_matrix((np.ones(len(t), dtype=np.int8), t if order is None else t[order], ptr), shape=(m, m))
+        ptr, nbr = grouped_by_row(heads, tails, m)
+        return sp.csr_matrix((np.ones(len(nbr), dtype=np.int8), nbr, ptr), shape=(m, m))
 
     return arch.derived("quotient_graph", build)
+
+
+#: Entries per chunk of the passes over the quotient edges: temporaries stay O(chunk), not O(edges).
+CHUNK = 1 << 21
+
+
+def _chunks(n: int):
+    return (slice(i, min(i + CHUNK, n)) for i in range(0, n, CHUNK))
+
+
+def grouped_by_row(key: np.ndarray, val: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(ptr, out)``: the entries of ``val`` whose ``key`` and ``val`` are both >= 0, grouped by
+    ``key`` in CSR form (``out[ptr[r]:ptr[r + 1]]`` holds row ``r``'s, in their original order).
+
+    A stable counting sort by chunks: no permutation or copy of the whole input is made, so
+    the memory beyond the result is O(`CHUNK` + m) however many entries there are.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ptr, out = grouped_by_row(np.array([2, 0, -1, 2, 0]), np.array([5, 6, 7, 8, -1]), 3)
+    >>> ptr.tolist(), out.tolist()
+    ([0, 1, 1, 3], [6, 5, 8])
+    """
+    n = len(key)
+    counts = np.zeros(m, dtype=np.int64)
+    for s in _chunks(n):
+        k = key[s][(key[s] >= 0) & (val[s] >= 0)]
+        counts += np.bincount(k, minlength=m)
+    ptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    out = np.empty(int(ptr[-1]), dtype=val.dtype)
+    cursor = ptr[:-1].copy()
+    for s in _chunks(n):
+        ok = (key[s] >= 0) & (val[s] >= 0)
+        k, v = key[s][ok], val[s][ok]
+        order = np.argsort(k, kind="stable")
+        k = k[order]
+        c = np.bincount(k, minlength=m)
+        # an entry at sorted position i of row r goes to cursor[r] + (i - first position of r here)
+        out[(cursor - (np.cumsum(c) - c))[k] + np.arange(len(k))] = v[order]
+        cursor += c
+    return ptr, out
 
 
 def _is_forward(arch: Architecture) -> bool:
     """Whether every quotient edge between constrained rows goes from a lower row to a higher one
     (the rows are in topological order of the quotient: a network without fixed edges)."""
     tails, heads = arch.quotient_rows
-    return bool(np.all((tails < heads) | (tails < 0) | (heads < 0)))
+    return all(bool(np.all((tails[s] < heads[s]) | (tails[s] < 0) | (heads[s] < 0)))
+               for s in _chunks(len(tails)))
 
 
-def _stable_order(key: np.ndarray, m: int) -> np.ndarray | None:
-    """A stable sorting permutation of ``key`` (values in ``0..m-1``), or None when it is sorted.
-    Keys that come in a few sorted runs (a quotient grouped by layer) go to timsort, which merges
-    runs; others to a radix sort when they fit 16 bits."""
-    descents = int(np.count_nonzero(key[1:] < key[:-1]))
-    if descents == 0:
-        return None
-    if descents * 1000 < len(key) or m >= 2**16:
-        return np.argsort(key, kind="stable")
-    return np.argsort(key.astype(np.uint16), kind="stable")
+def _row_counts(rows: np.ndarray, m: int) -> np.ndarray:
+    """How many entries of ``rows`` equal each row ``0..m-1`` (negative entries ignored), by chunks."""
+    counts = np.zeros(m, dtype=np.int64)
+    for s in _chunks(len(rows)):
+        r = rows[s]
+        counts += np.bincount(r[r >= 0], minlength=m)
+    return counts
+
+
+def _padded(flags: np.ndarray) -> np.ndarray:
+    """``flags`` with a False appended: indexed by a row array, a row of -1 reads False."""
+    return np.append(np.asarray(flags, dtype=bool), False)
 
 
 class RegionForest:
@@ -118,12 +160,9 @@ class RegionForest:
         self._arch = arch
         m = self.m = arch.n_constrained
         ids = arch.quotient_edges
-        tails, heads = arch.quotient_rows  # shared by both directions, computed once
+        tails, heads = arch.quotient_rows  # shared by both directions, computed once; never copied here
         near_row, far_row = (heads, tails) if direction == "in" else (tails, heads)
-        on = near_row >= 0
-        if not on.all():
-            ids, near_row, far_row = ids[on], near_row[on], far_row[on]
-        both = far_row >= 0
+        deg = _row_counts(near_row, m)  # edges entering each row (from any class)
         self._csr: tuple[np.ndarray, np.ndarray] | None = None
         self._ptr_list: list[int] | None = None
         forward = False
@@ -133,14 +172,14 @@ class RegionForest:
                 raise GraphError("the quotient is not in topological row order: use method='dominators'")
         #: how the regions were found: "order" (one pass, topological quotient) or "dominators"
         self.method = method or ("order" if forward else "dominators")
+        rooted = np.zeros(m, dtype=bool)
+        rooted[near_row[(far_row < 0) & (near_row >= 0)]] = True  # rows entered from an unconstrained class
         if self.method == "order":
-            self._from_order(ids, near_row, far_row)
+            self._from_order(ids, near_row, far_row, deg, rooted)
         else:
-            rooted = np.zeros(m, dtype=bool)
-            rooted[near_row[~both]] = True  # rows entered from an unconstrained class (the root)
             # a row entered from the root is dominated by the root alone (every row, when each has a bias)
             idom = np.full(m + 1, m, dtype=np.int64) if rooted.all() else sorted_dominators(m, *self.csr(), rooted)
-            self._from_dominators(ids, near_row, far_row, idom)
+            self._from_dominators(ids, near_row, far_row, deg, idom)
         self._finish()
 
     def csr(self) -> tuple[np.ndarray, np.ndarray]:
@@ -164,12 +203,11 @@ class RegionForest:
             self._ptr_list = self.csr()[1].tolist()
         return self._ptr_list
 
-    def _from_order(self, ids, near_row, far_row) -> None:
+    def _from_order(self, ids, near_row, far_row, deg, rooted) -> None:
         """Regions in one pass over the rows in topological order of the quotient."""
         m = self.m
-        deg = np.bincount(near_row, minlength=m)
-        ext = (np.bincount(near_row[far_row < 0], minlength=m) > 0).tolist()
-        single = deg[near_row] == 1
+        ext = rooted.tolist()
+        single = np.flatnonzero(_padded(deg == 1)[near_row])  # the edge of each bottleneck
         self.edge = dict(zip(near_row[single].tolist(), ids[single].tolist()))
         self.entry_tail = dict(zip(near_row[single].tolist(), far_row[single].tolist()))
         self.back: set[int] = set()
@@ -201,7 +239,7 @@ class RegionForest:
                     merges.append(w)
         self.roots, self.top, self.parent, self.depth, self.merges = roots, top, parent, depth, merges
 
-    def _from_dominators(self, ids, near_row, far_row, idom) -> None:
+    def _from_dominators(self, ids, near_row, far_row, deg, idom) -> None:
         """Regions as subtrees of the dominator tree ``idom`` of the quotient (any digraph)."""
         m = self.m
         pre, size = preorder(idom, m)
@@ -210,12 +248,12 @@ class RegionForest:
         back = np.zeros(len(near_row), dtype=bool)
         dominating = size[:m] > 1
         if dominating.any():
-            sel = np.flatnonzero(dominating[near_row] & (far_row >= 0))
+            sel = np.flatnonzero(_padded(dominating)[near_row] & (far_row >= 0))
             v, p = near_row[sel], far_row[sel]
             back[sel[(pre[v] <= pre[p]) & (pre[p] < pre[v] + size[v])]] = True
-        entering = np.bincount(near_row, minlength=m) - np.bincount(near_row[back], minlength=m)
+        entering = deg - np.bincount(near_row[back], minlength=m)
         once = entering == 1
-        single = np.flatnonzero(once[near_row] & ~back) if once.any() else np.zeros(0, dtype=np.int64)
+        single = np.flatnonzero(_padded(once)[near_row] & ~back) if once.any() else np.zeros(0, dtype=np.int64)
         self.edge = dict(zip(near_row[single].tolist(), ids[single].tolist()))
         self.entry_tail = dict(zip(near_row[single].tolist(), far_row[single].tolist()))
         self.back = set(near_row[back][once[near_row[back]]].tolist())

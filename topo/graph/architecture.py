@@ -854,7 +854,11 @@ class Architecture:
         def build():
             row = self._row.astype(np.int32 if self.n_constrained < 2**31 - 1 else np.int64)
             ids = self.quotient_edges
-            out = row[self._src[ids]], row[self._dst[ids]]
+            out = np.empty(len(ids), dtype=row.dtype), np.empty(len(ids), dtype=row.dtype)
+            for i in range(0, len(ids), 1 << 21):  # by chunks: no int64 temporary as long as the edges
+                part = ids[i:i + (1 << 21)]
+                out[0][i:i + len(part)] = row[self._src[part]]
+                out[1][i:i + len(part)] = row[self._dst[part]]
             for a in out:
                 a.flags.writeable = False
             return out
