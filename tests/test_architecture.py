@@ -194,3 +194,24 @@ def test_from_arrays_validates_indices():
         topo.Architecture.from_arrays([0, 1], [1, 5], nodes=3)
     with pytest.raises(GraphError, match="listed twice"):
         topo.Architecture.from_arrays([0], [1], nodes=["a", "a"])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_from_arrays_without_a_copy_takes_the_arrays_over(seed):
+    rng = np.random.default_rng(seed)
+    widths = rng.integers(2, 6, size=4).tolist()
+    ref = topo.Architecture.mlp(widths)
+    src, dst = np.array(ref.src, dtype=np.int64), np.array(ref.dst, dtype=np.int64)
+    sizes = rng.integers(1, 4, size=len(src)).astype(np.int64)
+    trainable = rng.random(len(src)) < 0.8
+    arrays = (src, dst, sizes, trainable)
+    copied = topo.Architecture.from_arrays(*arrays[:2], nodes=ref.nodes, sizes=sizes, trainable=trainable)
+    assert all(a.flags.writeable for a in arrays)  # the default copies: the caller's arrays are untouched
+    owned = topo.Architecture.from_arrays(*arrays[:2], nodes=ref.nodes, sizes=sizes, trainable=trainable,
+                                          copy=False)
+    assert all(np.shares_memory(getattr(owned, k), a) for k, a in
+               zip(("src", "dst", "edge_sizes", "edge_trainable"), arrays))  # taken over, not copied
+    assert not np.shares_memory(copied.src, src) and not owned.src.flags.writeable
+    for name in ("src", "dst", "edge_sizes", "edge_trainable", "node_row"):
+        assert np.array_equal(getattr(owned, name), getattr(copied, name)), name
+    assert owned.constrained == copied.constrained

@@ -119,8 +119,10 @@ def _find_cycle(n, src, dst, done: set) -> list:
     return path[seen[v]:]
 
 
-def _index_array(value, what: str, shape: tuple | None = None) -> np.ndarray:
-    """A 1-D int64 array from integers (or floats holding whole numbers); never truncates."""
+def _index_array(value, what: str, shape: tuple | None = None, copy: bool = True) -> np.ndarray:
+    """A 1-D int64 array from integers (or floats holding whole numbers); never truncates.
+
+    ``copy=False`` returns an int64 array itself (no copy)."""
     if isinstance(value, (str, bytes, Mapping)):
         raise GraphError(f"{what} must be an array of integers, got {short(value)}")
     try:
@@ -134,7 +136,7 @@ def _index_array(value, what: str, shape: tuple | None = None) -> np.ndarray:
     if kind in "iu":
         if kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
             raise GraphError(f"{what} has a value above 2^63")
-        return arr.astype(np.int64)
+        return arr.astype(np.int64, copy=copy)
     if kind == "f":
         whole = np.isfinite(arr) & (np.mod(arr, 1) == 0) & (np.abs(arr) < 2.0**62)
         if not whole.all():
@@ -151,7 +153,7 @@ def _index_array(value, what: str, shape: tuple | None = None) -> np.ndarray:
     raise GraphError(f"{what} must hold integers, got an array of dtype {arr.dtype}")
 
 
-def _bool_array(value, what: str) -> np.ndarray:
+def _bool_array(value, what: str, copy: bool = True) -> np.ndarray:
     """A 1-D bool array from booleans (or integers 0/1); strings are refused."""
     if isinstance(value, (str, bytes, Mapping)):
         raise GraphError(f"{what} must be an array of booleans, got {short(value)}")
@@ -160,7 +162,7 @@ def _bool_array(value, what: str) -> np.ndarray:
     except (TypeError, ValueError, OverflowError) as exc:
         raise GraphError(f"{what} cannot be read as an array of booleans: {short(str(exc))}") from None
     if arr.dtype.kind == "b":
-        return arr.astype(bool)
+        return arr.astype(bool, copy=copy)
     if arr.dtype.kind in "iu" and np.isin(arr, (0, 1)).all():
         return arr.astype(bool)
     if arr.dtype.kind == "O":
@@ -197,11 +199,11 @@ def _node_index(nodes) -> tuple[list, dict]:
     return names, index
 
 
-def _edge_arrays(names: list, src, dst, sizes, trainable) -> tuple:
+def _edge_arrays(names: list, src, dst, sizes, trainable, copy: bool = True) -> tuple:
     """Validated ``(src, dst, sizes, trainable)`` arrays: index ranges, sizes, no self-loop or duplicate."""
     n = len(names)
-    src = _index_array(src, "src")
-    dst = _index_array(dst, "dst")
+    src = _index_array(src, "src", copy=copy)
+    dst = _index_array(dst, "dst", copy=copy)
     if src.shape != dst.shape:
         raise GraphError(f"src has shape {src.shape} but dst has shape {dst.shape}")
     n_edges = len(src)
@@ -211,7 +213,7 @@ def _edge_arrays(names: list, src, dst, sizes, trainable) -> tuple:
     if sizes is None:
         sizes = np.ones(n_edges, dtype=np.int64)
     else:
-        sizes = _index_array(sizes, "sizes", shape=(n_edges,))
+        sizes = _index_array(sizes, "sizes", shape=(n_edges,), copy=copy)
         bad = np.flatnonzero(sizes < 1)
         if len(bad):
             e = int(bad[0])
@@ -225,7 +227,7 @@ def _edge_arrays(names: list, src, dst, sizes, trainable) -> tuple:
     if trainable is None:
         trainable = np.ones(n_edges, dtype=bool)
     else:
-        trainable = _bool_array(trainable, "trainable")
+        trainable = _bool_array(trainable, "trainable", copy=copy)
         if trainable.shape != (n_edges,):
             raise GraphError(f"trainable has shape {trainable.shape}, expected ({n_edges},)")
 
@@ -233,11 +235,14 @@ def _edge_arrays(names: list, src, dst, sizes, trainable) -> tuple:
     if len(loops):
         raise GraphError(f"self-loop on node {short(names[src[loops[0]]])}")
     if n_edges:
-        keys = np.sort(src * n + dst)  # a plain sort: several times faster than np.unique with counts
+        # head-major keys: layers list their edges row by row, so the keys come in a few ascending
+        # runs that a stable (merge) sort joins several times faster than a quicksort of the keys
+        keys = dst * n + src
+        keys.sort(kind="stable")
         same = np.flatnonzero(keys[1:] == keys[:-1])
         if len(same):
             k = int(keys[same[0]])
-            raise GraphError(f"duplicated edge ({short(names[k // n])}, {short(names[k % n])})")
+            raise GraphError(f"duplicated edge ({short(names[k % n])}, {short(names[k // n])})")
     return src, dst, sizes, trainable
 
 
@@ -274,17 +279,15 @@ def _assign_activations(names: list, index: dict, role: np.ndarray, activations,
             raise GraphError(f"activation given for unknown node {short(name)}")
     default_hidden = check_activation("<default>", activation)
     default_out = check_activation("<default output>", output_activation)
-    act = [""] * len(names)
-    for i, name in enumerate(names):
-        r = role[i]
-        if name in activations:
-            act[i] = check_activation(name, activations[name])
-        elif r == HIDDEN:
-            act[i] = default_hidden
-        elif r == OUTPUT:
-            act[i] = default_out
-        else:
-            act[i] = "input" if r == INPUT else "bias"
+    by_role = {HIDDEN: default_hidden, OUTPUT: default_out, INPUT: "input"}
+    act = [by_role.get(r, "bias") for r in role.tolist()]
+    checked: dict = {}  # each distinct given name is checked once (a model has a handful for 10^5 units)
+    for name, value in activations.items():
+        key = checked.get(value) if isinstance(value, str) else None
+        if key is None:
+            key = check_activation(name, value)
+            checked[value] = key
+        act[index[name]] = key
     return act
 
 
@@ -337,9 +340,10 @@ class Architecture:
         activation: str = "relu",
         output_activation: str = "linear",
         free_reasons: Mapping[Hashable, str] | None = None,
+        copy: bool = True,
     ):
         names, index = _node_index(nodes)
-        src, dst, sizes, trainable = _edge_arrays(names, src, dst, sizes, trainable)
+        src, dst, sizes, trainable = _edge_arrays(names, src, dst, sizes, trainable, copy)
         n = len(names)
         order = _topological_order(n, src, dst, names)
         if not np.array_equal(order, np.arange(n)):
@@ -361,7 +365,8 @@ class Architecture:
         self._src = src
         self._dst = dst
         self._sizes = sizes
-        self._offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self._offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=self._offsets[1:])
         self._trainable = trainable
         self._role = role
         self._activation = tuple(act)
@@ -401,7 +406,7 @@ class Architecture:
 
     # ------------------------------------------------------------------ constructors
     @classmethod
-    @_activations
+    @validate_params(error=GraphError, activation=NAME, output_activation=NAME, copy=BOOLEAN)
     def from_arrays(
         cls,
         src: Sequence[int] | np.ndarray,
@@ -415,6 +420,7 @@ class Architecture:
         activation: str = "relu",
         output_activation: str = "linear",
         free_reasons: Mapping[Hashable, str] | None = None,
+        copy: bool = True,
     ) -> Architecture:
         """Build from integer endpoint arrays (the fast path for large graphs).
 
@@ -437,6 +443,12 @@ class Architecture:
             ``{node: reason}``: why particular nodes are free, in the builder's words (for
             example which operation of a model made them free); it replaces the generic
             reason of free nodes and is ignored for the others.
+        copy : bool
+            Copy the arrays (the default).  ``copy=False`` lets the architecture take
+            over arrays that already have its dtypes (int64 ``src``, ``dst`` and
+            ``sizes``, bool ``trainable``) instead of copying them: it shares their
+            memory, so they must not be changed afterwards (for builders of large
+            graphs that make them for this purpose).
 
         Examples
         --------
@@ -445,8 +457,8 @@ class Architecture:
         >>> arch.inputs, arch.constrained, arch.outputs
         ([0], [1, 2], [3])
         """
-        src = _index_array(src, "src")
-        dst = _index_array(dst, "dst")
+        src = _index_array(src, "src", copy=False)  # __init__ copies them (or not: copy)
+        dst = _index_array(dst, "dst", copy=False)
         if nodes is None or isinstance(nodes, (int, np.integer, float, bool, np.bool_)):
             if nodes is not None:
                 n = check_count(nodes, "nodes (the number of nodes)", minimum=0, maximum=LIMITS.max_nodes)
@@ -459,7 +471,7 @@ class Architecture:
         return cls(
             nodes=nodes, src=src, dst=dst, sizes=sizes, trainable=trainable, roles=roles,
             activations=activations, activation=activation, output_activation=output_activation,
-            free_reasons=free_reasons,
+            free_reasons=free_reasons, copy=copy,
         )
 
     @classmethod

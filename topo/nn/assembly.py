@@ -39,7 +39,7 @@ class Assembly:
         reasons = {b.nodes[i]: r for i, r in b.reasons.items() if keep_node[i]}
         # the import's precise reason (which operation made a unit free) replaces the generic one
         arch = Architecture.from_arrays(src, dst, nodes=names, sizes=sizes, trainable=trainable,
-                                        roles=roles, activations=acts, free_reasons=reasons)
+                                        roles=roles, activations=acts, free_reasons=reasons, copy=False)
         return TorchImport(arch, theta, EdgeSources(arch, self._blocks(keep_edge)), self.unsupported, level,
                            reasons)
 
