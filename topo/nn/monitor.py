@@ -32,7 +32,7 @@ import numpy as np
 
 from topo.errors import GraphError
 from topo.nn.monitor_index import ParameterIndex
-from topo.nn.monitor_records import FORMAT, PRUNABILITY_BINS, prunability_histogram, save_history, summary_text
+from topo.nn.monitor_records import FORMAT, PRUNABILITY_BINS, prunability_summary, save_history, summary_text
 from topo.nn.monitor_records import to_frame as records_frame
 from topo.nn.monitor_sgd import HyperCache, law_prediction, plain_sgd
 from topo.nn.result import LEVEL, TorchImport
@@ -46,16 +46,6 @@ PER_CLASS_LIMIT = 4096
 
 def _norm(x: np.ndarray) -> float:
     return float(np.sqrt(x @ x))
-
-
-def _median(x: np.ndarray) -> float:
-    """``np.median`` of a 1-d array without its generic machinery (one partition)."""
-    n = len(x)
-    k = n // 2
-    if n % 2:
-        return float(np.partition(x, k)[k])
-    part = np.partition(x, [k - 1, k])
-    return float(0.5 * (part[k - 1] + part[k]))
 
 
 class EulerWarning(UserWarning):
@@ -258,16 +248,15 @@ class BalanceMonitor:
             rec.update(self._sgd_law(hyper, prev, red, flat, c, boundary))
         if self._frozen is not None:
             rec["frozen_flips"] = self._frozen.flips()
-        rec["min_prunability"] = float(dist.min()) if len(dist) else None
-        rec["median_prunability"] = _median(dist) if len(dist) else None
-        rec["collapsed"] = int((dist < self.collapse_tol).sum())
+        rec["min_prunability"], rec["median_prunability"], rec["collapsed"], hist = \
+            prunability_summary(dist, self.collapse_tol)
         if batch is not None:
             probe = self._dead or _DeadProbe(self.model, self._index)
             self._dead = probe
             self.dead_units = probe.dead(batch)
             rec["dead"] = len(self.dead_units)
         self.history.append(rec)
-        self._hist.append(prunability_histogram(dist))
+        self._hist.append(hist)
         if self._keep:
             self._series.append(c)
         if self.sink is not None:

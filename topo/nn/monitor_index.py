@@ -152,30 +152,13 @@ class ParameterIndex:
         self.entry_block = torch.as_tensor(np.concatenate(block), device=self.device)
         self._targets: dict[int, Any] = {}
         self._m1 = self.arch.n_constrained + 1
-        self._host = self.device.type == "cpu"  # reduce with one sparse product on the host
-        self._signs = self._sign_matrix()
+        self._host = self.device.type == "cpu"  # reduce with numpy's bincount on the host
         # one scratch buffer for the squares of the largest two-sided block (no allocation per record)
         both = [b.param.numel() for b, (nh, nt) in zip(self.blocks, self.sides) if b.fast and nh and nt]
         dtype = self.params[0].dtype if self.params else torch.float32
         self._scratch = torch.empty(max(both, default=0), dtype=dtype, device=self.device)
         self._plan = [(i, self._reducer(b, need)) for i, (b, need) in enumerate(zip(self.blocks, self.sides))
                       if need[0] or need[1]]
-
-    def _sign_matrix(self):
-        """The sparse ``(2m, entries)`` matrix taking an entry vector to ``[Σ_in − Σ_out; Σ_in + Σ_out]``
-        (a head entry counts +1 in both halves, a tail entry −1 then +1; the dummy row is left out)."""
-        import scipy.sparse as sp
-
-        m1 = self.arch.n_constrained + 1
-        m = m1 - 1
-        tail = self._rows_np >= m1
-        row = np.where(tail, self._rows_np - m1, self._rows_np)
-        col = np.arange(self.n_entries)
-        keep = row < m
-        row, col, sign = row[keep], col[keep], np.where(tail[keep], -1.0, 1.0)
-        return sp.csr_matrix((np.concatenate([sign, np.ones(len(row))]),
-                              (np.concatenate([row, row + m]), np.concatenate([col, col]))),
-                             shape=(2 * m, self.n_entries))
 
     def targets(self, k: int):
         """The scatter index of ``k`` stacked entry vectors into ``k`` buffers of ``2(m+1)`` (cached)."""
@@ -271,17 +254,14 @@ class ParameterIndex:
     def reduce(self, flat, k: int = 1) -> np.ndarray:
         """``k`` stacked entry vectors to per-row ``(Σ_in − Σ_out, Σ_in + Σ_out)``: numpy, shape ``(k, 2, m)``.
 
-        One ``index_add`` and one copy to the host for all ``k`` (on the CPU, one
-        sparse product); the fixed edges' constants (`fixed_c`, `fixed_boundary`) are not included.
+        One weighted ``bincount`` on the CPU (``index_add`` and one copy to the host on other
+        devices) for all ``k``; the fixed edges' constants (`fixed_c`, `fixed_boundary`) are not included.
         """
         import torch
 
         m1 = self._m1
-        if self._host:  # one sparse product for all k: (2m, entries) @ (entries, k)
-            if not self.n_entries:
-                return np.zeros((k, 2, m1 - 1))
-            out = self._signs @ flat.numpy().reshape(k, self.n_entries).T
-            return out.T.reshape(k, 2, m1 - 1)
+        if self._host:  # float64 sums whatever the parameters' dtype
+            pm = np.bincount(self.targets(k), weights=flat.numpy(), minlength=2 * m1 * k)
         else:
             with torch.no_grad():
                 buf = torch.zeros(2 * m1 * k, dtype=torch.float64, device=self.device)

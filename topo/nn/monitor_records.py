@@ -28,7 +28,7 @@ import numpy as np
 from topo.errors import ReportError
 from topo.utils.validation import PATH, validate_params
 
-__all__ = ["FORMAT", "PRUNABILITY_BINS", "prunability_histogram", "to_frame", "summary_text", "save_history",
+__all__ = ["FORMAT", "PRUNABILITY_BINS", "prunability_histogram", "prunability_summary", "to_frame", "summary_text", "save_history",
            "load_history", "tensorboard_sink"]
 
 FORMAT = "topo-balance-history"
@@ -50,6 +50,33 @@ def prunability_histogram(distances: np.ndarray) -> list[int]:
     # bins [a, b) as numpy.histogram, the last one closed: one search, one count
     pos = np.searchsorted(_INNER_EDGES, np.asarray(distances, dtype=np.float64), side="right")
     return np.bincount(pos, minlength=len(PRUNABILITY_BINS) - 1).tolist()
+
+
+def prunability_summary(distances: np.ndarray, collapse_tol: float) -> tuple:
+    """``(min, median, collapsed, histogram)`` of the units' distances to their pruned strata, from one sort.
+
+    The same values as ``distances.min()``, ``np.median(distances)``, ``(distances <
+    collapse_tol).sum()`` and [`prunability_histogram`][topo.nn.monitor_records.prunability_histogram] (NaN
+    propagates to the minimum and the median, and falls into the last bin); ``None`` for
+    the minimum and the median of no units.
+
+    Examples
+    --------
+    >>> prunability_summary(np.array([3.0, 1e-5, 0.5, 2.0]), 1e-3)[:3]
+    (1e-05, 1.25, 1)
+    """
+    d = np.sort(np.asarray(distances, dtype=np.float64))  # NaN sorts last
+    n = len(d)
+    below = np.searchsorted(d, _INNER_EDGES, side="left")  # values below each inner edge
+    hist = np.diff(below, prepend=0, append=n).tolist()
+    collapsed = int(np.searchsorted(d, collapse_tol, side="left"))
+    if not n:
+        return None, None, collapsed, hist
+    if np.isnan(d[-1]):
+        return math.nan, math.nan, collapsed, hist
+    k = n // 2
+    median = float(d[k]) if n % 2 else float(0.5 * (d[k - 1] + d[k]))
+    return float(d[0]), median, collapsed, hist
 
 
 def _finite(x: Any) -> Any:
