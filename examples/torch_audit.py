@@ -31,11 +31,13 @@ def rescale_unit(model_in, model_out, j, alpha):
 
 def main(out: Path):
     torch.manual_seed(0)
-    # a residual MLP: the residual stream carries no conservation law
+    # a residual MLP: each residual-stream channel (the units joined by the identity skip) is one
+    # rescaling class with one conserved balance, shared by its members
     model, x = topo.zoo.residual_mlp(width=6, depth=1, d_in=3, d_out=1)
     arch = topo.from_torch(model).architecture
-    print(f"residual MLP: {arch.n_constrained} constrained units; free units by reason:",
-          dict(Counter(arch.free_reasons.values())))
+    print(f"residual MLP: {arch.n_constrained} conserved balances, {arch.n_shared} shared along the residual "
+          f"stream; free units by reason:", dict(Counter(arch.free_reasons.values())))
+    assert arch.n_shared == 6 and not arch.free_reasons
     # a LeNet-style CNN at channel level: every channel and neuron is constrained
     model, x = topo.zoo.lenet()
     arch = topo.from_torch(model, x).architecture
