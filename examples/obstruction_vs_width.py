@@ -58,7 +58,7 @@ def main(out: Path, samples: int, scheduler=None):
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
     plot_obstruction(exact, ax=axes[0])
     plot_obstruction(mc[mc["init"] == "kaiming"], ax=axes[0])
-    axes[0].set_title("per unit: exact (lines), Monte Carlo (crosses)")
+    axes[0].set_title("per unit: exact (lines), Monte Carlo (± 2 standard errors)")
     plot_obstruction(exact, quantity="network", ax=axes[1])
     axes[1].set_title("at least one pathological unit")
     fig.savefig(out / "obstruction_vs_width.png", dpi=110, bbox_inches="tight")
