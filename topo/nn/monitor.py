@@ -24,6 +24,7 @@ gradients and warns, naming the units, where it fails.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -44,8 +45,11 @@ __all__ = ["BalanceMonitor", "EulerWarning", "PER_CLASS_LIMIT"]
 PER_CLASS_LIMIT = 4096
 
 
+_TINY = float(np.finfo(np.float64).tiny)
+
+
 def _norm(x: np.ndarray) -> float:
-    return float(np.sqrt(x @ x))
+    return math.sqrt(float(x @ x))
 
 
 class EulerWarning(UserWarning):
@@ -214,9 +218,10 @@ class BalanceMonitor:
             self._read()  # the balances before the recorded step, for the SGD law
 
     def _after_step(self, optimizer, args, kwargs) -> None:
-        self._lr_uniform = self._hyper(optimizer, self._index.params).eta
+        hyper = self._hyper(optimizer, self._index.params)
+        self._lr_uniform = hyper.eta
         self._tau = self._tau + self._lr_uniform if self._lr_uniform is not None and self._tau is not None else None
-        self._advance(self.batch, optimizer)
+        self._advance(self.batch, optimizer, hyper)
 
     def step(self, batch=None) -> dict | None:
         """Count one optimizer step done by hand (when not attached); the record when one is made.
@@ -227,20 +232,21 @@ class BalanceMonitor:
         """
         return self._advance(self.batch if batch is None else batch, None)
 
-    def _advance(self, batch, optimizer) -> dict | None:
+    def _advance(self, batch, optimizer, hyper=None) -> dict | None:
         self._t += 1
         if self._t % self.every:
             return None
-        return self._record(batch, optimizer)
+        return self._record(batch, optimizer, hyper)
 
     # -- one record
-    def _record(self, batch, optimizer=None) -> dict:
+    def _record(self, batch, optimizer=None, hyper=None) -> dict:
         prev = self._last
-        hyper = self._hyper(optimizer, self._index.params) if optimizer is not None else None
+        if hyper is None and optimizer is not None:
+            hyper = self._hyper(optimizer, self._index.params)
         law = hyper is not None and hyper.law and prev is not None and prev[0] == self._t - 1
         red, flat = self._read(grads=law)
-        c, boundary = red[0, 0] + self._index.fixed_c, red[0, 1] + self._index.fixed_boundary
-        dist = np.sqrt(np.maximum(boundary, 0.0))
+        c, boundary = red[0] + self._index.fixed_rows  # one addition for both rows
+        dist = np.sqrt(boundary)  # a sum of squares: never negative
         n0 = self._n0
         rec: dict[str, Any] = {"step": self._t, "drift": _norm(c - self._c0) / n0 if n0 else 0.0,
                                "balance_norm": _norm(c)}
@@ -258,7 +264,7 @@ class BalanceMonitor:
         self.history.append(rec)
         self._hist.append(hist)
         if self._keep:
-            self._series.append(c)
+            self._series.append(c.copy())  # c is a row of a (2, m) array: keep m values, not 2m
         if self.sink is not None:
             self.sink({k: v for k, v in rec.items() if k != "step" and v is not None}, self._t)
         return rec
@@ -271,12 +277,12 @@ class BalanceMonitor:
         _, prev_flat, prev_signed = prev
         c_hat = law_prediction(idx, hyper, prev_flat, prev_signed, flat[idx.n_entries:], red[1, 0],
                                idx.grads()) + idx.fixed_c
-        scale = np.maximum(boundary, np.finfo(np.float64).tiny)
+        scale = np.maximum(boundary, _TINY)
         n0 = self._n0
         out = {"prediction_error": float(np.max(np.abs(c - c_hat) / scale, initial=0.0)),
                "predicted_norm": _norm(c_hat), "lr": self._lr_uniform}
         if self._tau is not None:
-            law = float(np.exp(-2.0 * hyper.lam * self._tau))
+            law = math.exp(-2.0 * hyper.lam * self._tau)
             out["decay_law"] = law
             out["decay_error"] = _norm(c - law * self._c0) / n0 if n0 else 0.0
         return out

@@ -133,6 +133,8 @@ class ParameterIndex:
         self.device = device
         self._layout(heads, tails)
         self.fixed_c, self.fixed_boundary = self._fixed(imp)
+        #: ``[fixed_c; fixed_boundary]``, shape ``(2, m)``: added to a reduction's ``(2, m)`` rows at once
+        self.fixed_rows = np.stack([self.fixed_c, self.fixed_boundary])
 
     def _layout(self, heads: list, tails: list) -> None:
         """The entry vector: per block, its head values then its tail values (needed sides
@@ -267,7 +269,10 @@ class ParameterIndex:
                 buf = torch.zeros(2 * m1 * k, dtype=torch.float64, device=self.device)
                 pm = buf.index_add_(0, self.targets(k), flat).cpu().numpy()
         pm = pm.reshape(k, 2, m1)[:, :, :-1]
-        return np.stack([pm[:, 0] - pm[:, 1], pm[:, 0] + pm[:, 1]], axis=1)
+        out = np.empty((k, 2, m1 - 1))
+        np.subtract(pm[:, 0], pm[:, 1], out=out[:, 0])
+        np.add(pm[:, 0], pm[:, 1], out=out[:, 1])
+        return out
 
     def expand(self, per_block):
         """Per-block factors (a sequence, one per parameter block) as per-entry weights (torch)."""

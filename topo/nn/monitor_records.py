@@ -67,8 +67,8 @@ def prunability_summary(distances: np.ndarray, collapse_tol: float) -> tuple:
     """
     d = np.sort(np.asarray(distances, dtype=np.float64))  # NaN sorts last
     n = len(d)
-    below = np.searchsorted(d, _INNER_EDGES, side="left")  # values below each inner edge
-    hist = np.diff(below, prepend=0, append=n).tolist()
+    below = np.searchsorted(d, _INNER_EDGES, side="left").tolist()  # values below each inner edge
+    hist = [below[0]] + [b - a for a, b in zip(below, below[1:])] + [n - below[-1]]
     collapsed = int(np.searchsorted(d, collapse_tol, side="left"))
     if not n:
         return None, None, collapsed, hist
