@@ -370,6 +370,23 @@ def test_per_class_series_are_optional():
     assert mon.series is None and "balances" not in mon.to_dict() and len(mon.history) == 2
 
 
+@pytest.mark.parametrize("per_class", [False, True])
+def test_memory_per_record_is_o1_or_one_value_per_class(per_class):
+    import tracemalloc
+
+    mon = topo.BalanceMonitor(_mlp((6, 300, 200, 3)), per_class=per_class, frozen=False)
+    m = mon.architecture.n_constrained
+    mon.step()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(50):
+        mon.step()
+    per_record = (tracemalloc.get_traced_memory()[0] - before) / 50
+    tracemalloc.stop()
+    kept = 8 * m if per_class else 0  # the balances of every class, float64, and nothing else of size m
+    assert kept <= per_record < kept + 4096, (per_record, m)
+
+
 def test_a_file_that_is_not_a_history_is_refused(tmp_path):
     p = tmp_path / "x.json"
     p.write_text('{"a": 1}')
