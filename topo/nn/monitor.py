@@ -146,7 +146,7 @@ class BalanceMonitor:
         self._t, self._tau, self._opt, self._handles, self._last = 0, 0.0, None, [], None
         self._lr_uniform: float | None = None
         self._hyper, self._auto_euler = HyperCache(), True
-        c, _ = self._current()
+        c = self._current()[0]
         self._c0, self._n0 = c, _norm(c)
         self._frozen = self._frozen_edges(c) if frozen else None
         self._dead = _DeadProbe(model, self._index) if batch is not None else None
@@ -163,19 +163,22 @@ class BalanceMonitor:
         return red, flat
 
     def _current(self):
-        """``(c, boundary)`` of the current parameters as numpy arrays."""
+        """``(c, boundary)`` of the current parameters as numpy arrays (kept for the SGD law)."""
         red, _ = self._read()
-        return red[0, 0] + self._index.fixed_c, red[0, 1] + self._index.fixed_boundary
+        return red[0] + self._index.fixed_rows
+
+    def _rows(self) -> np.ndarray:
+        """``[c; boundary]`` of the current parameters, shape ``(2, m)``, without touching the record state."""
+        return self._index.reduce(self._index.entries())[0] + self._index.fixed_rows
 
     def balances(self) -> np.ndarray:
         """The current balances, aligned with ``architecture.constrained``."""
-        return self._index.reduce(self._index.entries())[0, 0] + self._index.fixed_c
+        return self._rows()[0]
 
     def prunability(self) -> np.ndarray:
         """Every unit's (class's) distance ``||θ_∂C||`` to its pruned stratum, aligned with
         ``architecture.constrained``."""
-        b = self._index.reduce(self._index.entries())[0, 1] + self._index.fixed_boundary
-        return np.sqrt(np.maximum(b, 0.0))
+        return np.sqrt(self._rows()[1])  # a sum of squares: never negative
 
     def _frozen_edges(self, c0: np.ndarray):
         from topo.fiber.connectivity import connectivity
@@ -305,7 +308,7 @@ class BalanceMonitor:
         red = idx.reduce(idx.entries((None, grads), (None, None), (grads, None)), 3)
         cross, bq, bg = red[0, 0], red[1, 1], red[2, 1]
         bound = np.sqrt(np.maximum(bq * bg, 0.0))
-        resid = np.abs(cross) / np.maximum(bound, np.finfo(np.float64).tiny)
+        resid = np.abs(cross) / np.maximum(bound, _TINY)
         resid[bound == 0] = 0.0
         bad = np.flatnonzero(resid > tol)
         names = self.architecture.node_names(self.architecture.constrained_index[bad[:8]])

@@ -132,9 +132,9 @@ class ParameterIndex:
         self.sides = [(bool((h < m).any()), bool((t < m).any())) for h, t in zip(heads, tails)]
         self.device = device
         self._layout(heads, tails)
-        self.fixed_c, self.fixed_boundary = self._fixed(imp)
         #: ``[fixed_c; fixed_boundary]``, shape ``(2, m)``: added to a reduction's ``(2, m)`` rows at once
-        self.fixed_rows = np.stack([self.fixed_c, self.fixed_boundary])
+        self.fixed_rows = np.stack(self._fixed(imp))
+        self.fixed_c, self.fixed_boundary = self.fixed_rows  # views of its rows
 
     def _layout(self, heads: list, tails: list) -> None:
         """The entry vector: per block, its head values then its tail values (needed sides

@@ -28,8 +28,8 @@ import numpy as np
 from topo.errors import ReportError
 from topo.utils.validation import PATH, validate_params
 
-__all__ = ["FORMAT", "PRUNABILITY_BINS", "prunability_histogram", "prunability_summary", "to_frame", "summary_text", "save_history",
-           "load_history", "tensorboard_sink"]
+__all__ = ["FORMAT", "PRUNABILITY_BINS", "prunability_histogram", "prunability_summary", "to_frame", "summary_text",
+           "save_history", "load_history", "tensorboard_sink"]
 
 FORMAT = "topo-balance-history"
 #: Bin edges of the prunability histograms: 10^-8 .. 10^4, four bins per decade (below and above: end bins).
