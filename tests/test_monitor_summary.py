@@ -1,5 +1,4 @@
-"""prunability_summary (one sort) against the obvious numpy reductions, and the host reduction of
-the monitor's index against a dense scatter."""
+"""prunability_summary (one sort) against the obvious numpy reductions and prunability_histogram."""
 
 import math
 
@@ -29,4 +28,4 @@ def test_the_summary_is_min_median_count_and_histogram(d, tol):
         assert math.isnan(mn) and math.isnan(med)
         return
     assert mn == d.min()
-    assert med == pytest.approx(float(np.median(d)), rel=1e-15, abs=0) or med == np.median(d)
+    assert med == pytest.approx(float(np.median(d)), rel=1e-15, abs=0)
