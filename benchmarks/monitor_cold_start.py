@@ -22,6 +22,8 @@ import torch  # noqa: E402
 
 import topo  # noqa: E402
 from _table import print_table  # noqa: E402
+from monitor_overhead import mlp  # noqa: E402
+from topo.nn.monitor_index import ParameterIndex  # noqa: E402
 
 
 def _pair(pre, f, n: int = 200) -> tuple[float, float]:
@@ -41,17 +43,15 @@ def _pair(pre, f, n: int = 200) -> tuple[float, float]:
 
 def main() -> None:
     torch.set_num_threads(1)
-    torch.manual_seed(0)
-    mlp = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
-                              torch.nn.ReLU(), torch.nn.Linear(512, 10))
+    net = mlp()
     X, y = torch.randn(64, 784), torch.randint(0, 10, (64,))
-    opt = torch.optim.Adam(mlp.parameters(), lr=1e-4)
-    idx = topo.BalanceMonitor(mlp, X[:2], per_class=False, frozen=False)._index
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    idx = ParameterIndex(net, topo.from_torch(net, X[:2]))  # the monitor's balance pass
     tiny = torch.randn(512)
 
     def step():
         opt.zero_grad()
-        torch.nn.functional.cross_entropy(mlp(X), y).backward()
+        torch.nn.functional.cross_entropy(net(X), y).backward()
         opt.step()
 
     rows = []

@@ -45,13 +45,19 @@ import topo  # noqa: E402
 from _table import print_table  # noqa: E402
 
 
+def mlp() -> torch.nn.Sequential:
+    """The MLP 784-512-512-10 of these benchmarks (float32, seeded)."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
+                               torch.nn.ReLU(), torch.nn.Linear(512, 10))
+
+
 def _models():
     torch.manual_seed(0)
     resnet, _ = topo.zoo.resnet18(batchnorm=False)
-    mlp = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
-                              torch.nn.ReLU(), torch.nn.Linear(512, 10))
+    net = mlp()
     return [("ResNet-18 (no BatchNorm), batch 8x3x32x32", resnet.train(), torch.randn(8, 3, 32, 32)),
-            ("MLP 784-512-512-10, batch 64", mlp, torch.randn(64, 784))]
+            ("MLP 784-512-512-10, batch 64", net, torch.randn(64, 784))]
 
 
 def _overhead(model, X, blocks: int, n: int, adam: bool = False) -> dict:
@@ -97,12 +103,10 @@ def _overhead(model, X, blocks: int, n: int, adam: bool = False) -> dict:
 
 
 def _memory(records: int) -> list[tuple[str, float]]:
-    torch.manual_seed(0)
-    mlp = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 512),
-                              torch.nn.ReLU(), torch.nn.Linear(512, 10))
+    net = mlp()
     out = []
     for per_class in (False, True):
-        mon = topo.BalanceMonitor(mlp, per_class=per_class, frozen=False)
+        mon = topo.BalanceMonitor(net, per_class=per_class, frozen=False)
         mon.step()
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
