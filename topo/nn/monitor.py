@@ -39,7 +39,7 @@ from topo.nn.monitor_sgd import HyperCache, law_prediction, plain_sgd
 from topo.nn.result import LEVEL, TorchImport
 from topo.utils.validation import BOOLEAN, COUNT, PATH, TOLERANCE, InstanceOf, IsCallable, NoneOr, validate_params
 
-__all__ = ["BalanceMonitor", "EulerWarning", "PER_CLASS_LIMIT"]
+__all__ = ["BalanceMonitor", "EulerWarning", "MonitorWarning", "PER_CLASS_LIMIT"]
 
 #: Per-class series are kept by default up to this many classes (``per_class=None``).
 PER_CLASS_LIMIT = 4096
@@ -52,8 +52,17 @@ def _norm(x: np.ndarray) -> float:
     return math.sqrt(float(x @ x))
 
 
+def _versions(tensors: list) -> tuple:
+    """Version counters (PyTorch bumps one at every in-place change of its tensor); -1 for None."""
+    return tuple(-1 if t is None else t._version for t in tensors)
+
+
 class EulerWarning(UserWarning):
     """The Euler identity fails on the model's real gradients: the import does not match the model."""
+
+
+class MonitorWarning(UserWarning):
+    """The parameters changed while a record was read in the background (``background=True``)."""
 
 
 class BalanceMonitor:
@@ -89,6 +98,18 @@ class BalanceMonitor:
     level : {"auto", "neuron", "channel"}
     imported : TorchImport, optional
         The result of ``from_torch(model, ...)`` when already at hand (not re-imported).
+    background : bool
+        Attached to an optimizer, read the parameters of a record on a worker thread
+        while the training loop goes on to the next forward and backward pass (the
+        gradients the SGD law needs are read at once, in the step hook: the next
+        backward pass overwrites them).  The record is added to `history` before
+        the next ``optimizer.step()`` changes the parameters, or when any output is
+        read (`flush`): same values as without it.  Worth it when a core is spare
+        (e.g. ``torch.set_num_threads`` below the core count); it assumes that only
+        the optimizer changes the parameters, and a change between steps that
+        PyTorch sees (an in-place operation on a parameter) gives a `MonitorWarning`,
+        a record read again at once and the synchronous mode from then on (a change
+        through ``.data`` is not seen).
 
     Attributes
     ----------
@@ -121,10 +142,11 @@ class BalanceMonitor:
 
     @validate_params(every=COUNT, sink=NoneOr(IsCallable()), per_class=NoneOr(BOOLEAN), collapse_tol=TOLERANCE,
                      frozen=BOOLEAN, euler_tol=NoneOr(TOLERANCE), level=LEVEL,
-                     imported=NoneOr(InstanceOf(TorchImport, name="a TorchImport")))
+                     imported=NoneOr(InstanceOf(TorchImport, name="a TorchImport")), background=BOOLEAN)
     def __init__(self, model, example_input=None, *, every: int = 1, sink: Callable | None = None, batch=None,
                  per_class: bool | None = None, collapse_tol: float = 1e-3, frozen: bool = True,
-                 euler_tol: float | None = None, level: str = "auto", imported: TorchImport | None = None):
+                 euler_tol: float | None = None, level: str = "auto", imported: TorchImport | None = None,
+                 background: bool = False):
         from topo.nn.trace import from_torch
 
         if imported is None:
@@ -138,9 +160,11 @@ class BalanceMonitor:
         self._keep = (m <= PER_CLASS_LIMIT) if per_class is None else per_class
         dtype = self._index.params[0].dtype if self._index.params else None
         self._euler_tol = euler_tol if euler_tol is not None else (1e-8 if str(dtype) == "torch.float64" else 1e-3)
-        self.history: list[dict] = []
+        self._history: list[dict] = []
         self.euler: dict | None = None
-        self.dead_units: list = []
+        self._dead_units: list = []
+        self.background, self._pool, self._pending = background, None, None
+        self._grads_fresh: bool | None = None  # new gradient tensors at every backward pass? (background)
         self._series: list[np.ndarray] = []
         self._hist: list[list[int]] = []
         self._t, self._tau, self._opt, self._handles, self._last = 0, 0.0, None, [], None
@@ -153,12 +177,18 @@ class BalanceMonitor:
         self._record(self.batch)
 
     # -- reading the parameters
-    def _read(self, grads: bool = False):
-        """One pass over the parameters (and their gradients): the reduced rows ``(k, 2, m)``
-        and the entry vector; keeps the parameters' part for the next step's SGD law."""
+    def _read(self, grads: list | None = None, grad_flat=None):
+        """One pass over the parameters (and over the gradients ``grads``, unless their
+        entries ``grad_flat`` were read already): the reduced rows ``(k, 2, m)`` and the
+        entry vector; keeps the parameters' part for the next step's SGD law."""
         idx = self._index
-        flat = idx.entries((None, None), (idx.grads(), None)) if grads else idx.entries()
-        red = idx.reduce(flat, 2 if grads else 1)
+        if grad_flat is not None:
+            import torch
+
+            flat = torch.cat((idx.entries(), grad_flat))
+        else:
+            flat = idx.entries((None, None), (grads, None)) if grads is not None else idx.entries()
+        red = idx.reduce(flat, 1 if grads is None and grad_flat is None else 2)
         self._last = (self._t, flat[: idx.n_entries], red[0, 0])
         return red, flat
 
@@ -169,6 +199,7 @@ class BalanceMonitor:
 
     def _rows(self) -> np.ndarray:
         """``[c; boundary]`` of the current parameters, shape ``(2, m)``, without touching the record state."""
+        self.flush()
         return self._index.reduce(self._index.entries())[0] + self._index.fixed_rows
 
     def balances(self) -> np.ndarray:
@@ -202,18 +233,34 @@ class BalanceMonitor:
         self.detach()
         self._opt = optimizer
         self._auto_euler = euler
+        if self.background:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="topo-monitor")
         self._last = None  # the parameters may have moved while detached: the next step reads them
         self._handles = [optimizer.register_step_pre_hook(self._before_step),
                          optimizer.register_step_post_hook(self._after_step)]
         return self
 
     def detach(self) -> None:
-        """Remove the optimizer hooks (the history stays)."""
+        """Remove the optimizer hooks (the history stays, with a record still in the background)."""
+        self.flush()
         for h in self._handles:
             h.remove()
         self._handles, self._opt = [], None
+        self._stop_pool()
+
+    def _stop_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _before_step(self, optimizer, args, kwargs) -> None:
+        if self._pending is not None and self._pending[1][0] and self._grads_fresh is not False:
+            # a backward pass ran since the record: new gradient tensors, or the same ones changed in place?
+            read = self._pending[1][2]
+            self._grads_fresh = all(g is None or p.grad is not g for p, g in zip(self._index.params, read))
+        self.flush()  # the step is about to change the parameters a background record reads
         if self.euler is None and self._auto_euler:
             self.check_euler()
         if (self._t + 1) % self.every == 0 and (self._last is None or self._last[0] != self._t) and \
@@ -233,38 +280,106 @@ class BalanceMonitor:
         the monitor does not see the optimizer: no SGD law and no Euler self-test
         (call [`check_euler`][topo.nn.monitor.BalanceMonitor.check_euler] before ``optimizer.step()``).
         """
+        self.flush()
         return self._advance(self.batch if batch is None else batch, None)
 
     def _advance(self, batch, optimizer, hyper=None) -> dict | None:
         self._t += 1
         if self._t % self.every:
             return None
-        return self._record(batch, optimizer, hyper)
+        if self._pool is None or optimizer is None:
+            return self._record(batch, optimizer, hyper)
+        hyper, law = self._law(optimizer, hyper)
+        grads = self._index.grads()
+        # the SGD law's gradients: read now unless the loop is known to give every backward pass new
+        # gradient tensors (zero_grad(set_to_none=True), PyTorch's default), which leaves these alone
+        early = law and not self._grads_fresh
+        grad_flat = self._index.entries((grads, None)) if early else None
+        job = (law, hyper, grads, grad_flat)
+        watched = (self._versions(), _versions(grads) if law and not early else None)
+        self._pending = (self._pool.submit(self._measure, *job), job, watched, self._last, batch)
+        return None
 
     # -- one record
-    def _record(self, batch, optimizer=None, hyper=None) -> dict:
-        prev = self._last
+    def _law(self, optimizer, hyper):
+        """``(hyper, law)``: the optimizer's hyper-parameters and whether this record checks the SGD law."""
         if hyper is None and optimizer is not None:
             hyper = self._hyper(optimizer, self._index.params)
-        law = hyper is not None and hyper.law and prev is not None and prev[0] == self._t - 1
-        red, flat = self._read(grads=law)
+        prev = self._last
+        return hyper, hyper is not None and hyper.law and prev is not None and prev[0] == self._t - 1
+
+    def _record(self, batch, optimizer=None, hyper=None) -> dict:
+        hyper, law = self._law(optimizer, hyper)
+        return self._commit(*self._measure(law, hyper, self._index.grads()), batch)
+
+    def _versions(self) -> tuple:
+        """The parameters' version counters (PyTorch bumps them at every in-place change)."""
+        return _versions(self._index.params)
+
+    def flush(self) -> None:
+        """Add the record still being read in the background (``background=True``) to the history.
+
+        Every output (`history`, `balances`, `to_frame`, `save`, ...) and the next
+        ``optimizer.step()`` call it first; a training loop that reads nothing after
+        its last step calls it (or `detach`) before handing the sink's data on.
+        """
+        if self._pending is None:
+            return
+        future, job, (versions, grad_versions), prev, batch = self._pending
+        self._pending = None
+        measured = future.result()
+        law, hyper, grads, grad_flat = job
+        lost = grad_versions is not None and _versions(grads) != grad_versions
+        if lost:  # changed in place while read: this record's SGD law cannot be checked
+            self._grads_fresh = False
+            warnings.warn(f"the gradients were changed in place while the record of step {self._t} read them in "
+                          "the background (zero_grad(set_to_none=False), or accumulation): that record has no SGD-law "
+                          "check, and the monitor reads the gradients in the step hook from now on", MonitorWarning,
+                          stacklevel=2)
+        if self._versions() != versions:
+            warnings.warn("the model's parameters changed between optimizer steps while a record was read in the "
+                          f"background (step {self._t}); the record is read again from the current parameters and "
+                          "the monitor records synchronously from now on (background=False)", MonitorWarning,
+                          stacklevel=2)
+            self.background = False
+            self._stop_pool()
+            self._last = prev
+            measured = self._measure(law and not lost, hyper, grads, grad_flat)
+        elif lost:
+            self._last = prev
+            measured = self._measure(False, hyper, grads)
+        self._commit(*measured, batch)
+
+    def _measure(self, law: bool, hyper, grads: list, grad_flat=None) -> tuple[dict, list, np.ndarray]:
+        """The record's numbers from the parameters: ``(record, prunability histogram, c)``.
+
+        Reads the parameters (and, for the SGD law, the gradients ``grads`` or their
+        entries ``grad_flat`` read before) and nothing the training loop changes
+        between steps: it runs on the worker thread with ``background=True``."""
+        prev = self._last
+        red, flat = self._read(grads if law and grad_flat is None else None, grad_flat if law else None)
         c, boundary = red[0] + self._index.fixed_rows  # one addition for both rows
         dist = np.sqrt(boundary)  # a sum of squares: never negative
         n0 = self._n0
         rec: dict[str, Any] = {"step": self._t, "drift": _norm(c - self._c0) / n0 if n0 else 0.0,
                                "balance_norm": _norm(c)}
         if law:
-            rec.update(self._sgd_law(hyper, prev, red, flat, c, boundary))
+            rec.update(self._sgd_law(hyper, prev, red, flat, c, boundary, grads))
         if self._frozen is not None:
             rec["frozen_flips"] = self._frozen.flips()
         rec["min_prunability"], rec["median_prunability"], rec["collapsed"], hist = \
             prunability_summary(dist, self.collapse_tol)
+        return rec, hist, c
+
+    def _commit(self, rec: dict, hist: list, c: np.ndarray, batch) -> dict:
+        """Dead units on the probe batch (a forward pass: on the main thread), then the
+        record into the history, the per-class series and the sink."""
         if batch is not None:
             probe = self._dead or _DeadProbe(self.model, self._index)
             self._dead = probe
-            self.dead_units = probe.dead(batch)
-            rec["dead"] = len(self.dead_units)
-        self.history.append(rec)
+            self._dead_units = probe.dead(batch)
+            rec["dead"] = len(self._dead_units)
+        self._history.append(rec)
         self._hist.append(hist)
         if self._keep:
             self._series.append(c.copy())  # c is a row of a (2, m) array: keep m values, not 2m
@@ -272,14 +387,15 @@ class BalanceMonitor:
             self.sink({k: v for k, v in rec.items() if k != "step" and v is not None}, self._t)
         return rec
 
-    def _sgd_law(self, hyper, prev, red: np.ndarray, flat, c: np.ndarray, boundary: np.ndarray) -> dict:
+    def _sgd_law(self, hyper, prev, red: np.ndarray, flat, c: np.ndarray, boundary: np.ndarray,
+                 grads: list) -> dict:
         """One-step prediction ``ĉ = (1−ηλ)² c_prev + η² B̃ ||g||²`` and its error (one ``η``
         and one ``λ`` for all the trained parameters: with several, the cross term
         ``−2η(1−ηλ) Σ ±⟨θ, g⟩`` of a unit no longer cancels)."""
         idx = self._index
         _, prev_flat, prev_signed = prev
         c_hat = law_prediction(idx, hyper, prev_flat, prev_signed, flat[idx.n_entries:], red[1, 0],
-                               idx.grads()) + idx.fixed_c
+                               grads) + idx.fixed_c
         scale = np.maximum(boundary, _TINY)
         n0 = self._n0
         out = {"prediction_error": float(np.max(np.abs(c - c_hat) / scale, initial=0.0)),
@@ -302,6 +418,7 @@ class BalanceMonitor:
         (use the optimizer's ``weight_decay``).  Returns (and keeps as
         `euler`) ``{"max_residual", "failed", "checked"}``.
         """
+        self.flush()
         tol = self._euler_tol if tol is None else tol
         idx = self._index
         grads = idx.grads()
@@ -325,6 +442,18 @@ class BalanceMonitor:
         return self.euler
 
     # -- outputs
+    @property
+    def history(self) -> list[dict]:
+        """One record per recorded step (see the class's Attributes)."""
+        self.flush()
+        return self._history
+
+    @property
+    def dead_units(self) -> list:
+        """The dead units on the probe batch at the last record (names)."""
+        self.flush()
+        return self._dead_units
+
     def to_dict(self) -> dict:
         """The history as a JSON-ready mapping (see `topo.nn.monitor_records`)."""
         arch = self.architecture
@@ -343,6 +472,7 @@ class BalanceMonitor:
     @property
     def series(self) -> np.ndarray | None:
         """The balances at every record, shape ``(records, classes)``, when kept (``per_class``)."""
+        self.flush()
         return np.array(self._series) if self._keep else None
 
     def to_frame(self):
