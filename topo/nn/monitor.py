@@ -234,9 +234,7 @@ class BalanceMonitor:
         self._opt = optimizer
         self._auto_euler = euler
         if self.background:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="topo-monitor")
+            self._pool = _Worker(self)
         self._last = None  # the parameters may have moved while detached: the next step reads them
         self._handles = [optimizer.register_step_pre_hook(self._before_step),
                          optimizer.register_step_post_hook(self._after_step)]
@@ -252,13 +250,13 @@ class BalanceMonitor:
 
     def _stop_pool(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True)
+            self._pool.shutdown()
             self._pool = None
 
     def _before_step(self, optimizer, args, kwargs) -> None:
-        if self._pending is not None and self._pending[1][0] and self._grads_fresh is not False:
+        if self._pending is not None and self._pending[0][0] and self._grads_fresh is not False:
             # a backward pass ran since the record: new gradient tensors, or the same ones changed in place?
-            read = self._pending[1][2]
+            read = self._pending[0][2]
             self._grads_fresh = all(g is None or p.grad is not g for p, g in zip(self._index.params, read))
         self.flush()  # the step is about to change the parameters a background record reads
         if self.euler is None and self._auto_euler:
@@ -297,7 +295,8 @@ class BalanceMonitor:
         grad_flat = self._index.entries((grads, None)) if early else None
         job = (law, hyper, grads, grad_flat)
         watched = (self._versions(), _versions(grads) if law and not early else None)
-        self._pending = (self._pool.submit(self._measure, *job), job, watched, self._last, batch)
+        self._pool.submit(self._measure, job)
+        self._pending = (job, watched, self._last, batch)
         return None
 
     # -- one record
@@ -325,9 +324,9 @@ class BalanceMonitor:
         """
         if self._pending is None:
             return
-        future, job, (versions, grad_versions), prev, batch = self._pending
+        job, (versions, grad_versions), prev, batch = self._pending
         self._pending = None
-        measured = future.result()
+        measured = self._pool.result()
         law, hyper, grads, grad_flat = job
         lost = grad_versions is not None and _versions(grads) != grad_versions
         if lost:  # changed in place while read: this record's SGD law cannot be checked
@@ -493,6 +492,51 @@ class BalanceMonitor:
     def save(self, path) -> Any:
         """Write the history as JSON (``topo audit --history FILE`` embeds it in a report); the path."""
         return save_history(self.to_dict(), path)
+
+
+class _Worker:
+    """The thread of ``background=True``: runs the reads handed to it in order, one C-level
+    queue each way (an executor's futures and locks cost tens of µs per step here)."""
+
+    def __init__(self, owner):
+        import atexit
+        import queue
+        import threading
+        import weakref
+
+        self._jobs, self._done = queue.SimpleQueue(), queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="topo-monitor", daemon=True)
+        self._thread.start()
+        weakref.finalize(owner, self._jobs.put, None)  # a monitor dropped while attached ends its thread
+        # at exit, let a read in progress finish (a daemon thread stopped inside torch aborts the process)
+        jobs, thread = self._jobs, self._thread
+        self._at_exit = lambda: (jobs.put(None), thread.join())
+        atexit.register(self._at_exit)
+
+    def _loop(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            fn, args = job
+            try:
+                self._done.put((True, fn(*args)))
+            except BaseException as exc:  # handed to the caller of result()
+                self._done.put((False, exc))
+            del job, fn, args  # hold no reference to the monitor while waiting
+
+    def submit(self, fn: Callable, args: tuple) -> None:
+        self._jobs.put((fn, args))
+
+    def result(self):
+        ok, value = self._done.get()
+        if not ok:
+            raise value
+        return value
+
+    def shutdown(self) -> None:
+        import atexit
+
+        atexit.unregister(self._at_exit)
+        self._jobs.put(None)
+        self._thread.join()
 
 
 class _FrozenSigns:
