@@ -193,3 +193,45 @@ def test_every_output_waits_for_the_record_in_the_background(tmp_path):
 def test_background_must_be_a_bool():
     with pytest.raises(topo.errors.ParameterError, match="background"):
         topo.BalanceMonitor(_mlp(), background="yes")
+
+
+def test_an_error_on_the_worker_thread_is_raised_by_the_next_flush():
+    model = _mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    mon = topo.BalanceMonitor(model, background=True).attach(opt)
+
+    def broken(*job):
+        raise FloatingPointError("boom on the worker")
+    mon._measure = broken
+    torch.nn.functional.mse_loss(model(torch.randn(4, 5, dtype=torch.float64)), torch.zeros(4, 3,
+                                                                                             dtype=torch.float64)).backward()
+    opt.step()
+    with pytest.raises(FloatingPointError, match="boom on the worker"):
+        mon.flush()
+    mon.detach()
+
+
+def test_a_script_that_ends_with_a_record_in_the_background_exits_cleanly(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import torch, topo\n"
+        "torch.manual_seed(0)\n"
+        "net = torch.nn.Sequential(torch.nn.Linear(300, 300), torch.nn.ReLU(), torch.nn.Linear(300, 3))\n"
+        "opt = torch.optim.SGD(net.parameters(), lr=1e-3)\n"
+        "mon = topo.BalanceMonitor(net, background=True).attach(opt)\n"
+        "measure = mon._measure\n"
+        "def slow(*job):  # still inside torch when the script ends\n"
+        "    for _ in range(200):\n"
+        "        torch.randn(300, 300).square().sum()\n"
+        "    return measure(*job)\n"
+        "mon._measure = slow\n"
+        "X = torch.randn(32, 300)\n"
+        "for _ in range(5):\n"
+        "    opt.zero_grad(); net(X).square().mean().backward(); opt.step()\n"
+        "print('records', len(mon._history), 'pending', mon._pending is not None)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "records 5 pending True" in done.stdout and "terminate" not in done.stderr
