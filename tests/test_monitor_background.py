@@ -16,6 +16,17 @@ import topo  # noqa: E402
 from topo.nn.monitor import MonitorWarning  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """The background worker wants a spare core: one torch thread, as the docs advise."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "background=True with torch using", RuntimeWarning)  # a 1-core machine
+        yield
+    torch.set_num_threads(before)
+
+
 def _mlp(widths=(5, 9, 7, 3), seed=11):
     torch.manual_seed(seed)
     layers = []
@@ -235,3 +246,20 @@ def test_a_script_that_ends_with_a_record_in_the_background_exits_cleanly(tmp_pa
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "records 5 pending True" in done.stdout and "terminate" not in done.stderr
+
+
+def test_background_without_a_spare_core_says_it_will_not_pay():
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    torch.set_num_threads(cores)
+    opt = torch.optim.SGD(_mlp().parameters(), lr=0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(RuntimeWarning, match=f"torch using {cores} threads on {cores} cores"):
+            topo.BalanceMonitor(_mlp(), background=True).attach(opt)
+    torch.set_num_threads(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        if cores > 1:
+            topo.BalanceMonitor(_mlp(), background=True).attach(opt).detach()  # a spare core: no warning

@@ -57,12 +57,26 @@ def _versions(tensors: list) -> tuple:
     return tuple(-1 if t is None else t._version for t in tensors)
 
 
+def _warn_without_a_spare_core(device) -> None:
+    """``background=True`` on the CPU while torch's threads take every core: say that it will not pay."""
+    import os
+
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if device.type == "cpu" and torch.get_num_threads() >= cores:
+        warnings.warn(f"background=True with torch using {torch.get_num_threads()} threads on {cores} cores: the "
+                      "monitor's worker thread competes with the training step for the cores (slower than the "
+                      "synchronous monitor); leave a core free, e.g. torch.set_num_threads("
+                      f"{max(cores - 1, 1)})", RuntimeWarning, stacklevel=3)
+
+
 class EulerWarning(UserWarning):
     """The Euler identity fails on the model's real gradients: the import does not match the model."""
 
 
 class MonitorWarning(UserWarning):
-    """The parameters changed while a record was read in the background (``background=True``)."""
+    """Parameters or gradients changed in place while a record read them in the background (``background=True``)."""
 
 
 class BalanceMonitor:
@@ -99,17 +113,18 @@ class BalanceMonitor:
     imported : TorchImport, optional
         The result of ``from_torch(model, ...)`` when already at hand (not re-imported).
     background : bool
-        Attached to an optimizer, read the parameters of a record on a worker thread
-        while the training loop goes on to the next forward and backward pass (the
-        gradients the SGD law needs are read at once, in the step hook: the next
-        backward pass overwrites them).  The record is added to `history` before
-        the next ``optimizer.step()`` changes the parameters, or when any output is
-        read (`flush`): same values as without it.  Worth it when a core is spare
-        (e.g. ``torch.set_num_threads`` below the core count); it assumes that only
-        the optimizer changes the parameters, and a change between steps that
-        PyTorch sees (an in-place operation on a parameter) gives a `MonitorWarning`,
-        a record read again at once and the synchronous mode from then on (a change
-        through ``.data`` is not seen).
+        Attached to an optimizer, read a record's parameters (and the gradients of
+        the SGD law, once the loop is seen to give every backward pass new gradient
+        tensors, as ``zero_grad()`` does; else in the step hook) on a worker thread
+        while the training loop goes on to the next forward and backward pass.  The
+        record is added to `history` before the next ``optimizer.step()`` changes
+        the parameters, or when any output is read (`flush`): the same values as
+        without it.  Worth it when a core is spare (``torch.set_num_threads`` below
+        the core count).  It assumes that only the optimizer changes the parameters:
+        an in-place change between steps that PyTorch sees gives a `MonitorWarning`
+        (a parameter: the record is read again and the monitor turns synchronous; a
+        gradient being read: that record has no SGD-law check); a change through
+        ``.data`` is not seen.  See ``docs/monitor.md``.
 
     Attributes
     ----------
@@ -234,6 +249,7 @@ class BalanceMonitor:
         self._opt = optimizer
         self._auto_euler = euler
         if self.background:
+            _warn_without_a_spare_core(self._index.device)
             self._pool = _Worker(self)
         self._last = None  # the parameters may have moved while detached: the next step reads them
         self._handles = [optimizer.register_step_pre_hook(self._before_step),
