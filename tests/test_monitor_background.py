@@ -263,3 +263,29 @@ def test_background_without_a_spare_core_says_it_will_not_pay():
         warnings.simplefilter("error", RuntimeWarning)
         if cores > 1:
             topo.BalanceMonitor(_mlp(), background=True).attach(opt).detach()  # a spare core: no warning
+
+
+def test_a_closure_step_gives_the_synchronous_records():
+    """optimizer.step(closure): the gradients are computed inside the step, after the pre-hook."""
+    def run(background):
+        model = _mlp()
+        g = torch.Generator().manual_seed(21)
+        X, y = torch.randn(32, 5, generator=g, dtype=torch.float64), torch.randint(0, 3, (32,), generator=g)
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, weight_decay=0.01)
+        mon = topo.BalanceMonitor(model, background=background).attach(opt, euler=False)
+
+        def closure():
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(X), y)
+            loss.backward()
+            return loss
+        for _ in range(6):
+            opt.step(closure)
+        return mon
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MonitorWarning)
+        bg = run(True)
+    sync = run(False)
+    assert bg.history == sync.history and bg._grads_fresh is False
+    assert max(r["prediction_error"] for r in bg.history[1:]) < 1e-10
