@@ -289,3 +289,23 @@ def test_a_closure_step_gives_the_synchronous_records():
     sync = run(False)
     assert bg.history == sync.history and bg._grads_fresh is False
     assert max(r["prediction_error"] for r in bg.history[1:]) < 1e-10
+
+
+def test_a_convolutional_resnet_gives_the_synchronous_records():
+    """Convolutions (k > 1 taps per edge) and stream classes, SGD with weight decay, 2 images 3x8x8."""
+    def run(background):
+        model, _ = topo.zoo.resnet18(batchnorm=False, width=4, num_classes=3)
+        model = model.double().train()
+        g = torch.Generator().manual_seed(31)
+        X, y = torch.randn(2, 3, 8, 8, generator=g, dtype=torch.float64), torch.tensor([0, 2])
+        opt = torch.optim.SGD(model.parameters(), lr=0.05, weight_decay=1e-3)
+        mon = topo.BalanceMonitor(model, X, frozen=False, background=background).attach(opt)
+        for _ in range(4):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(X), y).backward()
+            opt.step()
+        return mon
+
+    bg, sync = run(True), run(False)
+    assert bg.history == sync.history and bg._grads_fresh is True
+    assert max(r["prediction_error"] for r in bg.history[1:]) < 1e-10 and bg.history[-1]["drift"] > 1e-8
