@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -69,6 +69,26 @@ def _warn_without_a_spare_core(device) -> None:
                       "monitor's worker thread competes with the training step for the cores (slower than the "
                       "synchronous monitor); leave a core free, e.g. torch.set_num_threads("
                       f"{max(cores - 1, 1)})", RuntimeWarning, stacklevel=3)
+
+
+class _Job(NamedTuple):
+    """What a background record reads (the arguments of `BalanceMonitor._measure`)."""
+
+    law: bool
+    hyper: Any
+    grads: list  # the gradient tensors at the step (None where a parameter has none)
+    grad_flat: Any  # their entries, when read in the step hook; else None
+
+
+class _Pending(NamedTuple):
+    """A record handed to the worker: its job, the version counters to compare at the flush
+    (the gradients' only when the worker reads them), the SGD law's previous read, the probe batch."""
+
+    job: _Job
+    versions: tuple
+    grad_versions: tuple | None
+    prev: Any
+    batch: Any
 
 
 class EulerWarning(UserWarning):
@@ -270,9 +290,10 @@ class BalanceMonitor:
             self._pool = None
 
     def _before_step(self, optimizer, args, kwargs) -> None:
-        if self._pending is not None and self._pending[0][0] and self._grads_fresh is not False:
-            # a backward pass ran since the record: new gradient tensors, or the same ones changed in place?
-            read = self._pending[0][2]
+        if self._pending is not None and self._pending.job.law and self._grads_fresh is None:
+            # a backward pass ran since the first record: new gradient tensors, or the same ones refilled?
+            # (decided once; later, an in-place change while the worker reads is caught by the flush)
+            read = self._pending.job.grads
             self._grads_fresh = all(g is None or p.grad is not g for p, g in zip(self._index.params, read))
         self.flush()  # the step is about to change the parameters a background record reads
         if self.euler is None and self._auto_euler:
@@ -309,10 +330,10 @@ class BalanceMonitor:
         # gradient tensors (zero_grad(set_to_none=True), PyTorch's default), which leaves these alone
         early = law and not self._grads_fresh
         grad_flat = self._index.entries((grads, None)) if early else None
-        job = (law, hyper, grads, grad_flat)
-        watched = (self._versions(), _versions(grads) if law and not early else None)
+        job = _Job(law, hyper, grads, grad_flat)
         self._pool.submit(self._measure, job)
-        self._pending = (job, watched, self._last, batch)
+        self._pending = _Pending(job, _versions(self._index.params), _versions(grads) if law and not early else None,
+                                 self._last, batch)
         return None
 
     # -- one record
@@ -327,10 +348,6 @@ class BalanceMonitor:
         hyper, law = self._law(optimizer, hyper)
         return self._commit(*self._measure(law, hyper, self._index.grads()), batch)
 
-    def _versions(self) -> tuple:
-        """The parameters' version counters (PyTorch bumps them at every in-place change)."""
-        return _versions(self._index.params)
-
     def flush(self) -> None:
         """Add the record still being read in the background (``background=True``) to the history.
 
@@ -340,10 +357,9 @@ class BalanceMonitor:
         """
         if self._pending is None:
             return
-        job, (versions, grad_versions), prev, batch = self._pending
+        (law, hyper, grads, grad_flat), versions, grad_versions, prev, batch = self._pending
         self._pending = None
         measured = self._pool.result()
-        law, hyper, grads, grad_flat = job
         lost = grad_versions is not None and _versions(grads) != grad_versions
         if lost:  # changed in place while read: this record's SGD law cannot be checked
             self._grads_fresh = False
@@ -351,7 +367,7 @@ class BalanceMonitor:
                           "the background (zero_grad(set_to_none=False), or accumulation): that record has no SGD-law "
                           "check, and the monitor reads the gradients in the step hook from now on", MonitorWarning,
                           stacklevel=2)
-        if self._versions() != versions:
+        if _versions(self._index.params) != versions:
             warnings.warn("the model's parameters changed between optimizer steps while a record was read in the "
                           f"background (step {self._t}); the record is read again from the current parameters and "
                           "the monitor records synchronously from now on (background=False)", MonitorWarning,
