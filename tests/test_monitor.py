@@ -21,13 +21,7 @@ from topo.nn.result import EdgeSources  # noqa: E402
 
 
 def _mlp(widths=(4, 8, 8, 3), seed=0):
-    torch.manual_seed(seed)
-    layers = []
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-        layers.append(torch.nn.Linear(a, b))
-        if i < len(widths) - 2:
-            layers.append(torch.nn.ReLU())
-    return torch.nn.Sequential(*layers).double()
+    return topo.zoo.mlp(widths, seed=seed)[0].double().train()  # a ReLU MLP, seeded, in float64
 
 
 def _train(model, opt, X, y, steps, *, batch=None, seed=0, after=None):

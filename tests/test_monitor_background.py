@@ -28,13 +28,7 @@ def _one_torch_thread():
 
 
 def _mlp(widths=(5, 9, 7, 3), seed=11):
-    torch.manual_seed(seed)
-    layers = []
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-        layers.append(torch.nn.Linear(a, b))
-        if i < len(widths) - 2:
-            layers.append(torch.nn.ReLU())
-    return torch.nn.Sequential(*layers).double()
+    return topo.zoo.mlp(widths, seed=seed)[0].double().train()  # a ReLU MLP, seeded, in float64
 
 
 def _model(kind):
