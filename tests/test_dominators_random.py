@@ -72,7 +72,7 @@ def test_a_colliding_hash_is_caught_by_the_exact_check(seed, monkeypatch):
     import topo.fiber.dominators as dominators
 
     def collide(m, t, ptr, deg):
-        return np.zeros(m, dtype=np.uint64), np.uint64(0)
+        return np.zeros(len(deg), dtype=np.uint64), np.uint64(0)
 
     monkeypatch.setattr(dominators, "_segment_hash", collide)
     rng = np.random.default_rng(90210 + seed)
@@ -85,3 +85,68 @@ def test_a_colliding_hash_is_caught_by_the_exact_check(seed, monkeypatch):
     expected[m] = m
     idom = immediate_dominators(m, t, h)
     assert {v: int(idom[v]) for v in range(m + 1)} == {v: expected[v] for v in range(m + 1)}
+
+
+def _csr(m, t, h):
+    inner = (t < m) & (h < m)
+    order = np.argsort(h[inner], kind="stable")
+    ptr = np.searchsorted(h[inner][order], np.arange(m + 1))
+    rooted = np.zeros(m, dtype=bool)
+    rooted[h[t == m]] = True
+    return t[inner][order], ptr, rooted
+
+
+def _true_classes(m, t, ptr, rooted):
+    """Brute force: the live heads (two predecessors or more) partitioned by (list in order, rooted)."""
+    classes: dict = {}
+    for v in range(m):
+        lst = tuple(t[ptr[v]:ptr[v + 1]].tolist())
+        if len(lst) + rooted[v] >= 2:
+            classes.setdefault((lst, bool(rooted[v])), []).append(v)
+    return sorted(sorted(c) for c in classes.values() if len(c) >= 2)
+
+
+def _found(group):
+    out: dict = {}
+    for v, g in enumerate(group.tolist()):
+        if g >= 0:
+            out.setdefault(g, []).append(v)
+    assert all(g == min(vs) for g, vs in out.items())  # a group is named by its first head
+    return sorted(sorted(vs) for vs in out.values())
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 1 << 20])
+@pytest.mark.parametrize("seed", range(40))
+def test_twin_groups_are_exactly_the_heads_with_equal_lists(seed, chunk, monkeypatch):
+    """Brute-force oracle for the twin grouping (adjacent runs compared in chunks of every size,
+    then the runs' first heads merged by hash and exact check); layered graphs give long runs."""
+    import topo.fiber.dominators as dominators
+    from tests.test_dominators import _layered
+
+    monkeypatch.setattr(dominators, "_CHUNK", chunk)
+    rng = np.random.default_rng(4040 + seed)
+    if seed % 2:
+        m, t, h = _random_digraph(rng)
+    else:
+        widths = rng.integers(1, 7, size=int(rng.integers(1, 6))).tolist()
+        m, t, h = _layered(rng, widths, float(rng.random()), 0.2, 0.3)
+        keep = t != h
+        t, h = t[keep], h[keep]
+    tt, ptr, rooted = _csr(m, t, h)
+    group = dominators._twin_groups(m, tt, ptr.astype(np.int64), np.diff(ptr).astype(np.int64), rooted)
+    assert _found(group) == _true_classes(m, tt, ptr, rooted)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_twin_groups_under_colliding_hashes_stay_inside_the_true_classes(seed, monkeypatch):
+    import topo.fiber.dominators as dominators
+
+    monkeypatch.setattr(dominators, "_segment_hash",
+                        lambda m, t, ptr, deg: (np.zeros(len(deg), dtype=np.uint64), np.uint64(0)))
+    m, t, h = _random_digraph(np.random.default_rng(777 + seed))
+    tt, ptr, rooted = _csr(m, t, h)
+    group = dominators._twin_groups(m, tt, ptr.astype(np.int64), np.diff(ptr).astype(np.int64), rooted)
+    true = _true_classes(m, tt, ptr, rooted)
+    member = {v: i for i, c in enumerate(true) for v in c}
+    for g in _found(group):
+        assert len({member.get(v, -1 - v) for v in g}) == 1, g

@@ -143,14 +143,45 @@ def scaled_balance(arch: Architecture, theta: Any) -> tuple[np.ndarray, int]:
 
 
 def _apply_incidence(arch: Architecture, q: np.ndarray) -> np.ndarray:
-    m = arch.n_constrained
-    head, tail = _ends(arch, arch.dst, arch.src)
-    # an edge without a constrained end goes to the extra bin m (each bin adds in edge order, as before)
-    head[head < 0] = m
-    tail[tail < 0] = m
-    c = np.bincount(head, weights=q, minlength=m + 1)[:m]
-    c -= np.bincount(tail, weights=q, minlength=m + 1)[:m]
+    """``c = B̃ q``: per node, the squared norms entering and leaving it (two weighted bincounts over
+    the edge ends themselves, no per-edge row arrays), then per balance row.  An edge inside one
+    class counts at neither end: its ``q`` is set to zero for the two passes (and put back), so
+    each node's sums are exactly those of its other edges, in edge order (a class of one unit
+    gets bit for bit the per-row sums)."""
+    m, n = arch.n_constrained, arch.n_nodes
+    inside = _inside_edges(arch)
+    if len(inside):
+        if not q.flags.writeable:
+            q = q.copy()
+        saved = q[inside]
+        q[inside] = 0.0
+    try:
+        into = np.bincount(arch.dst, weights=q, minlength=n)
+        out_of = np.bincount(arch.src, weights=q, minlength=n)
+    finally:
+        if len(inside):
+            q[inside] = saved
+    row = arch.node_row
+    row = np.where(row >= 0, row, m)  # unconstrained nodes go to the extra bin m
+    c = np.bincount(row, weights=into, minlength=m + 1)[:m]
+    c -= np.bincount(row, weights=out_of, minlength=m + 1)[:m]
     return c
+
+
+def _inside_edges(arch: Architecture) -> np.ndarray:
+    """Indices of the edges between two members of one constrained class (cached on the
+    architecture; found in chunks, without per-edge temporaries as long as the edges)."""
+    def build():
+        row, src, dst, step = arch.node_row, arch.src, arch.dst, 1 << 21
+        parts = [np.zeros(0, dtype=np.int64)]
+        for i in range(0, arch.n_edges, step):
+            a, b = row[src[i:i + step]], row[dst[i:i + step]]
+            parts.append(np.flatnonzero((a == b) & (a >= 0)) + i)
+        out = np.concatenate(parts)
+        out.flags.writeable = False
+        return out
+
+    return arch.derived("inside_edges", build)
 
 
 def _ends(arch: Architecture, dst: np.ndarray, src: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -62,7 +62,8 @@ def sorted_dominators(m: int, t: np.ndarray, ptr: np.ndarray, rooted: np.ndarray
         t = t[~np.repeat(rooted, deg)]
         ptr = np.concatenate([[0], np.cumsum(np.where(rooted, 0, deg))])
     edges, n = _hub_edges(m, t, ptr, rooted)
-    g = igraph.Graph(n=n, edges=edges.tolist(), directed=True)
+    g = igraph.Graph(n=n, directed=True)
+    g.add_edges(edges)  # from the array: no list of Python pairs (which also triggers a full GC pass)
     idom = np.asarray(g.dominator(m, mode="out"), dtype=float)
     if np.isnan(idom[:m]).any():
         v = int(np.flatnonzero(np.isnan(idom[:m]))[0])
@@ -84,13 +85,16 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 def _segment_hash(m: int, t: np.ndarray, ptr: np.ndarray, deg: np.ndarray) -> tuple[np.ndarray, np.uint64]:
-    """A random 64-bit key per node (the root ``m`` included) and, per head, the sum of its
-    predecessors' keys."""
+    """A random 64-bit key per node ``0..m`` (the root ``m`` included) and, per head of the CSR
+    ``t, ptr`` (``len(deg)`` heads whose lists, of lengths ``deg``, make up ``t`` in order), the sum
+    of its predecessors' keys, the ``j``-th one times ``2j + 1`` (a permuted list hashes apart)."""
     r1 = np.random.default_rng(0x70B0).integers(0, 2**63, size=m + 1, dtype=np.uint64)
-    sums = np.zeros(m, dtype=np.uint64)
+    sums = np.zeros(len(deg), dtype=np.uint64)
     nz = np.flatnonzero(deg > 0)
     if len(nz):
-        sums[nz] = np.add.reduceat(r1[t], ptr[nz])  # unsigned sums wrap modulo 2^64 (collisions are checked)
+        at = np.arange(len(t), dtype=np.int64) - np.repeat(np.asarray(ptr, dtype=np.int64)[nz], deg[nz])
+        weighted = r1[t] * (2 * at + 1).astype(np.uint64)  # unsigned products and sums wrap modulo 2^64
+        sums[nz] = np.add.reduceat(weighted, ptr[nz])  # (collisions are checked)
     return sums, r1[m]
 
 
@@ -104,24 +108,56 @@ def _mismatched(t: np.ndarray, ptr: np.ndarray, deg: np.ndarray, heads: np.ndarr
     return heads[np.searchsorted(offset, np.flatnonzero(diff), side="right") - 1]
 
 
-def _hub_edges(m: int, t: np.ndarray, ptr: np.ndarray, rooted: np.ndarray) -> tuple[np.ndarray, int]:
-    """Edges of the graph where each group of (at least two) heads with the same predecessors
-    (at least two, in the same order, the root counted by ``rooted``) is fed through a hub node
-    ``m + 1 + k``.  Groups are found by a random 64-bit hash of the predecessor lists, then
-    checked exactly (a group with a head whose list differs from its first head's is not fed
-    through a hub)."""
-    ptr = np.asarray(ptr, dtype=np.int64)
-    deg = np.diff(ptr)
+#: Entries compared at once by `_adjacent_runs` (bounds its temporaries).
+_CHUNK = 1 << 20
+
+
+def _adjacent_runs(t: np.ndarray, ptr: np.ndarray, deg: np.ndarray, rooted: np.ndarray,
+                   live: np.ndarray) -> np.ndarray:
+    """Per head, the first head of its run of consecutive twins: heads ``v - 1, v`` (both ``live``)
+    are in one run when they have the same predecessor list, in order, and the same ``rooted``.
+
+    The channels of a layer are consecutive heads whose lists lie side by side in ``t``: each
+    list is compared with the one just before it, a near-sequential pass in chunks of `_CHUNK`
+    entries, exact (no hash)."""
+    m = len(deg)
+    same = np.zeros(m, dtype=bool)
+    same[1:] = live[1:] & live[:-1] & (deg[1:] == deg[:-1]) & (rooted[1:] == rooted[:-1])
+    cand = np.flatnonzero(same & (deg > 0))
+    cnt = deg[cand]
+    ends = np.cumsum(cnt)
+    lo = 0
+    while lo < len(cand):  # ptr[v] - deg[v] = ptr[v - 1]: entry i of v faces entry i - deg[v] of v - 1
+        hi = max(int(np.searchsorted(ends, ends[lo] - cnt[lo] + _CHUNK, side="right")), lo + 1)
+        c, k = cand[lo:hi], cnt[lo:hi]
+        pos = _ranges(ptr[c], k)
+        differs = t[pos] != t[pos - np.repeat(k, k)]
+        same[c[np.logical_or.reduceat(differs, np.cumsum(k) - k)]] = False
+        lo = hi
+    idx = np.arange(m)
+    return np.maximum.accumulate(np.where(same, 0, idx)) if m else idx
+
+
+def _twin_groups(m: int, t: np.ndarray, ptr: np.ndarray, deg: np.ndarray, rooted: np.ndarray) -> np.ndarray:
+    """Per head, the first head of its group of (at least two) twins, -1 outside any group.
+
+    Twins: heads with the same predecessor list (at least two predecessors, in the same order,
+    the root counted by ``rooted``).  Runs of consecutive twins are found exactly by
+    `_adjacent_runs`; their first heads are then grouped by a random 64-bit hash of their lists
+    and checked exactly (a group of runs with a list that differs from its first one's is split
+    back into its runs)."""
     tot = deg + rooted
-    live = np.flatnonzero(tot >= 2)
-    hub_of = np.full(m, -1, dtype=np.int64)
-    leads = np.zeros(0, dtype=np.int64)
-    heads = leads
-    if len(live) >= 2:
-        sums, root_key = _segment_hash(m, t, ptr, deg)
-        h1 = sums[live] + root_key * rooted[live].astype(np.uint64)
-        order = np.lexsort((live, h1, tot[live]))
-        heads = live[order]
+    live = tot >= 2
+    run = _adjacent_runs(t, ptr, deg, rooted, live)
+    lead = run.copy()  # the first head of each head's group
+    firsts = np.flatnonzero(live & (run == np.arange(m)))
+    if len(firsts) >= 2:
+        k = deg[firsts]
+        sub = t[_ranges(ptr[firsts], k)]  # the first heads' lists, as a CSR of their own
+        sums, root_key = _segment_hash(m, sub, np.cumsum(k) - k, k)
+        h1 = sums + root_key * rooted[firsts].astype(np.uint64)
+        order = np.lexsort((firsts, h1, tot[firsts]))
+        heads = firsts[order]
         keys = np.stack([tot[heads], h1[order].view(np.int64)], axis=1)
         start = np.concatenate([[True], (keys[1:] != keys[:-1]).any(axis=1)])
         group = np.cumsum(start) - 1
@@ -133,13 +169,28 @@ def _hub_edges(m: int, t: np.ndarray, ptr: np.ndarray, rooted: np.ndarray) -> tu
         o = np.argsort(heads)
         check = o[~bad[heads[o]] & (heads[o] != first[o])]
         bad[_mismatched(t, ptr, deg, heads[check], first[check])] = True
-        bad[first[bad[heads]]] = True  # one mismatch: the whole group keeps its edges
+        bad[first[bad[heads]]] = True  # one mismatch: the runs of that group stay apart
         ok = ~bad[first]
-        heads, first = heads[ok], first[ok]
-        leads = np.unique(first)
-        hub_id = np.full(m, -1, dtype=np.int64)
-        hub_id[leads] = m + 1 + np.arange(len(leads))
-        hub_of[heads] = hub_id[first]
+        lead[heads[ok]] = first[ok]
+    out = np.where(live, lead[run], -1)
+    size = np.bincount(out[live], minlength=m)
+    out[live & (size[np.maximum(out, 0)] < 2)] = -1
+    return out
+
+
+def _hub_edges(m: int, t: np.ndarray, ptr: np.ndarray, rooted: np.ndarray) -> tuple[np.ndarray, int]:
+    """Edges of the graph where each group of twins (`_twin_groups`) is fed through a hub node
+    ``m + 1 + k``: the group's first head's predecessors enter the hub, the hub enters each twin."""
+    ptr = np.asarray(ptr, dtype=np.int64)
+    deg = np.diff(ptr)
+    group = _twin_groups(m, t, ptr, deg, rooted)
+    heads = np.flatnonzero(group >= 0)
+    first = group[heads]
+    leads = np.unique(first)
+    hub_id = np.full(m, -1, dtype=np.int64)
+    hub_id[leads] = m + 1 + np.arange(len(leads))
+    hub_of = np.full(m, -1, dtype=np.int64)
+    hub_of[heads] = hub_id[first]
     kept = np.flatnonzero(hub_of < 0)
     root_kept = kept[rooted[kept]]
     root_hub = leads[rooted[leads]]

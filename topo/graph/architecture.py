@@ -58,6 +58,7 @@ DERIVED_RESULTS = {
     "quotient": "trainable edges between distinct classes (Architecture.quotient_edges)",
     "quotient_rows": "rows of the tail and head of every quotient edge (Architecture.quotient_rows)",
     "quotient_graph": "quotient edges between constrained rows as a sparse matrix (topo.fiber.decompose.quotient_graph)",
+    "inside_edges": "edges between two members of one constrained class (topo.fiber.balance)",
 }
 
 def _topological_order(n: int, src: np.ndarray, dst: np.ndarray, names: Sequence) -> np.ndarray:

@@ -74,10 +74,12 @@ class Assembly:
             keep_edge = alive[dst] if keep_edge is None else keep_edge & alive[dst]
 
     def _blocks(self, keep_edge: np.ndarray) -> list:
-        pos = np.concatenate([[0], np.cumsum(keep_edge)])
+        every = bool(keep_edge.all())  # usually: then the positions do not move
+        # the kept edges before each position (an int64 cumsum: numpy's default for booleans is ~7x slower)
+        pos = None if every else np.concatenate([[0], np.cumsum(keep_edge, dtype=np.int64)])
         out = []
         for start, stop, *rest in sorted(self.b.blocks, key=lambda blk: blk[0]):
-            a, z = int(pos[start]), int(pos[stop])
+            a, z = (int(start), int(stop)) if every else (int(pos[start]), int(pos[stop]))
             if z == a:
                 continue
             offs = None if z - a == stop - start else np.flatnonzero(keep_edge[start:stop])
