@@ -10,7 +10,10 @@
     test builds them (``tests/zoo_timm.build``: ``pretrained=False``, float64, perturbed
     BatchNorm statistics, 1x3x64x64).  The one-time cost of the libraries' own imports is
     paid before the clock starts (a two-layer model is imported first): it is not topo's.
-    Target: ResNet-50 import + audit <= 20x the baseline.
+    Target: ResNet-50 import + audit <= 20x the baseline.  Next to the wall time: the CPU time
+    of import + audit split into user and system time, and its minor page faults (on a virtual
+    machine that hands memory back to its host, the first touch of fresh memory is system time:
+    see benchmarks/RESULTS.md).
 (2) torchvision's VGG-11 (133 M weights, 1x3x224x224): import + audit time, and the peak
     memory topo allocates for it (``tracemalloc``, which sees numpy's buffers, in a second
     subprocess) and the peak resident size of the process (``ru_maxrss``, torch and the
@@ -60,15 +63,19 @@ n_weights = sum(p.numel() for p in model.parameters())
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 if traced:
     tracemalloc.start()
+ru1 = resource.getrusage(resource.RUSAGE_SELF)
 t1 = time.perf_counter()
 imp = from_torch(model, x)
 t2 = time.perf_counter()
 a = topo.audit(imp)
 t3 = time.perf_counter()
+ru2 = resource.getrusage(resource.RUSAGE_SELF)
 traced_peak = tracemalloc.get_traced_memory()[1] / 2**30 if traced else None
 print(json.dumps(dict(weights=n_weights, edges=imp.architecture.n_edges, baseline=baseline, imp=t2 - t1,
                       audit=t3 - t2, rss0=rss0, rss=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
-                      traced=traced_peak, components=a.report["connectivity"]["log2_n_components"])))
+                      traced=traced_peak, components=a.report["connectivity"]["log2_n_components"],
+                      user=ru2.ru_utime - ru1.ru_utime, sys=ru2.ru_stime - ru1.ru_stime,
+                      faults=ru2.ru_minflt - ru1.ru_minflt)))
 """
 
 
@@ -88,7 +95,8 @@ def speed_row(name: str, r: dict) -> tuple:
     target = "<= 20x" if name == "resnet50" else "(<= 20x)"
     return (name, f"{r['weights']:,} weights, {r['edges']:,} edges",
             f"baseline {r['baseline']:.2f}s; import {r['imp']:.1f}s + audit {r['audit']:.1f}s = {total:.1f}s; "
-            f"ratio {total / r['baseline']:.0f}x; peak RSS {r['rss']:.2f} GiB", target)
+            f"ratio {total / r['baseline']:.0f}x; CPU user {r['user']:.1f}s + system {r['sys']:.1f}s "
+            f"({r['faults'] / 1e3:.0f}k page faults); peak RSS {r['rss']:.2f} GiB", target)
 
 
 def vgg_rows(root: str, threads: int) -> list:
