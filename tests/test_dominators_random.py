@@ -150,3 +150,35 @@ def test_twin_groups_under_colliding_hashes_stay_inside_the_true_classes(seed, m
     member = {v: i for i, c in enumerate(true) for v in c}
     for g in _found(group):
         assert len({member.get(v, -1 - v) for v in g}) == 1, g
+
+
+@pytest.mark.parametrize("reduced", [0.5, 1.0])
+@pytest.mark.parametrize("chunk", [2, 1 << 20])
+@pytest.mark.parametrize("seed", range(30))
+def test_factor_labels_are_scipys_components_of_the_whole_graph(seed, chunk, reduced, monkeypatch):
+    """The components found on the graph with each run of twin rows reduced to one edge per row
+    equal scipy's on the whole graph (count and labels), on layered and random graphs, with the
+    default choice of graph and with the reduced graph always used."""
+    import topo.fiber.decompose as decompose
+
+    monkeypatch.setattr(decompose, "REDUCED_AT_MOST", reduced)
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    import topo.fiber.dominators as dominators
+    from tests.test_dominators import _layered
+    from topo.fiber.decompose import factor_labels
+
+    monkeypatch.setattr(dominators, "_CHUNK", chunk)
+    rng = np.random.default_rng(6060 + seed)
+    if seed % 3:
+        widths = rng.integers(1, 9, size=int(rng.integers(2, 7))).tolist()
+        m, t, h = _layered(rng, widths, float(rng.random()), 0.1, 0.2)
+    else:
+        m, t, h = _random_digraph(rng)
+    inner = (t < m) & (h < m)
+    g = sp.csr_matrix((np.ones(int(inner.sum()), dtype=np.int8), (h[inner], t[inner])), shape=(m, m))
+    g = sp.csr_matrix((g.data, g.indices, g.indptr), shape=(m, m))
+    n, labels = factor_labels(g)
+    n_ref, ref = connected_components(g.astype(np.float64), directed=False)
+    assert n == n_ref and labels.tolist() == ref.tolist()

@@ -18,7 +18,7 @@ import numpy as np
 
 from topo.errors import GraphError
 
-__all__ = ["immediate_dominators", "sorted_dominators", "preorder"]
+__all__ = ["immediate_dominators", "sorted_dominators", "preorder", "twin_runs"]
 
 
 def immediate_dominators(m: int, tails: np.ndarray, heads: np.ndarray) -> np.ndarray:
@@ -108,18 +108,28 @@ def _mismatched(t: np.ndarray, ptr: np.ndarray, deg: np.ndarray, heads: np.ndarr
     return heads[np.searchsorted(offset, np.flatnonzero(diff), side="right") - 1]
 
 
-#: Entries compared at once by `_adjacent_runs` (bounds its temporaries).
+#: Entries compared at once by `twin_runs` (bounds its temporaries).
 _CHUNK = 1 << 20
 
 
-def _adjacent_runs(t: np.ndarray, ptr: np.ndarray, deg: np.ndarray, rooted: np.ndarray,
-                   live: np.ndarray) -> np.ndarray:
-    """Per head, the first head of its run of consecutive twins: heads ``v - 1, v`` (both ``live``)
-    are in one run when they have the same predecessor list, in order, and the same ``rooted``.
+def twin_runs(t: np.ndarray, ptr: np.ndarray, deg: np.ndarray, rooted: np.ndarray,
+              live: np.ndarray) -> np.ndarray:
+    """Per head of the CSR ``t[ptr[v]:ptr[v] + deg[v]]``, the first head of its run of consecutive
+    twins: heads ``v - 1, v`` (both ``live``) are in one run when they have the same predecessor
+    list, in order, and the same ``rooted``.
 
     The channels of a layer are consecutive heads whose lists lie side by side in ``t``: each
     list is compared with the one just before it, a near-sequential pass in chunks of `_CHUNK`
-    entries, exact (no hash)."""
+    entries, exact (no hash).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t, ptr = np.array([7, 8, 7, 8, 7, 9, 7, 9]), np.array([0, 2, 4, 6, 8])
+    >>> deg = np.diff(ptr)
+    >>> twin_runs(t, ptr, deg, np.zeros(4, dtype=bool), deg > 0).tolist()
+    [0, 0, 2, 2]
+    """
     m = len(deg)
     same = np.zeros(m, dtype=bool)
     same[1:] = live[1:] & live[:-1] & (deg[1:] == deg[:-1]) & (rooted[1:] == rooted[:-1])
@@ -143,12 +153,12 @@ def _twin_groups(m: int, t: np.ndarray, ptr: np.ndarray, deg: np.ndarray, rooted
 
     Twins: heads with the same predecessor list (at least two predecessors, in the same order,
     the root counted by ``rooted``).  Runs of consecutive twins are found exactly by
-    `_adjacent_runs`; their first heads are then grouped by a random 64-bit hash of their lists
+    `twin_runs`; their first heads are then grouped by a random 64-bit hash of their lists
     and checked exactly (a group of runs with a list that differs from its first one's is split
     back into its runs)."""
     tot = deg + rooted
     live = tot >= 2
-    run = _adjacent_runs(t, ptr, deg, rooted, live)
+    run = twin_runs(t, ptr, deg, rooted, live)
     lead = run.copy()  # the first head of each head's group
     firsts = np.flatnonzero(live & (run == np.arange(m)))
     if len(firsts) >= 2:

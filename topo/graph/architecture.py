@@ -843,9 +843,16 @@ class Architecture:
     @property
     def quotient_edges(self) -> np.ndarray:
         """Indices of the edges that the balances see: trainable edges between two distinct classes
-        (an edge inside a class, fixed or not, cancels in its class's balance)."""
+        (an edge inside a class, fixed or not, cancels in its class's balance).  Read-only, int32
+        when the edge indices fit."""
         def build():
-            out = np.flatnonzero(self._trainable & (self._label[self._src] != self._label[self._dst]))
+            dtype = np.int32 if self.n_edges < 2**31 - 1 else np.int64
+            parts, label, step = [np.zeros(0, dtype=dtype)], self._label, 1 << 21
+            for i in range(0, self.n_edges, step):  # by chunks: no temporary as long as the edges
+                s = slice(i, i + step)
+                hit = np.flatnonzero(self._trainable[s] & (label[self._src[s]] != label[self._dst[s]]))
+                parts.append((hit + i).astype(dtype, copy=False))
+            out = np.concatenate(parts)
             out.flags.writeable = False
             return out
 

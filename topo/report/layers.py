@@ -40,6 +40,17 @@ def _layer_ids(arch: Architecture) -> tuple[np.ndarray, list[str]]:
     return lab, list(ids)
 
 
+def _entering_weights(arch: Architecture) -> np.ndarray:
+    """Trainable weights on the edges entering each node (float64), one pass over the edges by chunks."""
+    out = np.zeros(arch.n_nodes)
+    dst, sizes, trainable, step = arch.dst, arch.edge_sizes, arch.edge_trainable, 1 << 21
+    for i in range(0, arch.n_edges, step):
+        s = slice(i, i + step)
+        out += np.bincount(dst[s], weights=np.where(trainable[s], sizes[s], 0).astype(np.float64),
+                           minlength=arch.n_nodes)
+    return out
+
+
 def layers_section(arch: Architecture, c: np.ndarray, tol: float, frozen_index: np.ndarray,
                    prunable_units: Sequence, modules: Mapping | None, max_listed: int) -> dict:
     """The ``layers`` part of the report: one row per layer of units (at most ``max_listed``;
@@ -59,11 +70,7 @@ def layers_section(arch: Architecture, c: np.ndarray, tol: float, frozen_index: 
     lab, names = _layer_ids(arch)
     n = len(names)
     units = np.bincount(lab, minlength=n)
-    trainable = arch.edge_trainable
-    # trainable weights entering each unit (one pass over the edges), then summed per layer
-    sizes = np.where(trainable, arch.edge_sizes, 0).astype(np.float64)  # float weights: bincount's fast path
-    per_unit = np.bincount(arch.dst, weights=sizes, minlength=arch.n_nodes)
-    params = np.rint(np.bincount(lab, weights=per_unit, minlength=n)).astype(np.int64)
+    params = np.rint(np.bincount(lab, weights=_entering_weights(arch), minlength=n)).astype(np.int64)
     frozen = np.bincount(lab[arch.dst[frozen_index]], minlength=n) if len(frozen_index) else np.zeros(n, int)
     # a unit is constrained when its rescaling class is; it shows its class's balance
     row = arch.node_row
