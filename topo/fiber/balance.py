@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from topo.errors import FiberError, ParameterError
 from topo.graph.architecture import ARCH, Architecture
+from topo.utils.arrays import bincount
 from topo.utils.text import short
 from topo.utils.validation import (
     TOLERANCE,
@@ -144,10 +145,9 @@ def scaled_balance(arch: Architecture, theta: Any) -> tuple[np.ndarray, int]:
 
 def _apply_incidence(arch: Architecture, q: np.ndarray) -> np.ndarray:
     """``c = B̃ q``: per node, the squared norms entering and leaving it (two weighted bincounts over
-    the edge ends themselves, no per-edge row arrays), then per balance row.  An edge inside one
-    class counts at neither end: its ``q`` is set to zero for the two passes (and put back), so
-    each node's sums are exactly those of its other edges, in edge order (a class of one unit
-    gets bit for bit the per-row sums)."""
+    the edge ends themselves, by chunks: no per-edge row arrays), then per balance row.  An edge
+    inside one class counts at neither end: its ``q`` is set to zero for the two passes (and put
+    back)."""
     m, n = arch.n_constrained, arch.n_nodes
     inside = _inside_edges(arch)
     if len(inside):
@@ -156,8 +156,8 @@ def _apply_incidence(arch: Architecture, q: np.ndarray) -> np.ndarray:
         saved = q[inside]
         q[inside] = 0.0
     try:
-        into = np.bincount(arch.dst, weights=q, minlength=n)
-        out_of = np.bincount(arch.src, weights=q, minlength=n)
+        into = bincount(arch.dst, weights=q, minlength=n)
+        out_of = bincount(arch.src, weights=q, minlength=n)
     finally:
         if len(inside):
             q[inside] = saved

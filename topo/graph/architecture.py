@@ -19,6 +19,7 @@ from topo.errors import CycleError, GraphError, ParameterError
 from topo.graph.classes import rescaling_classes
 from topo.graph.initializers import BIAS_RULE, SCHEME, draw_parameters
 from topo.graph.nodes import BIAS, HIDDEN, INPUT, OUTPUT, ROLE_CODE, ROLES, check_activation, is_homogeneous
+from topo.utils.arrays import bincount
 from topo.utils.text import describe_cycle, short
 from topo.utils.validation import (
     BOOLEAN,
@@ -970,10 +971,10 @@ class Architecture:
         return self.derived("param_edge", build)
 
     def in_degree(self) -> np.ndarray:
-        return np.bincount(self._dst, minlength=self.n_nodes)
+        return bincount(self._dst, minlength=self.n_nodes)
 
     def out_degree(self) -> np.ndarray:
-        return np.bincount(self._src, minlength=self.n_nodes)
+        return bincount(self._src, minlength=self.n_nodes)
 
     def __repr__(self) -> str:
         return (

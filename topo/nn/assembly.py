@@ -15,7 +15,7 @@ class Assembly:
     def result(self, level: str) -> TorchImport:
         b = self.b
         outputs = self._output_units()
-        src, dst = np.concatenate(b.src), np.concatenate(b.dst)
+        src, dst = np.concatenate(b.src, dtype=np.int64), np.concatenate(b.dst, dtype=np.int64)
         counts = np.asarray(b.counts, dtype=np.int64)
         sizes = np.repeat(np.asarray(b.sizes, dtype=np.int64), counts)
         trainable = np.repeat(np.asarray(b.trainable, dtype=bool), counts)
@@ -35,7 +35,9 @@ class Assembly:
         if not keep_edge.all():
             theta = theta[np.repeat(keep_edge, sizes)]
             src, dst, sizes, trainable = src[keep_edge], dst[keep_edge], sizes[keep_edge], trainable[keep_edge]
-        src, dst = new[src], new[dst]
+        if not np.array_equal(kept, np.arange(len(b.nodes))):
+            _relabel(src, new)
+            _relabel(dst, new)
         reasons = {b.nodes[i]: r for i, r in b.reasons.items() if keep_node[i]}
         # the import's precise reason (which operation made a unit free) replaces the generic one
         arch = Architecture.from_arrays(src, dst, nodes=names, sizes=sizes, trainable=trainable,
@@ -85,3 +87,9 @@ class Assembly:
             offs = None if z - a == stop - start else np.flatnonzero(keep_edge[start:stop])
             out.append((a, z, *rest, offs))
         return out
+
+
+def _relabel(ids: np.ndarray, new: np.ndarray, step: int = 1 << 21) -> None:
+    """``ids[:] = new[ids]`` in place, by chunks (no second array as long as the edges)."""
+    for i in range(0, len(ids), step):
+        ids[i:i + step] = new[ids[i:i + step]]

@@ -62,8 +62,10 @@ class Builder:
     def edges(self, u, v, w, *, size: int = 1, trainable: bool = True, source=None) -> int:
         """Edges ``u[i] -> v[i]`` carrying ``size`` weights each of the flat ``w``; the batch number."""
         n = len(u)
-        self.src.append(np.asarray(u, dtype=np.int64))
-        self.dst.append(np.asarray(v, dtype=np.int64))
+        if len(self.nodes) >= 2**31 - 1:
+            raise GraphError(f"the import has {len(self.nodes):,} units: more than its int32 unit labels hold")
+        self.src.append(np.asarray(u, dtype=np.int32))  # int32 until the final arrays: half the memory
+        self.dst.append(np.asarray(v, dtype=np.int32))
         self.sizes.append(int(size))
         self.trainable.append(bool(trainable))
         self.counts.append(n)

@@ -136,7 +136,9 @@ def build_audit(
     notify("connectivity")
     vec = arch.as_vector(theta)
     c, q, unit = balances_in_range(arch, vec)
-    tol = default_tol(c, float(np.max(q, initial=0.0)))
+    q_max = float(np.max(q, initial=0.0))
+    del q  # one float64 per edge: not kept through the rest of the audit
+    tol = default_tol(c, q_max)
     conn = connectivity(arch, c, tol=tol)  # the one connectivity report of the audit, handed on below
     notify("symmetry")
     symmetry = symmetry_section(arch, conn, max_listed, fixed_weights=vec)

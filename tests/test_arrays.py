@@ -1,0 +1,48 @@
+"""topo.utils.arrays.bincount (chunked, for read-only edge arrays) against numpy's, and the
+balances through it with tiny chunks against the hand-computed class balances."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import topo
+from tests.oracles import class_balances, constrained_classes
+from tests.oracles_classes import random_residual_dag, random_weights
+from topo.utils import arrays
+
+
+@pytest.mark.parametrize("step", [1, 3, 1 << 21])
+@pytest.mark.parametrize("seed", range(20))
+def test_bincount_by_chunks_is_numpys(seed, step, monkeypatch):
+    monkeypatch.setattr(arrays, "STEP", step)
+    rng = np.random.default_rng(1300 + seed)
+    n = int(rng.integers(1, 200))
+    x = rng.integers(0, int(rng.integers(1, 50)), size=n)
+    x.flags.writeable = False
+    w = rng.normal(size=n)
+    minlength = int(rng.integers(0, 60))
+    got = arrays.bincount(x, minlength=minlength)
+    assert got.dtype == np.bincount(x).dtype and got.tolist() == np.bincount(x, minlength=minlength).tolist()
+    np.testing.assert_allclose(arrays.bincount(x, weights=w, minlength=minlength),
+                               np.bincount(x, weights=w, minlength=minlength), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_balances_by_tiny_chunks_are_the_class_balances(seed, monkeypatch):
+    """Residual DAGs (classes with edges inside them, fixed edges): with two edges per chunk the
+    balances still equal the oracle's sums by hand."""
+    monkeypatch.setattr(arrays, "STEP", 2)
+    rng = np.random.default_rng(9100 + seed)
+    G = random_residual_dag(rng)
+    theta = random_weights(rng, G)
+    for e, w in theta.items():
+        G.edges[e]["weight"] = w
+    arch = topo.Architecture.from_networkx(G)
+    vec = arch.parameters_from_networkx(G)
+    q = {e: float(np.sum(np.square(w))) for e, w in theta.items()}
+    expected = class_balances(G, q)
+    got = dict(zip(arch.constrained, topo.balance(arch, vec)))
+    assert len(got) == len(constrained_classes(G))
+    for k, v in expected.items():
+        assert got[k] == pytest.approx(v, rel=1e-12, abs=1e-12)
