@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import topo
 from tests.oracles import class_balances, constrained_classes
@@ -46,3 +48,22 @@ def test_balances_by_tiny_chunks_are_the_class_balances(seed, monkeypatch):
     assert len(got) == len(constrained_classes(G))
     for k, v in expected.items():
         assert got[k] == pytest.approx(v, rel=1e-12, abs=1e-12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(names=st.lists(st.one_of(st.text(alphabet="ab._0123456789", max_size=8), st.integers(-20, 20)),
+                      max_size=30))
+def test_layer_keys_are_layer_key_of_each_name(names):
+    """The vectorised layer names (numpy string functions) against the per-name function, and the
+    layer ids in order of first appearance against a dictionary built name by name."""
+    from topo.report.schema import layer_key, layer_keys
+
+    assert layer_keys(names).tolist() == [layer_key(v) for v in names]
+    if names and all(str(v) for v in names):
+        arch = topo.Architecture.from_edges([(f"in{i}", v) for i, v in enumerate(dict.fromkeys(map(str, names)))])
+        from topo.report.layers import _layer_ids
+
+        ids: dict = {}
+        expected = [ids.setdefault(layer_key(v), len(ids)) for v in arch.nodes]
+        lab, layer_names = _layer_ids(arch)
+        assert lab.tolist() == expected and layer_names == list(ids)

@@ -16,7 +16,7 @@ import numpy as np
 
 from topo.graph.architecture import Architecture
 from topo.graph.nodes import ROLES
-from topo.report.schema import layer_key
+from topo.report.schema import layer_keys
 
 __all__ = ["layers_section", "stratum_parameters", "parameter_name"]
 
@@ -34,10 +34,12 @@ def parameter_name(module: str, parameter: str, index: Sequence) -> str:
 
 def _layer_ids(arch: Architecture) -> tuple[np.ndarray, list[str]]:
     """The layer of every node (an id in order of first appearance) and the layer names."""
-    ids: dict[str, int] = {}
-    lab = np.fromiter((ids.setdefault(layer_key(v), len(ids)) for v in arch.nodes), dtype=np.int64,
-                      count=arch.n_nodes)
-    return lab, list(ids)
+    keys = layer_keys(arch.nodes)
+    uniq, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # layers in order of their first unit
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[inv.reshape(-1)], uniq[order].tolist()
 
 
 def _entering_weights(arch: Architecture) -> np.ndarray:

@@ -13,9 +13,12 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["SCHEMA_VERSION", "MAX_LISTED", "layer_key"]
+import numpy as np
+
+__all__ = ["SCHEMA_VERSION", "MAX_LISTED", "layer_key", "layer_keys"]
 
 #: Version of the report dictionary (``report["schema_version"]``).
 SCHEMA_VERSION = 1
@@ -30,3 +33,19 @@ def layer_key(name: Any) -> str:
     if len(t) < len(s) and t[-1:] in (".", "_"):
         t = t[:-1]
     return t or s
+
+
+def layer_keys(names: Sequence) -> np.ndarray:
+    """`layer_key` of every name at once (numpy's string functions: one pass, not a call per unit).
+
+    Examples
+    --------
+    >>> layer_keys(["layer1.0.conv1.17", "fc_3", "x", "7", "a.b"]).tolist()
+    ['layer1.0.conv1', 'fc', 'x', '7', 'a.b']
+    """
+    s = np.array([str(v) for v in names], dtype=str) if len(names) else np.zeros(0, dtype="<U1")
+    t = np.strings.rstrip(s, "0123456789")
+    n_t, n_s = np.strings.str_len(t), np.strings.str_len(s)
+    cut = (n_t < n_s) & (np.strings.endswith(t, ".") | np.strings.endswith(t, "_"))
+    t = np.where(cut, np.strings.slice(t, 0, np.maximum(n_t - 1, 0)), t)
+    return np.where(np.strings.str_len(t) > 0, t, s)
