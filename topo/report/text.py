@@ -215,17 +215,28 @@ def render_text(report: dict, *, layers: bool = False) -> str:
 
 
 def render_markdown(report: dict) -> str:
-    """The audit dict as a Markdown page: the verdict first, then the per-layer table and the detail."""
+    """The audit dict as a Markdown page: the verdict first, then the per-layer table and the detail
+    (one function per section, in `_MARKDOWN_SECTIONS`)."""
+    return "\n".join(line for section in _MARKDOWN_SECTIONS for line in section(report))
+
+
+def _md_head(report: dict) -> list[str]:
     from topo.report.verdict import layers_markdown, verdict_markdown
 
-    net, bal, dec, con = report["network"], report["balances"], report["decomposition"], report["connectivity"]
-    out = [
+    net = report["network"]
+    return [
         f"# topo audit: {_m(net['name'])}",
         "",
         f"Source: {_m(net['source'] or 'n/a')}. Parameters: {_m(report['parameters']['source'] or 'n/a')}.",
         "",
         *verdict_markdown(report, markdown_code, _m),
         *layers_markdown(report, _m, _c),
+    ]
+
+
+def _md_network(report: dict) -> list[str]:
+    net = report["network"]
+    out = [
         "## Network",
         "",
         "| nodes | edges | parameters | inputs | biases | outputs | hidden | constrained |",
@@ -242,7 +253,12 @@ def render_markdown(report: dict) -> str:
             out += [f"    - layer {markdown_code(g['layer'])}: {g['n']} ({_names_text(g['nodes'], g['n'], 6)})"
                     for g in groups]
         out.append("")
-    out += ["## Balances", ""]
+    return out
+
+
+def _md_balances(report: dict) -> list[str]:
+    bal = report["balances"]
+    out = ["## Balances", ""]
     if bal.get("unit_log2"):
         out += [f"Balances are given in units of 2^{bal['unit_log2']}.", ""]
     if bal["n"]:
@@ -258,7 +274,12 @@ def render_markdown(report: dict) -> str:
         out += [f"| {_c(p['layer'])} | {p['n']} | {p['min']:.4g} | {p['max']:.4g} | {p['n_negative']} |"
                 for p in bal["per_layer"][:MAX_LISTED]]
         out.append("")
-    out += [
+    return out
+
+
+def _md_connectivity(report: dict) -> list[str]:
+    dec, con = report["decomposition"], report["connectivity"]
+    out = [
         "## Bottlenecks",
         "",
         f"{dec['n_in_bottlenecks']} in-bottlenecks, {dec['n_out_bottlenecks']} out-bottlenecks, "
@@ -282,31 +303,49 @@ def render_markdown(report: dict) -> str:
         if con["n_frozen_edges"] > len(con["frozen_edges"]):
             out.append(f"\n… {con['n_frozen_edges'] - len(con['frozen_edges'])} more frozen edges (raise --max-listed)")
         out.append("")
-    if "singular_strata" in report:
-        st = report["singular_strata"]
-        out += ["## Singular strata", ""]
-        if st["strata"]:
-            for s in st["strata"]:
-                zeroes = ", ".join(markdown_code(str(p)) for p in s.get("parameters") or [])
-                out.append(f"- cut off {markdown_code(', '.join(map(str, s['nodes'])))} "
-                           f"(boundary: {len(s['boundary_edges'])} edges{'; zeroes ' + zeroes if zeroes else ''})")
-        else:
-            out += [f"None among {st['searched']}: the fiber has no singular point of that kind."]
-        out.append("")
-    if "topology" in report:
-        t = report["topology"]
-        out += [
-            "## Sampled topology",
-            "",
-            f"{t['n_samples']} fiber samples ({t['coordinates']} coordinates), Rips persistence: "
-            f"β0 = {t.get('ph_b0', t['ph_betti'][0])} against the exact {t['theory_b0']} — "
-            f"{'agree' if t['agree'] else t.get('status', 'disagree')} ({t.get('n_factors_sampled', 0)} factor(s) "
-            f"sampled, {t.get('n_trivial_factors', 0)} without bottleneck edges, connected by the theorem).",
-            "",
-        ]
+    return out
+
+
+def _md_strata(report: dict) -> list[str]:
+    if "singular_strata" not in report:
+        return []
+    st = report["singular_strata"]
+    out = ["## Singular strata", ""]
+    if st["strata"]:
+        for s in st["strata"]:
+            zeroes = ", ".join(markdown_code(str(p)) for p in s.get("parameters") or [])
+            out.append(f"- cut off {markdown_code(', '.join(map(str, s['nodes'])))} "
+                       f"(boundary: {len(s['boundary_edges'])} edges{'; zeroes ' + zeroes if zeroes else ''})")
+    else:
+        out += [f"None among {st['searched']}: the fiber has no singular point of that kind."]
+    out.append("")
+    return out
+
+
+def _md_topology(report: dict) -> list[str]:
+    if "topology" not in report:
+        return []
+    t = report["topology"]
+    return [
+        "## Sampled topology",
+        "",
+        f"{t['n_samples']} fiber samples ({t['coordinates']} coordinates), Rips persistence: "
+        f"β0 = {t.get('ph_b0', t['ph_betti'][0])} against the exact {t['theory_b0']} — "
+        f"{'agree' if t['agree'] else t.get('status', 'disagree')} ({t.get('n_factors_sampled', 0)} factor(s) "
+        f"sampled, {t.get('n_trivial_factors', 0)} without bottleneck edges, connected by the theorem).",
+        "",
+    ]
+
+
+def _md_history_and_notes(report: dict) -> list[str]:
     from topo.report.history import history_markdown
 
-    out += history_markdown(report, markdown_code)
+    out = history_markdown(report, markdown_code)
     if report["notes"]:
         out += ["## Notes", ""] + [f"- {_m(n)}" for n in report["notes"]] + [""]
-    return "\n".join(out)
+    return out
+
+
+#: The sections of `render_markdown`, in page order: each maps the report to its lines.
+_MARKDOWN_SECTIONS = (_md_head, _md_network, _md_balances, _md_connectivity, _md_strata, _md_topology,
+                      _md_history_and_notes)
