@@ -30,6 +30,15 @@ def test_bincount_by_chunks_is_numpys(seed, step, monkeypatch):
                                np.bincount(x, weights=w, minlength=minlength), rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("step", [1, 4, 1 << 21])
+@pytest.mark.parametrize("seed", range(10))
+def test_flatnonzero_by_chunks_is_numpys(seed, step, monkeypatch):
+    monkeypatch.setattr(arrays, "STEP", step)
+    x = np.random.default_rng(1700 + seed).integers(0, 3, size=int(seed * 7))
+    got = arrays.flatnonzero_by_chunks(len(x), lambda s: x[s] == 1, np.int32)
+    assert got.dtype == np.int32 and got.tolist() == np.flatnonzero(x == 1).tolist()
+
+
 @pytest.mark.parametrize("seed", range(30))
 def test_balances_by_tiny_chunks_are_the_class_balances(seed, monkeypatch):
     """Residual DAGs (classes with edges inside them, fixed edges): with two edges per chunk the

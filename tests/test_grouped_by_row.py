@@ -5,12 +5,13 @@ import numpy as np
 import pytest
 
 import topo.fiber.decompose as decompose
+from topo.utils import arrays
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 7, 1 << 21])
 @pytest.mark.parametrize("seed", range(25))
 def test_grouped_by_row_is_a_stable_sort_of_the_valid_entries(seed, chunk, monkeypatch):
-    monkeypatch.setattr(decompose, "CHUNK", chunk)
+    monkeypatch.setattr(arrays, "STEP", chunk)
     rng = np.random.default_rng(4040 + seed)
     m, n = int(rng.integers(1, 12)), int(rng.integers(0, 60))
     key = rng.integers(-1, m, n).astype(np.int32)

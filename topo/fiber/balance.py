@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from topo.errors import FiberError, ParameterError
 from topo.graph.architecture import ARCH, Architecture
-from topo.utils.arrays import bincount
+from topo.utils.arrays import bincount, flatnonzero_by_chunks
 from topo.utils.text import short
 from topo.utils.validation import (
     TOLERANCE,
@@ -172,12 +172,13 @@ def _inside_edges(arch: Architecture) -> np.ndarray:
     """Indices of the edges between two members of one constrained class (cached on the
     architecture; found in chunks, without per-edge temporaries as long as the edges)."""
     def build():
-        row, src, dst, step = arch.node_row, arch.src, arch.dst, 1 << 21
-        parts = [np.zeros(0, dtype=np.int64)]
-        for i in range(0, arch.n_edges, step):
-            a, b = row[src[i:i + step]], row[dst[i:i + step]]
-            parts.append(np.flatnonzero((a == b) & (a >= 0)) + i)
-        out = np.concatenate(parts)
+        row, src, dst = arch.node_row, arch.src, arch.dst
+
+        def inside(s):
+            a = row[src[s]]
+            return (a == row[dst[s]]) & (a >= 0)
+
+        out = flatnonzero_by_chunks(arch.n_edges, inside)
         out.flags.writeable = False
         return out
 

@@ -32,6 +32,7 @@ from scipy.sparse.csgraph import connected_components
 from topo.errors import GraphError, ParameterError
 from topo.fiber.dominators import preorder, sorted_dominators, twin_runs
 from topo.graph.architecture import ARCH, Architecture
+from topo.utils.arrays import chunks
 from topo.utils.validation import COUNT_OR_ZERO, NoneOr, Options, validate_params
 
 _DIRECTION = Options("in", "out")
@@ -61,20 +62,12 @@ def quotient_graph(arch: Architecture) -> sp.csr_matrix:
     return arch.derived("quotient_graph", build)
 
 
-#: Entries per chunk of the passes over the quotient edges: temporaries stay O(chunk), not O(edges).
-CHUNK = 1 << 21
-
-
-def _chunks(n: int):
-    return (slice(i, min(i + CHUNK, n)) for i in range(0, n, CHUNK))
-
-
 def grouped_by_row(key: np.ndarray, val: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
     """``(ptr, out)``: the entries of ``val`` whose ``key`` and ``val`` are both >= 0, grouped by
     ``key`` in CSR form (``out[ptr[r]:ptr[r + 1]]`` holds row ``r``'s, in their original order).
 
     A stable counting sort by chunks: no permutation or copy of the whole input is made, so
-    the memory beyond the result is O(`CHUNK` + m) however many entries there are.
+    the memory beyond the result is O(`topo.utils.arrays.STEP` + m) however many entries there are.
 
     Examples
     --------
@@ -85,14 +78,14 @@ def grouped_by_row(key: np.ndarray, val: np.ndarray, m: int) -> tuple[np.ndarray
     """
     n = len(key)
     counts = np.zeros(m, dtype=np.int64)
-    for s in _chunks(n):
+    for s in chunks(n):
         k = key[s][(key[s] >= 0) & (val[s] >= 0)]
         counts += np.bincount(k, minlength=m)
     ptr = np.zeros(m + 1, dtype=np.int64)
     np.cumsum(counts, out=ptr[1:])
     out = np.empty(int(ptr[-1]), dtype=val.dtype)
     cursor = ptr[:-1].copy()
-    for s in _chunks(n):
+    for s in chunks(n):
         ok = (key[s] >= 0) & (val[s] >= 0)
         k, v = key[s][ok], val[s][ok]
         order = np.argsort(k, kind="stable")
@@ -109,13 +102,13 @@ def _is_forward(arch: Architecture) -> bool:
     (the rows are in topological order of the quotient: a network without fixed edges)."""
     tails, heads = arch.quotient_rows
     return all(bool(np.all((tails[s] < heads[s]) | (tails[s] < 0) | (heads[s] < 0)))
-               for s in _chunks(len(tails)))
+               for s in chunks(len(tails)))
 
 
 def _row_counts(rows: np.ndarray, m: int) -> np.ndarray:
     """How many entries of ``rows`` equal each row ``0..m-1`` (negative entries ignored), by chunks."""
     counts = np.zeros(m, dtype=np.int64)
-    for s in _chunks(len(rows)):
+    for s in chunks(len(rows)):
         r = rows[s]
         counts += np.bincount(r[r >= 0], minlength=m)
     return counts
@@ -486,8 +479,9 @@ def factor_labels(g: sp.csr_matrix) -> tuple[int, np.ndarray]:
     ptr, t = g.indptr.astype(np.int64), g.indices
     deg = np.diff(ptr)
     run = twin_runs(t, ptr, deg, np.zeros(m, dtype=bool), deg > 0)
-    lead = (run == np.arange(m)) & (deg > 0)
-    others = np.flatnonzero(run != np.arange(m))
+    first = run == np.arange(m)
+    lead = first & (deg > 0)
+    others = np.flatnonzero(~first)
     n_kept = int(deg[lead].sum()) + len(others)
     if n_kept > REDUCED_AT_MOST * g.nnz:
         adj = sp.csr_matrix((np.ones(g.nnz), t, ptr), shape=g.shape)

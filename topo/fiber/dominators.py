@@ -63,7 +63,7 @@ def sorted_dominators(m: int, t: np.ndarray, ptr: np.ndarray, rooted: np.ndarray
         ptr = np.concatenate([[0], np.cumsum(np.where(rooted, 0, deg))])
     edges, n = _hub_edges(m, t, ptr, rooted)
     g = igraph.Graph(n=n, directed=True)
-    g.add_edges(edges)  # from the array: no list of Python pairs (which also triggers a full GC pass)
+    g.add_edges(edges)  # from the array: no list of Python pairs
     idom = np.asarray(g.dominator(m, mode="out"), dtype=float)
     if np.isnan(idom[:m]).any():
         v = int(np.flatnonzero(np.isnan(idom[:m]))[0])

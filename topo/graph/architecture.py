@@ -19,7 +19,7 @@ from topo.errors import CycleError, GraphError, ParameterError
 from topo.graph.classes import rescaling_classes
 from topo.graph.initializers import BIAS_RULE, SCHEME, draw_parameters
 from topo.graph.nodes import BIAS, HIDDEN, INPUT, OUTPUT, ROLE_CODE, ROLES, check_activation, is_homogeneous
-from topo.utils.arrays import bincount
+from topo.utils.arrays import bincount, chunks, flatnonzero_by_chunks
 from topo.utils.text import describe_cycle, short
 from topo.utils.validation import (
     BOOLEAN,
@@ -847,13 +847,9 @@ class Architecture:
         (an edge inside a class, fixed or not, cancels in its class's balance).  Read-only, int32
         when the edge indices fit."""
         def build():
-            dtype = np.int32 if self.n_edges < 2**31 - 1 else np.int64
-            parts, label, step = [np.zeros(0, dtype=dtype)], self._label, 1 << 21
-            for i in range(0, self.n_edges, step):  # by chunks: no temporary as long as the edges
-                s = slice(i, i + step)
-                hit = np.flatnonzero(self._trainable[s] & (label[self._src[s]] != label[self._dst[s]]))
-                parts.append((hit + i).astype(dtype, copy=False))
-            out = np.concatenate(parts)
+            label, src, dst, trainable = self._label, self._src, self._dst, self._trainable
+            out = flatnonzero_by_chunks(self.n_edges, lambda s: trainable[s] & (label[src[s]] != label[dst[s]]),
+                                        np.int32 if self.n_edges < 2**31 - 1 else np.int64)
             out.flags.writeable = False
             return out
 
@@ -876,10 +872,9 @@ class Architecture:
             row = self._row.astype(np.int32 if self.n_constrained < 2**31 - 1 else np.int64)
             ids = self.quotient_edges
             out = np.empty(len(ids), dtype=row.dtype), np.empty(len(ids), dtype=row.dtype)
-            for i in range(0, len(ids), 1 << 21):  # by chunks: no int64 temporary as long as the edges
-                part = ids[i:i + (1 << 21)]
-                out[0][i:i + len(part)] = row[self._src[part]]
-                out[1][i:i + len(part)] = row[self._dst[part]]
+            for s in chunks(len(ids)):  # by chunks: no int64 temporary as long as the edges
+                out[0][s] = row[self._src[ids[s]]]
+                out[1][s] = row[self._dst[ids[s]]]
             for a in out:
                 a.flags.writeable = False
             return out

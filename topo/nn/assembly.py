@@ -7,6 +7,7 @@ import numpy as np
 
 from topo.graph.architecture import Architecture
 from topo.nn.result import EdgeSources, TorchImport
+from topo.utils.arrays import chunks
 
 
 class Assembly:
@@ -89,7 +90,7 @@ class Assembly:
         return out
 
 
-def _relabel(ids: np.ndarray, new: np.ndarray, step: int = 1 << 21) -> None:
+def _relabel(ids: np.ndarray, new: np.ndarray) -> None:
     """``ids[:] = new[ids]`` in place, by chunks (no second array as long as the edges)."""
-    for i in range(0, len(ids), step):
-        ids[i:i + step] = new[ids[i:i + step]]
+    for s in chunks(len(ids)):
+        ids[s] = new[ids[s]]

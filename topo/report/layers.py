@@ -17,6 +17,7 @@ import numpy as np
 from topo.graph.architecture import Architecture
 from topo.graph.nodes import ROLES
 from topo.report.schema import layer_keys
+from topo.utils.arrays import chunks
 
 __all__ = ["layers_section", "stratum_parameters", "parameter_name"]
 
@@ -45,9 +46,8 @@ def _layer_ids(arch: Architecture) -> tuple[np.ndarray, list[str]]:
 def _entering_weights(arch: Architecture) -> np.ndarray:
     """Trainable weights on the edges entering each node (float64), one pass over the edges by chunks."""
     out = np.zeros(arch.n_nodes)
-    dst, sizes, trainable, step = arch.dst, arch.edge_sizes, arch.edge_trainable, 1 << 21
-    for i in range(0, arch.n_edges, step):
-        s = slice(i, i + step)
+    dst, sizes, trainable = arch.dst, arch.edge_sizes, arch.edge_trainable
+    for s in chunks(arch.n_edges):
         out += np.bincount(dst[s], weights=np.where(trainable[s], sizes[s], 0).astype(np.float64),
                            minlength=arch.n_nodes)
     return out

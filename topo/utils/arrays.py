@@ -1,13 +1,41 @@
-"""Array helpers for the per-edge arrays of large architectures."""
+"""Array helpers for the per-edge arrays of large architectures: passes by chunks of `STEP`
+entries, so that their temporaries stay ``O(STEP)`` however many edges there are."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bincount"]
+__all__ = ["STEP", "bincount", "chunks", "flatnonzero_by_chunks"]
 
-#: Entries per chunk of `bincount`.
+#: Entries per chunk of every pass over the edges.
 STEP = 1 << 21
+
+
+def chunks(n: int):
+    """The slices ``[i, i + STEP)`` that cover ``range(n)``.
+
+    Examples
+    --------
+    >>> [(s.start, s.stop) for s in chunks(5)] == [(0, 5)]
+    True
+    """
+    step = STEP
+    return (slice(i, min(i + step, n)) for i in range(0, n, step))
+
+
+def flatnonzero_by_chunks(n: int, mask, dtype=np.int64) -> np.ndarray:
+    """The indices ``i < n`` where ``mask(s)`` (a boolean array for the slice ``s`` of `chunks`) is
+    True, as ``dtype`` (no boolean or index temporary of length ``n``).
+
+    Examples
+    --------
+    >>> x = np.array([3, 0, 5, 0, 7])
+    >>> flatnonzero_by_chunks(len(x), lambda s: x[s] > 0).tolist()
+    [0, 2, 4]
+    """
+    parts = [np.zeros(0, dtype=dtype)] + [(np.flatnonzero(mask(s)) + s.start).astype(dtype, copy=False)
+                                          for s in chunks(n)]
+    return np.concatenate(parts)
 
 
 def bincount(x: np.ndarray, weights: np.ndarray | None = None, minlength: int = 0) -> np.ndarray:
@@ -33,7 +61,6 @@ def bincount(x: np.ndarray, weights: np.ndarray | None = None, minlength: int = 
         return np.bincount(x, weights=weights, minlength=minlength)
     size = max(int(minlength), int(x.max()) + 1)
     out = np.zeros(size, dtype=np.float64 if weights is not None else np.int64)
-    for i in range(0, n, STEP):
-        s = slice(i, i + STEP)
+    for s in chunks(n):
         out += np.bincount(x[s], weights=None if weights is None else weights[s], minlength=size)
     return out
