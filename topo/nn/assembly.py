@@ -7,6 +7,7 @@ import numpy as np
 
 from topo.graph.architecture import Architecture
 from topo.nn.result import EdgeSources, TorchImport
+from topo.nn.units import distinct
 from topo.utils.arrays import chunks
 
 
@@ -16,13 +17,7 @@ class Assembly:
     def result(self, level: str) -> TorchImport:
         b = self.b
         outputs = self._output_units()
-        src, dst = np.concatenate(b.src, dtype=np.int64), np.concatenate(b.dst, dtype=np.int64)
-        counts = np.asarray(b.counts, dtype=np.int64)
-        sizes = np.repeat(np.asarray(b.sizes, dtype=np.int64), counts)
-        trainable = np.repeat(np.asarray(b.trainable, dtype=bool), counts)
-        theta = np.concatenate(b.weights, dtype=np.float64)
-        b.src = b.dst = b.weights = None  # peak memory: one copy of each array
-        keep_node, keep_edge = self._reaching_outputs(src, dst, outputs)
+        keep_node, keep_edge = self._reaching_outputs(outputs)
         # sources first, then the units in creation order (a topological order: a unit is made after its inputs)
         source = np.zeros(len(b.nodes), dtype=bool)
         source[list(b.roles)] = True
@@ -33,10 +28,13 @@ class Assembly:
         roles = {b.nodes[i]: r for i, r in b.roles.items() if keep_node[i]}
         roles.update((b.nodes[i], "output") for i in outputs.tolist())
         acts = {b.nodes[i]: b.acts[i] for i in kept.tolist() if b.roles.get(i) not in ("input", "bias")}
-        if not keep_edge.all():
+        counts = np.asarray(b.counts, dtype=np.int64)
+        sizes = np.repeat(np.asarray(b.sizes, dtype=np.int64), counts)
+        trainable = np.repeat(np.asarray(b.trainable, dtype=bool), counts)
+        src, dst, theta = self._write_edges(new if keep_edge is None else None)  # each final array once
+        if keep_edge is not None:  # rare: units on no path to an output were dropped
             theta = theta[np.repeat(keep_edge, sizes)]
             src, dst, sizes, trainable = src[keep_edge], dst[keep_edge], sizes[keep_edge], trainable[keep_edge]
-        if not np.array_equal(kept, np.arange(len(b.nodes))):
             _relabel(src, new)
             _relabel(dst, new)
         reasons = {b.nodes[i]: r for i, r in b.reasons.items() if keep_node[i]}
@@ -46,13 +44,40 @@ class Assembly:
         return TorchImport(arch, theta, EdgeSources(arch, self._blocks(keep_edge)), self.unsupported, level,
                            reasons)
 
+    def _write_edges(self, new: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The edge ends (relabelled by ``new`` unless None) and the flat float64 weights, each written
+        once into its final array from the batches' views (a layer's edges are broadcast views, its
+        weights the model's own memory, scaled by its folded BatchNorms on the way)."""
+        b = self.b
+        n_edges = int(sum(b.counts))
+        src, dst = np.empty(n_edges, dtype=np.int64), np.empty(n_edges, dtype=np.int64)
+        theta = np.empty(int(np.dot(b.counts, b.sizes)) if b.counts else 0, dtype=np.float64)
+        e = o = 0
+        for i, (u, v, w) in enumerate(zip(b.src, b.dst, b.weights)):
+            n = u.size
+            for ends, out in ((u, src), (v, dst)):
+                core = distinct(ends)[0]
+                out[e:e + n].reshape(ends.shape)[...] = core if new is None else new[core]
+            t = theta[o:o + w.size]
+            scales = b.scales.get(i, ())
+            if scales:
+                rows = t.reshape(len(scales[0]), -1)
+                np.multiply(w.reshape(rows.shape), scales[0][:, None], out=rows)
+                for sc in scales[1:]:
+                    rows *= sc[:, None]
+            else:
+                t.reshape(w.shape)[...] = w
+            b.src[i] = b.dst[i] = b.weights[i] = None  # peak memory: the batch's own arrays go as they are copied
+            e, o = e + n, o + w.size
+        return src, dst, theta
+
     def _output_units(self) -> np.ndarray:
         """The model's output units; those also read by other units (or inputs) get copies by fixed edges."""
         b = self.b
         outputs = np.unique(np.concatenate(self.outputs))
         has_out = np.zeros(len(b.nodes), dtype=bool)
         for s in b.src:
-            has_out[s] = True
+            has_out[distinct(s)[0]] = True
         bad = outputs[has_out[outputs] | np.isin(outputs, list(b.roles))]
         if len(bad):
             copies = b.units("output", len(bad))
@@ -60,24 +85,35 @@ class Assembly:
             outputs = np.concatenate([np.setdiff1d(outputs, bad), copies])
         return outputs
 
-    def _reaching_outputs(self, src, dst, outputs) -> tuple[np.ndarray, np.ndarray]:
-        """Units (and edges) on a path to an output; inputs are kept whatever they feed."""
-        n = len(self.b.nodes)
+    def _reaching_outputs(self, outputs) -> tuple[np.ndarray, np.ndarray | None]:
+        """Units (and edges; None: every edge) on a path to an output; inputs are kept whatever they feed.
+
+        The first round counts each unit's leaving edges from the batches' distinct entries; only when it
+        finds units to drop (sinks that are not outputs) are the edge ends written out for the next rounds.
+        """
+        b = self.b
+        n = len(b.nodes)
         protected = np.zeros(n, dtype=bool)
         protected[outputs] = True
-        protected[[i for i, r in self.b.roles.items() if r == "input"]] = True
+        protected[[i for i, r in b.roles.items() if r == "input"]] = True
+        cores = [distinct(s) for s in b.src]
+        heads = np.concatenate([c.reshape(-1) for c, _ in cores] or [np.zeros(0, np.int64)])
+        repeats = np.repeat(np.asarray([k for _, k in cores], dtype=np.float64), [c.size for c, _ in cores])
+        if not (~protected & (np.bincount(heads, weights=repeats, minlength=n) == 0)).any():
+            return np.ones(n, dtype=bool), None
+        src, dst = (np.concatenate([a.reshape(-1) for a in ends]) for ends in (b.src, b.dst))
         alive = np.ones(n, dtype=bool)
-        keep_edge = None  # all edges, until a round drops some
-        while True:  # drop sinks that are not outputs, until none is left (usually no round at all)
-            outdeg = np.bincount(src if keep_edge is None else src[keep_edge], minlength=n)
+        keep_edge = np.ones(len(src), dtype=bool)
+        while True:  # drop sinks that are not outputs, until none is left
+            outdeg = np.bincount(src[keep_edge], minlength=n)
             dead = alive & (outdeg == 0) & ~protected
             if not dead.any():
-                return alive, np.ones(len(src), dtype=bool) if keep_edge is None else keep_edge
+                return alive, keep_edge
             alive &= ~dead
-            keep_edge = alive[dst] if keep_edge is None else keep_edge & alive[dst]
+            keep_edge &= alive[dst]
 
-    def _blocks(self, keep_edge: np.ndarray) -> list:
-        every = bool(keep_edge.all())  # usually: then the positions do not move
+    def _blocks(self, keep_edge: np.ndarray | None) -> list:
+        every = keep_edge is None or bool(keep_edge.all())  # usually: then the positions do not move
         # the kept edges before each position (an int64 cumsum: numpy's default for booleans is ~7x slower)
         pos = None if every else np.concatenate([[0], np.cumsum(keep_edge, dtype=np.int64)])
         out = []

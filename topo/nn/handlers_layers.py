@@ -53,7 +53,9 @@ class LayerHandlers:
                              f"{len(x.ids)} units x {k}")
         outs = self.b.units(qual, W.shape[0])
         m = len(x.ids)
-        wb = self.b.edges(np.tile(x.ids, len(outs)), np.repeat(outs, m), W, size=k,
+        ins = np.asarray(x.ids, dtype=np.int64)  # every input to every output: broadcast views, no copies
+        wb = self.b.edges(np.broadcast_to(ins[None, :], (len(outs), m)),
+                          np.broadcast_to(outs[:, None], (len(outs), m)), W, size=k,
                           source=(qual, "weight", "dense", m, k, None))
         bb = None
         if b is not None:
@@ -73,10 +75,10 @@ class LayerHandlers:
         per_out = cout // int(groups)
         kk = int(np.prod(W.shape[2:]))
         outs = self.b.units(qual, cout)
-        o = np.arange(cout)
-        pos = ((o // per_out) * per_in)[:, None] + np.arange(per_in)[None, :]
-        wb = self.b.edges(x.ids[pos].ravel(), np.repeat(outs, per_in), W, size=kk,
-                          source=(qual, "weight", "conv", per_in, kk, None))
+        g, shape = int(groups), (int(groups), per_out, per_in)  # edge (o, i) of group o // per_out
+        ins = np.asarray(x.ids, dtype=np.int64).reshape(g, 1, per_in)
+        wb = self.b.edges(np.broadcast_to(ins, shape), np.broadcast_to(outs.reshape(g, per_out, 1), shape), W,
+                          size=kk, source=(qual, "weight", "conv", per_in, kk, None))
         bb = None
         if bias is not None:
             bb = self.b.bias(qual, outs, to_numpy(bias), source=(qual, "bias", "vector", 1, 1, None))

@@ -107,7 +107,7 @@ class NormHandlers:
     def _fold(self, qual: str, x: Value, s: np.ndarray, t: np.ndarray) -> Value:
         wb, bb, layer, outs = x.layer
         b = self.b
-        b.weights[wb] = (b.weights[wb].reshape(len(outs), -1) * s[:, None]).reshape(-1)
+        b.scale(wb, s)
         for blk in b.blocks:
             if blk[0] == b.edge_start[wb]:
                 blk[7] = f"folded with BatchNorm {qual!r}: weight·γ/√(running_var+ε)"

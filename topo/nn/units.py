@@ -13,7 +13,7 @@ from topo.errors import GraphError
 from topo.graph.nodes import leaky_name, negative_slope
 
 __all__ = ["MAX_DENSE_FIXED_EDGES", "Builder", "Const", "Value", "attribute", "axis", "canonical", "compose",
-           "grouped", "op_name", "positions"]
+           "distinct", "grouped", "op_name", "positions"]
 
 #: Dense fixed edges an unmodelled operation may create before the import gives up.
 MAX_DENSE_FIXED_EDGES = 4_000_000
@@ -32,7 +32,8 @@ class Builder:
         self.sizes: list[int] = []  # per batch: weights per edge, whether trainable, number of edges
         self.trainable: list[bool] = []
         self.counts: list[int] = []
-        self.weights: list[np.ndarray] = []
+        self.weights: list[np.ndarray] = []  # per batch, as given (float32 views of the model's parameters)
+        self.scales: dict[int, list[np.ndarray]] = {}  # per batch: row scales (folded BatchNorms), in order
         self.edge_start: list[int] = []  # first edge of each batch
         self.blocks: list[list] = []  # [start, stop, qual, param, kind, n_cols, k, note]
         self.n_edges = 0
@@ -60,24 +61,39 @@ class Builder:
         return np.arange(start, start + n, dtype=np.int64)
 
     def edges(self, u, v, w, *, size: int = 1, trainable: bool = True, source=None) -> int:
-        """Edges ``u[i] -> v[i]`` carrying ``size`` weights each of the flat ``w``; the batch number."""
-        n = len(u)
+        """Edges ``u.flat[i] -> v.flat[i]`` carrying ``size`` weights each of ``w`` (C order); the batch number.
+
+        ``u`` and ``v`` may be broadcast views (``np.broadcast_to``: a layer's every input to every output)
+        and ``w`` a read-only view of the model's parameter: nothing as long as the edges is allocated
+        before `topo.nn.assembly.Assembly.result` writes the final arrays once.
+        """
+        u, v = _ends(u), _ends(v)
+        if u.shape != v.shape:
+            raise GraphError(f"internal: edge ends of shapes {u.shape} and {v.shape}")
+        n = u.size
         if len(self.nodes) >= 2**31 - 1:
             raise GraphError(f"the import has {len(self.nodes):,} units: more than its int32 unit labels hold")
-        self.src.append(np.asarray(u, dtype=np.int32))  # int32 until the final arrays: half the memory
-        self.dst.append(np.asarray(v, dtype=np.int32))
+        self.src.append(u)
+        self.dst.append(v)
         self.sizes.append(int(size))
         self.trainable.append(bool(trainable))
         self.counts.append(n)
         w = np.asarray(w)
-        if w.dtype != np.float32:  # float32 weights stay as they are until the flat vector
-            w = w.astype(np.float64, copy=False)
-        self.weights.append(w.reshape(-1))
+        if w.dtype not in (np.float32, np.float64):
+            w = w.astype(np.float64)
+        if w.size != n * size:
+            raise GraphError(f"internal: {w.size} weights for {n} edges of {size}")
+        self.weights.append(w)
         self.edge_start.append(self.n_edges)
         if source is not None:
             self.blocks.append([self.n_edges, self.n_edges + n, *source])
         self.n_edges += n
         return len(self.src) - 1
+
+    def scale(self, batch: int, s: np.ndarray) -> None:
+        """Scale the weights of ``batch`` row by row (``s[r]`` multiplies the weights of output ``r``):
+        a folded BatchNorm, applied when the flat vector is written."""
+        self.scales.setdefault(batch, []).append(np.asarray(s, dtype=np.float64))
 
     def fixed(self, u, v, w=1.0):
         """Fixed (non-trainable) edges; parallel pairs are merged by adding their weights."""
@@ -94,6 +110,23 @@ class Builder:
         """A constant source ``{qual}.bias`` with an edge to every unit of ``outs``."""
         bn = self.units(qual, 1, role="bias", act="bias", names=[f"{qual}.bias"])
         return self.edges(np.repeat(bn, len(outs)), outs, b, source=source)
+
+
+def _ends(a) -> np.ndarray:
+    """Edge ends as stored: a broadcast view (a zero stride) as it is, other arrays as int32 (half the memory)."""
+    a = np.asarray(a)
+    if a.ndim and a.size > 1 and 0 in a.strides:
+        return a if a.dtype == np.int64 else np.broadcast_to(distinct(a)[0].astype(np.int64), a.shape)
+    return a.astype(np.int32, copy=False).reshape(-1)
+
+
+def distinct(a: np.ndarray) -> tuple[np.ndarray, int]:
+    """The entries of a broadcast view once (size 1 along its repeated dimensions, so that the result
+    broadcasts back to ``a.shape``) and how often each is repeated; ``(a, 1)`` for other arrays."""
+    if not a.ndim or 0 not in a.strides:
+        return a, 1
+    core = a[tuple(slice(0, 1) if st == 0 else slice(None) for st in a.strides)]
+    return core, a.size // max(core.size, 1)
 
 
 @dataclass
