@@ -76,3 +76,43 @@ def test_layer_keys_are_layer_key_of_each_name(names):
         expected = [ids.setdefault(layer_key(v), len(ids)) for v in arch.nodes]
         lab, layer_names = _layer_ids(arch)
         assert lab.tolist() == expected and layer_names == list(ids)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.integers(-2**40, 2**40), max_size=60),
+       dtype=st.sampled_from([np.int64, np.int32, np.uint16]))
+def test_unique_is_numpys(values, dtype):
+    a = np.asarray(values, dtype=np.int64)
+    a = (a % np.iinfo(dtype).max).astype(dtype) if dtype is not np.int64 else a
+    got = arrays.unique(a)
+    assert got.dtype == a.dtype
+    assert got.tolist() == np.unique(a).tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.integers(0, 3000), max_size=80), offset=st.sampled_from([0, -5, 2**33]),
+       small=st.sampled_from([0, 4]))
+def test_unique_inverse_is_numpys(values, offset, small):
+    """Both paths (the presence table, and numpy's sort for negative, far or spread values, or
+    for any value >= 1024 when SMALL_RANGE = 0) give numpy's values and an inverse that rebuilds
+    the input."""
+    saved, arrays.SMALL_RANGE = arrays.SMALL_RANGE, small
+    try:
+        _check_unique_inverse(np.asarray(values, dtype=np.int64) + offset)
+    finally:
+        arrays.SMALL_RANGE = saved
+
+
+def _check_unique_inverse(a):
+    got, inverse = arrays.unique_inverse(a)
+    want, want_inverse = np.unique(a, return_inverse=True)
+    assert got.tolist() == want.tolist()
+    assert inverse.tolist() == want_inverse.tolist()
+    assert got[inverse].tolist() == a.tolist() if len(a) else True
+
+
+def test_unique_inverse_keeps_the_input_dtype_and_handles_empty():
+    values, inverse = arrays.unique_inverse(np.zeros(0, dtype=np.int64))
+    assert len(values) == 0 and len(inverse) == 0
+    values, inverse = arrays.unique_inverse(np.array([3, 3, 1], dtype=np.int32))
+    assert values.dtype == np.int32 and values.tolist() == [1, 3] and inverse.tolist() == [1, 1, 0]

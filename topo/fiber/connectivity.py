@@ -169,12 +169,12 @@ class ConnectivityReport:
         kind, r = self._frozen[e]
         closures = self._in if kind == "in" else self._out
         rows = sorted(closures.witness(r))
-        names = self.arch.constrained
+        names = self.arch.node_names(self.arch.constrained_index[rows])  # the certificate's rows only
         total = float(np.sum(self.c[rows]))
-        classes = self.arch.rescaling_classes if self.arch.n_shared else None
-        shared = {names[x]: tuple(classes[x]) for x in rows if classes and len(classes[x]) > 1}
-        return Witness(edge=self.arch.edge_names([e])[0], kind=kind, nodes=tuple(names[x] for x in rows),
-                       total=total, classes=shared)
+        sizes = self.arch.class_sizes[rows]
+        shared = {v: tuple(self.arch.class_members(v)) for v, k in zip(names, sizes.tolist()) if k > 1}
+        return Witness(edge=self.arch.edge_names([e])[0], kind=kind, nodes=tuple(names), total=total,
+                       classes=shared)
 
     def zero_flow(self, edge: tuple) -> np.ndarray:
         """The certificate of a non-frozen edge: ``q >= 0`` with ``B̃ q = c`` and ``q_edge = 0``.

@@ -17,6 +17,7 @@ import igraph
 import numpy as np
 
 from topo.errors import GraphError
+from topo.utils.arrays import unique
 
 __all__ = ["immediate_dominators", "sorted_dominators", "preorder", "twin_runs"]
 
@@ -196,7 +197,7 @@ def _hub_edges(m: int, t: np.ndarray, ptr: np.ndarray, rooted: np.ndarray) -> tu
     group = _twin_groups(m, t, ptr, deg, rooted)
     heads = np.flatnonzero(group >= 0)
     first = group[heads]
-    leads = np.unique(first)
+    leads = unique(first)
     hub_id = np.full(m, -1, dtype=np.int64)
     hub_id[leads] = m + 1 + np.arange(len(leads))
     hub_of = np.full(m, -1, dtype=np.int64)

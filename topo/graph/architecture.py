@@ -820,6 +820,10 @@ class Architecture:
     def class_members(self, node: Hashable) -> list:
         """All nodes of the rescaling class of ``node`` (constrained or not), in topological order."""
         i = self.node_index(node)
+        r = int(self._row[i])
+        if r >= 0:  # a constrained class: its slice of the shared member table
+            members, ptr = self._class_csr()
+            return self.node_names(members[ptr[r]:ptr[r + 1]])
         return self.node_names(np.flatnonzero(self._label == self._label[i]))
 
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from topo.graph.architecture import Architecture
+from topo.utils.arrays import unique
 from topo.utils.validation import (
     BOOLEAN,
     COUNT,
@@ -151,7 +152,7 @@ def random_layered_dag(
     src = np.concatenate(srcs)
     dst = np.concatenate(dsts)
     n_total = n_nodes + (1 if bias else 0)
-    keys = np.unique(src * n_total + dst)
+    keys = unique(src * n_total + dst)
     src, dst = keys // n_total, keys % n_total
     # hidden nodes nobody consumes feed a random node of the next layer
     outdeg = np.bincount(src, minlength=n_total)

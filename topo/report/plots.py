@@ -13,6 +13,7 @@ from topo.graph.architecture import ARCH, Architecture
 from topo.graph.forward import node_levels
 from topo.graph.nodes import BIAS, HIDDEN
 from topo.report.schema import layer_key
+from topo.utils.arrays import unique
 from topo.utils.validation import BOOLEAN, COUNT, COUNT_OR_ZERO, NAME, TOLERANCE, Interval, Options, validate_params
 
 __all__ = ["plot_activation_regions", "plot_diagram", "plot_barcode", "plot_fiber", "plot_dag", "plot_balances",
@@ -309,7 +310,7 @@ def _draw_collapsed(ax, arch: Architecture, lv: np.ndarray, kinds: np.ndarray, f
         per_level[g[0]] = int(xpos[k]) + 1
     src, dst = node_group[arch.src], node_group[arch.dst]
     keep = (src >= 0) & (dst >= 0)
-    code = np.unique(src[keep] * G + dst[keep])
+    code = unique(src[keep] * G + dst[keep])
     frozen_code = set((node_group[arch.src[fset]] * G + node_group[arch.dst[fset]]).tolist())
     for a, b in zip((code // G).tolist(), (code % G).tolist()):
         red = a * G + b in frozen_code

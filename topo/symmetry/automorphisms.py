@@ -43,6 +43,7 @@ import numpy as np
 from topo.errors import ParameterError
 from topo.graph.architecture import ARCH, Architecture
 from topo.graph.nodes import HIDDEN
+from topo.utils.arrays import unique, unique_inverse
 from topo.utils.text import short
 from topo.utils.validation import COUNT_OR_ZERO, Options, validate_params
 
@@ -130,8 +131,7 @@ def _edge_colours(arch: Architecture, fixed_weights: np.ndarray | None = None) -
             w = np.ascontiguousarray(fixed_weights[off[e]:off[e + 1]], dtype=np.float64) + 0.0  # -0.0 == 0.0
             extra[e] = values.setdefault(w.tobytes(), len(values) + 1)
         key = key + extra * (2 * (int(arch.edge_sizes.max(initial=0)) + 1))
-    _, colour = np.unique(key, return_inverse=True)
-    return colour.astype(np.int64)
+    return unique_inverse(key)[1]
 
 
 def _node_colours(arch: Architecture) -> np.ndarray:
@@ -180,12 +180,12 @@ def _quotient(arch, cls, ncol, ecol):
     rep[cls[::-1]] = np.arange(len(cls))[::-1]
     vkey = ncol[rep] * (int(size.max(initial=1)) + 1) + size
     nc = int(ecol.max(initial=0)) + 1
-    key = np.unique((cls[arch.src] * k + cls[arch.dst]) * nc + ecol)  # 1-d sort: fast
+    key = unique((cls[arch.src] * k + cls[arch.dst]) * nc + ecol)  # one 1-d sort (not numpy's hash set)
     qa = np.stack([key // nc // k, key // nc % k, key % nc], axis=1)
     major = int(np.bincount(qa[:, 2]).argmax()) if len(qa) else 0
     plain = qa[qa[:, 2] == major]
     coloured = qa[qa[:, 2] != major]
-    _, vcol = np.unique(vkey, return_inverse=True)
+    vcol = unique_inverse(vkey)[1]
     n_vcol = int(vcol.max(initial=-1)) + 1
     sub = k + np.arange(len(coloured))
     colours = np.concatenate([vcol, n_vcol + coloured[:, 2]]).astype(np.int64)

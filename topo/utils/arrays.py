@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["STEP", "bincount", "chunks", "flatnonzero_by_chunks"]
+__all__ = ["STEP", "bincount", "chunks", "flatnonzero_by_chunks", "unique", "unique_inverse"]
 
 #: Entries per chunk of every pass over the edges.
 STEP = 1 << 21
@@ -64,3 +64,52 @@ def bincount(x: np.ndarray, weights: np.ndarray | None = None, minlength: int = 
     for s in chunks(n):
         out += np.bincount(x[s], weights=None if weights is None else weights[s], minlength=size)
     return out
+
+
+def unique(a) -> np.ndarray:
+    """The sorted distinct values of an integer array, ``np.unique(a)`` by one sort.
+
+    numpy >= 2.3 finds ``np.unique``'s values of an integer array with a hash set, which is
+    ~20x slower than a sort when there are millions of distinct values (18 s against 0.95 s
+    for 10 M random int64 on numpy 2.4): per-edge keys are such arrays.
+
+    Examples
+    --------
+    >>> unique(np.array([5, 1, 5, 3, 1])).tolist()
+    [1, 3, 5]
+    """
+    s = np.sort(np.asarray(a).reshape(-1))
+    if len(s) < 2:
+        return s
+    keep = np.empty(len(s), dtype=bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
+#: `unique_inverse` counts values directly when they lie in ``[0, SMALL_RANGE * len(a) + 1024)``.
+SMALL_RANGE = 4
+
+
+def unique_inverse(a) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(a, return_inverse=True)`` for a 1-d integer array: ``(values, inverse)`` with
+    ``values[inverse] == a``.  Non-negative values in a range of at most ``SMALL_RANGE·len(a)``
+    are ranked by a presence table (one pass, no sort): colour codes of millions of edges with a
+    handful of distinct values cost a pass, not an argsort.
+
+    Examples
+    --------
+    >>> values, inverse = unique_inverse(np.array([7, 2, 7, 9]))
+    >>> values.tolist(), inverse.tolist()
+    ([2, 7, 9], [1, 0, 1, 2])
+    """
+    a = np.asarray(a).reshape(-1)
+    if len(a) and a.dtype.kind in "iu":
+        low, top = int(a.min()), int(a.max())
+        if low >= 0 and top < SMALL_RANGE * len(a) + 1024:
+            present = np.zeros(top + 1, dtype=bool)
+            present[a] = True
+            rank = np.cumsum(present, dtype=np.int64) - 1
+            return np.flatnonzero(present).astype(a.dtype, copy=False), rank[a]
+    values, inverse = np.unique(a, return_inverse=True)
+    return values, inverse.reshape(-1).astype(np.int64, copy=False)
