@@ -166,6 +166,10 @@ class ConnectivityReport:
         e = self.arch.edge_index(edge)
         if e not in self._frozen:
             raise GraphError(f"edge {tuple(edge)!r} is not frozen; zero_flow(edge) certifies that")
+        return self._witness_at(e)
+
+    def _witness_at(self, e: int) -> Witness:
+        """`witness` of the frozen edge of index ``e``."""
         kind, r = self._frozen[e]
         closures = self._in if kind == "in" else self._out
         rows = sorted(closures.witness(r))
@@ -216,14 +220,15 @@ class ConnectivityReport:
 
     @validate_params(max_witnesses=NoneOr(COUNT_OR_ZERO))
     def to_dict(self, *, max_witnesses: int | None = 1000) -> dict:
-        frozen = self.frozen_edges if max_witnesses is None else self.frozen_edges[:max_witnesses]
+        index = self.frozen_index.tolist()
+        frozen = index if max_witnesses is None else index[:max_witnesses]
         return {
             "n_frozen_edges": len(self.frozen_edges),
             "n_frozen_scalar_edges": self.n_frozen_scalar,
             "n_components": count_repr(self.n_components),
             "log2_n_components": self.n_frozen_scalar,
             "tol": self.tol,
-            "frozen_edges": [self.witness(e).to_dict() | {"size": int(self.arch.edge_sizes[self.arch.edge_index(e)])}
+            "frozen_edges": [self._witness_at(e).to_dict() | {"size": int(self.arch.edge_sizes[e])}
                              for e in frozen],
             "frozen_edges_truncated": len(frozen) < len(self.frozen_edges),
             "factors": [

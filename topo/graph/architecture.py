@@ -915,8 +915,10 @@ class Architecture:
 
     def _sorted_edge_keys(self) -> tuple[np.ndarray, np.ndarray]:
         def build():
-            keys = self._src * self.n_nodes + self._dst
-            order = np.argsort(keys)
+            # head-major keys: layers list their edges row by row, so the keys come in ascending runs
+            # that a stable (merge) sort joins several times faster than a quicksort
+            keys = self._dst * self.n_nodes + self._src
+            order = np.argsort(keys, kind="stable")
             return keys[order], order
 
         return self.derived("edge_keys", build)
@@ -935,7 +937,7 @@ class Architecture:
         tails, heads = (x.astype(np.int64, copy=False) if isinstance(x, np.ndarray) and x.dtype.kind in "iu"
                         else _index_array(x, what) for x, what in ((tails, "tails"), (heads, "heads")))
         keys, order = self._sorted_edge_keys()
-        key = tails * self.n_nodes + heads
+        key = heads * self.n_nodes + tails
         if not len(keys):
             return np.full(key.shape, -1, dtype=np.int64)
         pos = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
@@ -947,7 +949,7 @@ class Architecture:
             u, v = edge
         except (TypeError, ValueError):
             raise GraphError(f"an edge is a pair (u, v), got {short(edge)}") from None
-        key = self.node_index(u) * self.n_nodes + self.node_index(v)
+        key = self.node_index(v) * self.n_nodes + self.node_index(u)
         keys, order = self._sorted_edge_keys()
         pos = int(np.searchsorted(keys, key))
         if pos == len(keys) or keys[pos] != key:

@@ -151,7 +151,11 @@ def _node_colours(arch: Architecture) -> np.ndarray:
 def _signatures(n: int, nodes: np.ndarray, other: np.ndarray, ecol: np.ndarray) -> list[bytes]:
     """Per node, the sorted (neighbour, edge colour) pairs of its edges, as bytes."""
     key = other * (int(ecol.max(initial=0)) + 1) + ecol
-    order = np.lexsort((key, nodes))
+    span = int(key.max(initial=0)) + 1
+    if n * span < 2**62:  # one combined key, sorted stably (ascending runs when edges come node by node)
+        order = np.argsort(nodes * span + key, kind="stable")
+    else:
+        order = np.lexsort((key, nodes))
     ptr = np.searchsorted(nodes[order], np.arange(n + 1))
     ks = key[order]
     return [ks[ptr[v]:ptr[v + 1]].tobytes() for v in range(n)]
@@ -171,28 +175,38 @@ def _twin_classes(arch: Architecture, ncol: np.ndarray, ecol: np.ndarray) -> np.
     return cls
 
 
-def _quotient(arch, cls, ncol, ecol):
+def _quotient(arch, cls, ncol, ecol, max_vertices: int):
     """Vertex colours and coloured arcs of the quotient graph, arcs subdivided when not of
-    the majority colour.  Returns (n_classes, colours, arcs)."""
+    the majority colour.  Returns ``(n_classes, colours, arcs)``, or ``(n_classes, None, how
+    many vertices)`` (a phrase) when the graph has more than ``max_vertices`` vertices: it is
+    not searched, so its arcs are not built."""
     k = int(cls.max()) + 1 if len(cls) else 0
+    if k > max_vertices:
+        return k, None, f"at least {k}"
+    nc = int(ecol.max(initial=0)) + 1
+    # head-major keys first (ascending runs, as the edges come: one fast stable sort) to count the vertices
+    key = unique((cls[arch.dst] * k + cls[arch.src]) * nc + ecol)
+    pair, colour = np.divmod(key, nc)
+    major = int(np.bincount(colour).argmax()) if len(key) else 0
+    n_coloured = len(key) - int(np.count_nonzero(colour == major))
+    if k + n_coloured > max_vertices:
+        return k, None, str(k + n_coloured)
+    head, tail = np.divmod(pair, k)
+    key = np.sort((tail * k + head) * nc + colour)  # the arcs in tail-major order, as they are numbered
+    pair, colour = np.divmod(key, nc)
+    tail, head = np.divmod(pair, k)
+    plain = colour == major
     size = np.bincount(cls, minlength=k)
     rep = np.zeros(k, dtype=np.int64)
     rep[cls[::-1]] = np.arange(len(cls))[::-1]
-    vkey = ncol[rep] * (int(size.max(initial=1)) + 1) + size
-    nc = int(ecol.max(initial=0)) + 1
-    key = unique((cls[arch.src] * k + cls[arch.dst]) * nc + ecol)  # one 1-d sort (not numpy's hash set)
-    qa = np.stack([key // nc // k, key // nc % k, key % nc], axis=1)
-    major = int(np.bincount(qa[:, 2]).argmax()) if len(qa) else 0
-    plain = qa[qa[:, 2] == major]
-    coloured = qa[qa[:, 2] != major]
-    vcol = unique_inverse(vkey)[1]
+    vcol = unique_inverse(ncol[rep] * (int(size.max(initial=1)) + 1) + size)[1]
     n_vcol = int(vcol.max(initial=-1)) + 1
-    sub = k + np.arange(len(coloured))
-    colours = np.concatenate([vcol, n_vcol + coloured[:, 2]]).astype(np.int64)
+    sub = k + np.arange(n_coloured)
+    colours = np.concatenate([vcol, n_vcol + colour[~plain]]).astype(np.int64)
     arcs = np.concatenate([
-        plain[:, :2],
-        np.stack([coloured[:, 0], sub], axis=1),
-        np.stack([sub, coloured[:, 1]], axis=1),
+        np.stack([tail[plain], head[plain]], axis=1),
+        np.stack([tail[~plain], sub], axis=1),
+        np.stack([sub, head[~plain]], axis=1),
     ]).astype(np.int64)
     return k, colours, arcs
 
@@ -315,8 +329,13 @@ def _compute(arch, backend, max_vertices, max_enumerated, fixed_weights=None) ->
     gens, owner, classes = _twin_generators(members, n)
     kinds = ["twin"] * len(gens)
     twin_order = math.prod(math.factorial(len(m)) for m in classes)
-    k, colours, arcs = _quotient(arch, cls, ncol, ecol)
-    qgens, qorder, used, reason = _quotient_group(len(colours), colours, arcs, backend, max_vertices, max_enumerated)
+    k, colours, arcs = _quotient(arch, cls, ncol, ecol, max_vertices)
+    if colours is None:  # too large to search: arcs is its number of vertices
+        qgens, qorder, used, reason = None, 1, "none", (
+            f"the quotient graph has {arcs} vertices (> max_vertices={max_vertices}); only twin symmetries are listed")
+    else:
+        qgens, qorder, used, reason = _quotient_group(len(colours), colours, arcs, backend, max_vertices,
+                                                      max_enumerated)
     rep = np.asarray([m[0] for m in members], dtype=np.int64)
     big = np.flatnonzero(np.asarray([len(m) for m in members]) >= 2)
     for qp in qgens or []:

@@ -78,7 +78,7 @@ def unique(a) -> np.ndarray:
     >>> unique(np.array([5, 1, 5, 3, 1])).tolist()
     [1, 3, 5]
     """
-    s = np.sort(np.asarray(a).reshape(-1))
+    s = np.sort(np.asarray(a).reshape(-1), kind="stable")  # a merge sort joins ascending runs (per-layer keys)
     if len(s) < 2:
         return s
     keep = np.empty(len(s), dtype=bool)
