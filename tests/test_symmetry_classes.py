@@ -10,6 +10,8 @@ and certificates re-checked step by step (outputs, balances, fixed weights uncha
 
 from __future__ import annotations
 
+import math
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -179,3 +181,39 @@ def test_automorphisms_keep_the_weights_of_fixed_edges(seed):
         moved = moved_by(topo.automorphism_group(arch).generators[0])
         gap = np.abs(forward(G, dict(zip(arch.edges, moved)), X, ["x"], ["y"]) - forward(G, theta, X, ["x"], ["y"]))
         assert gap.max() > 1e-6
+
+
+def _representatives_by_product(F, Fstar, parts, limit):
+    """The reference: labels written one sign at a time over ``itertools.product``."""
+    import itertools
+
+    where = {int(f): i for i, f in enumerate(F.tolist())}
+    out = []
+    for combo in itertools.product(*[p.representatives for p in parts]):
+        label = [1] * len(F)
+        for part, signs in zip(parts, combo):
+            for a, s in zip(part.positions, signs):
+                label[where[int(Fstar[a])]] = s
+        out.append(tuple(label))
+        if len(out) >= limit:
+            break
+    return out, math.prod(len(p.representatives) for p in parts) > len(out)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_representatives_are_the_product_of_the_parts(seed):
+    """The sign matrix of `_representatives` against the product written sign by sign, on random
+    parts (overlapping positions included: a later part's sign wins in both)."""
+    from topo.symmetry.classes import _Part, _representatives
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 12))
+    F = np.sort(rng.choice(100, size=n, replace=False))
+    Fstar = F[rng.permutation(n)[: int(rng.integers(1, n + 1))]]
+    parts = []
+    for _ in range(int(rng.integers(1, 4))):
+        pos = tuple(int(a) for a in rng.choice(len(Fstar), size=int(rng.integers(1, len(Fstar) + 1)), replace=False))
+        reps = [tuple(int(s) for s in rng.choice([-1, 1], size=len(pos))) for _ in range(int(rng.integers(0, 4)))]
+        parts.append(_Part(positions=pos, method="test", n_classes=len(reps), representatives=reps))
+    limit = int(rng.integers(1, 30))
+    assert _representatives(F, Fstar, parts, limit) == _representatives_by_product(F, Fstar, parts, limit)

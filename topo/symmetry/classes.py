@@ -477,17 +477,23 @@ def components_up_to_symmetry(
 
 
 def _representatives(F, Fstar, parts, limit):
+    """The first ``limit`` labels (over F) of ``itertools.product`` of the parts' representatives,
+    +1 off the parts' positions; and whether there are more.  Written as one sign matrix,
+    part by part (the labels of a network with thousands of frozen edges are long)."""
     if limit <= 0 or any(p.representatives is None for p in parts):
         return None, False
-    where = {int(f): i for i, f in enumerate(F.tolist())}
-    out = []
-    for combo in itertools.product(*[p.representatives for p in parts]):
-        label = [1] * len(F)
-        for part, signs in zip(parts, combo):
-            for a, s in zip(part.positions, signs):
-                label[where[int(Fstar[a])]] = s
-        out.append(tuple(label))
-        if len(out) >= limit:
-            break
     total = math.prod(len(p.representatives) for p in parts)
-    return out, total > len(out)
+    n_out = min(limit, total)
+    if n_out == 0:
+        return [], total > 0
+    where = {int(f): i for i, f in enumerate(F.tolist())}
+    choice, rest = [], np.arange(n_out)
+    for part in reversed(parts):  # the product's order: the last part varies fastest
+        rest, pick = np.divmod(rest, len(part.representatives))
+        choice.append(pick)
+    labels = np.ones((n_out, len(F)), dtype=np.int8)
+    for part, pick in zip(parts, reversed(choice)):  # in order: a later part's sign wins, as before
+        cols = [where[int(Fstar[a])] for a in part.positions]
+        signs = np.asarray(part.representatives, dtype=np.int8).reshape(len(part.representatives), len(cols))
+        labels[:, cols] = signs[pick]
+    return [tuple(r) for r in labels.tolist()], total > n_out
