@@ -181,6 +181,31 @@ def test_forward_hook_fallback_for_untraceable_models():
         from_torch(_Functional().eval(), x)
 
 
+class _AssertsWidth(torch.nn.Module):
+    """Untraceable (a branch on a value) and failing on a wrong input with an empty AssertionError,
+    as timm's blocks assert their input sizes."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(3, 2)
+
+    def forward(self, x):
+        if x.sum() > 1e9:
+            x = x * 0
+        torch._assert(x.shape[-1] % 4 == 0, "")
+        return self.fc(x)
+
+
+def test_a_model_failing_on_its_example_under_the_hook_trace_is_refused_in_one_line():
+    with pytest.raises(Exception):
+        torch.fx.symbolic_trace(_AssertsWidth())
+    with pytest.raises(topo.GraphError) as info:
+        from_torch(_AssertsWidth().eval(), torch.randn(2, 3))
+    msg = str(info.value)
+    assert "\n" not in msg and "could not trace _AssertsWidth" in msg
+    assert "running the model on example_input of shape (2, 3) failed: AssertionError (raised by the model" in msg
+
+
 def test_conv1d_grouped_and_depthwise_channels():
     torch.manual_seed(0)
     nn = torch.nn

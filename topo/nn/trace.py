@@ -95,9 +95,14 @@ def _record_shapes(gm, example_input) -> dict:
         with torch.no_grad():
             return _shape_run(gm, example_input)
     except Exception as exc:  # noqa: BLE001 - the model itself failed on the example
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise GraphError(f"running the model on example_input of shape {tuple(example_input.shape)} "
-                         f"failed: {type(exc).__name__}: {first}") from None
+        raise GraphError(_run_failure(example_input, exc)) from None
+
+
+def _run_failure(example_input, exc: Exception) -> str:
+    """One line: the model failed on ``example_input`` (its own error, first line)."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return (f"running the model on example_input of shape {tuple(example_input.shape)} failed: "
+            f"{type(exc).__name__}" + (f": {first}" if first else " (raised by the model's own code)"))
 
 
 def _shape_run(gm, example_input) -> dict:
@@ -131,7 +136,11 @@ def _hook_trace(model, example_input, fx_error):
     if example_input is None:
         raise GraphError(f"torch.fx could not trace {name} ({fx_error}); pass example_input to trace it "
                          "with forward hooks instead")
-    events, result = _hook_events(model, example_input)
+    try:
+        events, result = _hook_events(model, example_input)
+    except Exception as exc:  # noqa: BLE001 - the model itself failed on the example
+        raise GraphError(f"torch.fx could not trace {name} ({fx_error}), and {_run_failure(example_input, exc)}"
+                         ) from None
     graph = fx.Graph()
     values = {id(example_input): (graph.placeholder("x"), example_input._version, "the input")}
     for qual, inputs, output, version in events:
