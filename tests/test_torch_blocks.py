@@ -614,3 +614,93 @@ def test_report_says_when_a_frozen_edge_weight_is_derived_from_a_batchnorm():
     noted = [w for w in rep["connectivity"]["frozen_edges"] if w.get("source", {}).get("module") == "2"]
     assert len(noted) == 2
     assert all(w["source"]["parameter"] == "weight" and "γ/√(running_var+ε)" in w["source"]["note"] for w in noted)
+
+
+# ----------------------------------------------------------------------------- convolutions across the units
+class EfficientChannelAttention(nn.Module):
+    """ECA (timm's ``EcaModule``): a Conv1d slides over the pooled channels, its sigmoid gates them."""
+
+    def __init__(self, k=3):
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, k, padding=(k - 1) // 2, bias=False)
+
+    def forward(self, x):
+        y = self.conv(x.mean((2, 3)).view(x.shape[0], 1, -1))
+        return x * y.view(x.shape[0], -1, 1, 1).sigmoid().expand_as(x)
+
+
+class TinyEcaNet(nn.Module):
+    def __init__(self, c=6, k=3):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, c, 3), nn.BatchNorm2d(c), nn.ReLU())
+        self.body = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU())
+        self.eca = EfficientChannelAttention(k)
+        self.head = nn.Sequential(nn.Conv2d(c, c, 1), nn.ReLU())
+        self.fc = nn.Linear(c, 2)
+
+    def forward(self, x):
+        g = self.eca(self.body(self.stem(x)))
+        return self.fc(F.adaptive_avg_pool2d(self.head(g), 1).flatten(1))
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_eca_attention_imports_with_its_gate_free(k):
+    """The Conv1d over the channels makes free units (with the precise reason), the gated channels are
+    free, every other unit keeps its law: the Euler identity holds at each constrained class, and a
+    rescaling of each leaves model(x) unchanged."""
+    from tests.oracles_torch import rescaled_outputs
+
+    torch.manual_seed(k)
+    model, x = _randomise_bn(TinyEcaNet(k=k), k), torch.randn(2, 3, 8, 8)
+    with pytest.warns(UnsupportedLayerWarning, match="sigmoid"):
+        imp = from_torch(model, x)
+    arch = imp.architecture
+    conv_units = [v for v in arch.nodes if str(v).startswith("eca_conv.")]
+    assert len(conv_units) == 6
+    reasons = imp.free_reasons
+    assert all("slides along dimension 2, which runs over the units" in reasons[v] for v in conv_units)
+    # the stem's and the head's channels keep their laws; the body's feed the gate and are free
+    assert {str(v).split(".")[0] for v in arch.constrained} == {"stem", "head"}
+    res = euler_residuals(model, imp, x)
+    assert max(res.values()) < 1e-9
+    for v in arch.constrained:
+        before, after = rescaled_outputs(model, imp, x, v, 1.7)
+        torch.testing.assert_close(after, before, rtol=1e-10, atol=1e-10)
+
+
+class _ConvOverUnits(nn.Module):
+    """x: (batch, units, cin); the Conv1d slides along the units (after a permute)."""
+
+    def __init__(self, units, cin, cout, k, stride, padding, dilation, mode):
+        super().__init__()
+        self.conv = nn.Conv1d(cin, cout, k, stride=stride, padding=padding, dilation=dilation, padding_mode=mode)
+        length = (units + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+        self.fc = nn.Linear(length * cout, 2)
+
+    def forward(self, x):
+        return self.fc(self.conv(x.permute(0, 2, 1)).permute(0, 2, 1).flatten(1))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_convolution_across_units_reads_exactly_the_units_of_its_window(seed):
+    """The fixed edges into the free units of a convolution across the units are the nonzero pattern
+    of its Jacobian (autograd, random weights), unit by unit, for random kernel, stride, padding
+    (zeros or circular) and dilation."""
+    rng = np.random.default_rng(seed)
+    units, cin, cout = int(rng.integers(3, 9)), int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    k, stride, dilation = int(rng.integers(1, 4)), int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    mode = "circular" if seed % 3 == 0 else "zeros"
+    padding = int(rng.integers(0, min(3, units)))
+    if (units + 2 * padding - dilation * (k - 1) - 1) < 0:
+        padding, dilation = units, 1
+    torch.manual_seed(seed)
+    model = _ConvOverUnits(units, cin, cout, k, stride, padding, dilation, mode).double().eval()
+    x = torch.randn(1, units, cin, dtype=torch.float64)
+    imp = from_torch(model, x, level="channel")
+    arch = imp.architecture
+    got = {(int(str(u).rsplit("c", 1)[1]), int(str(v).rsplit(".", 1)[1])) for u, v in arch.edges
+           if str(v).startswith("conv.") and not str(u).endswith("bias")}
+    J = torch.autograd.functional.jacobian(lambda t: model.conv(t.permute(0, 2, 1)), x)[0]  # (cout, L, 1, units, cin)
+    dep = J.abs().sum(dim=(0, 2, 4)).numpy() > 0  # (L, units)
+    want = {(int(i), int(j)) for j, i in zip(*np.nonzero(dep))}
+    assert got == want

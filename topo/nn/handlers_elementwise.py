@@ -66,10 +66,11 @@ class ElementwiseHandlers:
         return str(n.target) if n.op == "call_module" else n.name
 
     def _free(self, n, what: str, qual: str, *, dense: bool, reason: str | None = None,
-              groups: int | None = None, prefix: str | None = None) -> Value:
+              groups: int | None = None, prefix: str | None = None, pattern: np.ndarray | None = None) -> Value:
         """New free units for the output of ``n``, with a fixed edge from every input unit they depend on
         (elementwise: the units at the same position after broadcasting; ``groups``: every unit of the
-        same channel group, as a convolution reads; else every input unit).  ``reason`` says why the
+        same channel group, as a convolution reads; ``pattern``: the True entries of an (input unit,
+        output unit) matrix, for a single input; else every input unit).  ``reason`` says why the
         units carry no law (default: an operation topo does not model, listed as unsupported)."""
         if self.strict:
             raise GraphError(f"unsupported layer {what} ({qual!r})" + (f": {reason}" if reason else ""))
@@ -87,7 +88,10 @@ class ElementwiseHandlers:
         outs = self.b.units(prefix or n.name, out[cdim], act=f"free:{what}")
         us, vs = [], []
         for a, v in vals:
-            if groups:
+            if pattern is not None:  # (input unit, output unit) dependencies, known exactly
+                i, j = np.nonzero(pattern)
+                u, w = v.ids[i], outs[j]
+            elif groups:
                 u, w = grouped(v.ids, outs, groups)
             else:
                 u, w = self._dependencies(v, self.shape(a) if a is not None else None, out, outs, dense, what,

@@ -7,7 +7,7 @@ import numpy as np
 
 from topo.errors import GraphError
 from topo.nn.result import to_numpy, weight_array
-from topo.nn.units import Value, op_name
+from topo.nn.units import Value, op_name, positions
 
 
 class LayerHandlers:
@@ -21,8 +21,40 @@ class LayerHandlers:
         return self._functional_layer(n, self.dense, "linear")
 
     def conv(self, n, mod) -> Value:
+        v = self.value(n)
+        if v.labels is None and v.cdim >= 2:
+            return self._conv_across_units(n, mod, v)
         return self.convolution(n, self.channels(n, first=True), mod.weight, mod.bias, str(n.target),
                                 mod.groups)
+
+    #: One-hot elements `_conv_across_units` may run through a convolution to find its dependencies.
+    MAX_PATTERN_ELEMENTS = 1 << 24
+
+    def _conv_across_units(self, n, mod, x: Value) -> Value:
+        """A convolution whose sliding dimension runs over the units (ECA attention's ``Conv1d`` over the
+        channels of a pooled ``(batch, 1, channels)`` view): it mixes neighbouring units, so its outputs
+        are free units, each fed by fixed edges from exactly the units its window reads; the dependencies
+        come from one run of the module with ``|weights|`` on one-hot inputs (padding, stride and
+        dilation as the module has them)."""
+        import torch
+        from torch.func import functional_call
+
+        qual, what = str(n.target), type(mod).__name__
+        shape = self.shape(n.args[0])
+        C = len(x.ids)
+        if C * int(np.prod(shape[1:])) > self.MAX_PATTERN_ELEMENTS:
+            raise GraphError(f"{what} {qual!r} convolves along dimension {x.cdim}, which runs over its {C} units "
+                             "(token mixing), on a tensor too large to map; topo cannot import it")
+        unit = positions(shape, x)[0]  # the unit of every element of one sample
+        onehot = (unit.unsqueeze(0) == torch.arange(C).view((C,) + (1,) * unit.dim())).to(mod.weight.dtype)
+        params = {k: (p.detach().abs() if k != "bias" else torch.zeros_like(p)) for k, p in mod.named_parameters()}
+        with torch.no_grad():
+            out = functional_call(mod, params, (onehot,))
+        cdim = x.cdim
+        pattern = out.movedim(cdim, 1).reshape(C, out.shape[cdim], -1).abs().amax(dim=2) > 0
+        reason = (f"{what} {qual!r} slides along dimension {cdim}, which runs over the units (a convolution "
+                  "across channels, as ECA attention does): it mixes units, which carries no rescaling law")
+        return self._free(n, what, qual, dense=False, reason=reason, pattern=pattern.numpy())
 
     def conv_function(self, n) -> Value:
         """``F.conv1d/2d/3d(x, weight, bias, stride, padding, dilation, groups)`` with module weights."""
