@@ -24,6 +24,22 @@ ZOO = [
     "efficientnet_b0", "mnasnet_100", "convnext_atto", "tresnet_m", "resnetv2_50", "gernet_s", "mixnet_s",
     "lcnet_050", "nf_resnet26", "selecsls42b",
 ]
+#: A wider sweep beyond the acceptance set (docs/torch.md, "Beyond the acceptance set"): more ReLU families,
+#: attention and token-mixing blocks, reparameterised and non-ReLU networks, each imported or refused in one line.
+WIDER = [
+    "resnet10t", "resnet14t", "resnet18d", "resnet34d", "resnet50d", "resnetaa50", "resnetblur18", "resnetrs50",
+    "seresnext26d_32x4d", "legacy_seresnet18", "legacy_senet154", "ecaresnet26t", "ecaresnet50d", "eca_resnet33ts",
+    "seresnet33ts", "gcresnet33ts", "skresnet18", "skresnext50_32x4d", "resnest26d", "res2next50", "cspresnext50",
+    "cs3darknet_s", "darknet17", "dla46_c", "dla60x", "dpn92", "hrnet_w18", "vovnet39a", "ese_vovnet39b",
+    "densenet169", "regnetx_004", "regnety_004", "regnetz_005", "repvgg_b0", "mobileone_s0", "repghostnet_050",
+    "ghostnetv2_100", "mobilenetv2_050", "mobilenetv3_large_100", "lcnet_100", "hardcorenas_a", "fbnetc_100",
+    "spnasnet_100", "semnasnet_100", "efficientnet_lite0", "tinynet_a", "rexnet_100", "xception41", "xception65",
+    "inception_v4", "inception_v3", "inception_resnet_v2", "tresnet_l", "convmixer_768_32", "convnext_femto",
+    "convnextv2_atto", "inception_next_tiny", "rdnet_tiny", "hgnet_tiny", "hgnetv2_b0", "fastvit_t8",
+    "efficientformer_l1", "poolformer_s12", "edgenext_xx_small", "mobilevit_xxs", "efficientvit_b0",
+    "nf_regnet_b0", "dm_nfnet_f0", "vgg11_bn", "lambda_resnet26t", "bat_resnext26ts", "sebotnet33ts_256",
+    "coat_lite_tiny", "levit_128s", "pit_ti_224", "mixer_s16_224", "resmlp_12_224", "vit_tiny_patch16_224",
+]
 #: The cheapest ones, one per kind of block, for the test suite.
 CI = ["regnetx_002", "mobilenetv2_100", "mnasnet_100", "lcnet_050", "convnext_atto", "dla34", "ghostnet_100",
       "repvgg_a0"]

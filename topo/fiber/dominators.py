@@ -205,14 +205,56 @@ def _hub_edges(m: int, t: np.ndarray, ptr: np.ndarray, rooted: np.ndarray) -> tu
     kept = np.flatnonzero(hub_of < 0)
     root_kept = kept[rooted[kept]]
     root_hub = leads[rooted[leads]]
-    parts = [(t[_ranges(ptr[kept], deg[kept])], np.repeat(kept, deg[kept])),
+    lists = ((t[_ranges(ptr[kept], deg[kept])], np.repeat(kept, deg[kept])),
+             (t[_ranges(ptr[leads], deg[leads])], np.repeat(hub_of[leads], deg[leads])))  # the lead's feed its hub
+    list_tails, list_heads, n_runs = _run_hubs(*(np.concatenate([np.asarray(p[i], dtype=np.int64) for p in lists])
+                                                 for i in (0, 1)), m + 1 + len(leads))
+    parts = [(list_tails, list_heads),
              (np.full(len(root_kept), m), root_kept),
-             (t[_ranges(ptr[leads], deg[leads])], np.repeat(hub_of[leads], deg[leads])),  # the lead's predecessors feed the hub
              (np.full(len(root_hub), m), hub_of[root_hub]),
              (hub_of[heads], heads)]
     tails = np.concatenate([np.asarray(a, dtype=np.int64) for a, _ in parts])
     hd = np.concatenate([np.asarray(b, dtype=np.int64) for _, b in parts])
-    return np.stack([tails, hd], axis=1), m + 1 + len(leads)
+    return np.stack([tails, hd], axis=1), m + 1 + len(leads) + n_runs
+
+
+#: Shortest run of consecutive predecessors that `_run_hubs` feeds through a hub.
+MIN_RUN = 8
+
+
+def _run_hubs(tails: np.ndarray, heads: np.ndarray, first: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The edges ``tails[i] -> heads[i]`` (each head's list contiguous) with every run of at least
+    `MIN_RUN` consecutive tails ``a, a + 1, ..., a + L - 1`` in a head's list that occurs in two or
+    more lists replaced by one edge from a hub (numbered from ``first``, one per distinct run),
+    which the run's tails enter once; and the number of hubs.
+
+    The lists of a dense layer whose channels also read one channel of their own each (a depthwise
+    branch beside a pointwise one, as in ConvMixer) are not twins, but they share this run.  A hub
+    stands for the complete bipartite graph from its run to its heads: a path between two original
+    nodes passes a hub exactly when it takes one of those edges, so every dominator is unchanged
+    (a hub that dominates a head is skipped to its own dominator by `sorted_dominators`)."""
+    n = len(tails)
+    if n < 2 * MIN_RUN:
+        return tails, heads, 0
+    brk = np.ones(n, dtype=bool)
+    brk[1:] = (heads[1:] != heads[:-1]) | (tails[1:] != tails[:-1] + 1)
+    starts = np.flatnonzero(brk)
+    lengths = np.diff(np.append(starts, n))
+    long = np.flatnonzero(lengths >= MIN_RUN)
+    key = tails[starts[long]] * (n + 1) + lengths[long]  # (first tail, length) of each long run
+    _, run, count = np.unique(key, return_inverse=True, return_counts=True)
+    shared = count[run] >= 2
+    long, run = long[shared], run[shared]
+    if not len(long):
+        return tails, heads, 0
+    used, hub = np.unique(run, return_inverse=True)
+    dropped = np.zeros(len(starts), dtype=bool)
+    dropped[long] = True
+    keep = ~np.repeat(dropped, lengths)
+    once = long[np.unique(hub, return_index=True)[1]]  # one occurrence of each distinct run
+    return (np.concatenate([tails[keep], first + hub, _ranges(tails[starts[once]], lengths[once])]),
+            np.concatenate([heads[keep], heads[starts[long]], np.repeat(first + np.arange(len(used)), lengths[once])]),
+            len(used))
 
 
 def preorder(idom: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
