@@ -704,3 +704,61 @@ def test_convolution_across_units_reads_exactly_the_units_of_its_window(seed):
     dep = J.abs().sum(dim=(0, 2, 4)).numpy() > 0  # (L, units)
     want = {(int(i), int(j)) for j, i in zip(*np.nonzero(dep))}
     assert got == want
+
+
+class _FixedFilter(nn.Module):
+    """timm's BlurPool2d: one fixed filter (a buffer, or with ``trainable`` a parameter) expanded to every
+    channel and applied by a depthwise ``F.conv2d``; ``mixing`` applies it across channel pairs instead."""
+
+    def __init__(self, channels=4, trainable=False, mixing=False):
+        super().__init__()
+        self.channels = channels
+        filt = torch.tensor([[1.0, -2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]) / 16
+        if trainable:
+            self.filt = nn.Parameter(filt)
+        else:
+            self.register_buffer("filt", filt, persistent=False)
+        self.mixing = mixing
+
+    def forward(self, x):
+        c = self.channels
+        if self.mixing:
+            return F.conv2d(x, self.filt.expand(c, c, 3, 3), padding=1)
+        return F.conv2d(F.pad(x, (1, 1, 1, 1), mode="reflect"), self.filt.expand(c, 1, 3, 3), stride=2, groups=c)
+
+
+class _Blurred(nn.Module):
+    def __init__(self, **kw):
+        super().__init__()
+        self.a = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU())
+        self.aa = _FixedFilter(**kw)
+        self.b = nn.Sequential(nn.Conv2d(4, 5, 3), nn.ReLU())
+        self.fc = nn.Linear(5, 2)
+
+    def forward(self, x):
+        return self.fc(self.b(self.aa(self.a(x))).mean((2, 3)))
+
+
+def test_a_fixed_filter_per_channel_keeps_each_channel_its_unit():
+    """A constant depthwise filter (a buffer, with a negative tap) is a channel-wise linear map: the
+    channels before it keep their laws, checked by Euler's identity and by rescaling the model. The
+    same filter as a parameter, or mixing channels, leaves the channels free with the reason."""
+    from tests.oracles_torch import rescaled_outputs
+
+    torch.manual_seed(4)
+    model, x = _randomise_bn(_Blurred(), 4), torch.randn(2, 3, 12, 12)
+    imp = from_torch(model, x)
+    arch = imp.architecture
+    assert {str(v).split(".")[0] for v in arch.constrained} == {"a", "b"} and not arch.free
+    assert max(euler_residuals(model, imp, x).values()) < 1e-9
+    for v in arch.constrained:
+        before, after = rescaled_outputs(model, imp, x, v, 0.6)
+        torch.testing.assert_close(after, before, rtol=1e-10, atol=1e-10)
+    for kw, why in (({"trainable": True}, "conv 'aa' are computed from parameters"),
+                    ({"mixing": True}, "are constants, not parameters, and mix channels")):
+        torch.manual_seed(4)
+        imp = from_torch(_randomise_bn(_Blurred(**kw), 4), x)
+        reasons = imp.free_reasons
+        blocked = [v for v in imp.architecture.nodes if str(v).startswith("a.") and "bias" not in str(v)]
+        assert len(blocked) == 4 and all(why in reasons[v] for v in blocked), reasons
+        assert not any(str(v).startswith("a.") for v in imp.architecture.constrained)

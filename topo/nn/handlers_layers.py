@@ -117,18 +117,43 @@ class LayerHandlers:
         return Value(outs, spatial=int(np.prod(self.shape(n)[2:])), fresh=True, layer=(wb, bb, qual, outs))
 
     def derived_weights(self, n, x: Value, w_node, kind: str) -> Value:
-        """A linear/convolution whose weights are computed from parameters (weight standardisation, ...):
-        its units are free, with the reason."""
+        """A linear/convolution whose weights are computed from parameters (weight standardisation, ...) or
+        are constants: its units are free, with the reason; a constant filter per channel is a pooling."""
         params, norm = self._weight_ancestry(w_node)
-        owner = params[0].rpartition(".")[0] if params else n.name
+        constant = self._constant(params)
+        if kind == "conv" and not norm and constant and self._depthwise_identity_shape(x, w_node):
+            # a fixed filter per channel (timm's BlurPool2d: a buffer expanded to every channel): a channel-wise
+            # linear map, homogeneous of degree one as a pooling is, so each channel keeps its unit
+            return self.pool(n)
+        owner = params[0].rpartition(".")[0] if params else ""
+        owner = owner if owner in self.modules and owner else n.name  # fx's folded constants belong to no module
         what = type(self.modules[owner]).__name__ if owner in self.modules else kind
+        if what == "Module":  # fx keeps the modules it traces through as plain holders of their attributes
+            what = kind
         if norm:
             reason = (f"the weights of {what} {owner!r} are standardised ({norm}): scale-invariant weights: "
                       "no rescaling law")
+        elif constant:
+            reason = (f"the weights of {what} {owner!r} are constants, not parameters, and mix channels: a fixed "
+                      "map across channels has no rescaling law per unit")
         else:
             reason = f"the weights of {what} {owner!r} are computed from parameters, not parameters: no rescaling law"
         groups = len(x.ids) // self.shape(w_node)[1] if kind == "conv" else None
         return self._free(n, what, owner, dense=True, reason=reason, groups=groups)
+
+    def _constant(self, targets: list) -> bool:
+        """Whether the tensors read by ``get_attr`` at ``targets`` are all constants (buffers or plain
+        tensors, no parameter the optimiser trains)."""
+        import torch
+
+        from topo.nn.units import attribute
+
+        return bool(targets) and not any(isinstance(attribute(self.gm, t), torch.nn.Parameter) for t in targets)
+
+    def _depthwise_identity_shape(self, x: Value, w_node) -> bool:
+        """A convolution weight of shape ``(C, 1, ...)`` over ``C`` input channels (one filter per channel)."""
+        shp = self.shape(w_node)
+        return len(shp) >= 3 and shp[0] == len(x.ids) and shp[1] == 1
 
     def _weight_ancestry(self, node) -> tuple[list, str | None]:
         """Parameters the value ``node`` is computed from, and the first normalisation on the way."""
