@@ -12,6 +12,8 @@ import warnings
 import numpy as np
 import pytest
 
+import topo
+
 torch = pytest.importorskip("torch")
 
 from tests.oracles_torch import edge_terms, euler_residuals  # noqa: E402
@@ -289,3 +291,29 @@ def test_token_mixing_refused_naming_the_layer():
     with pytest.raises(GraphError, match=r"Linear 'tokens' .*\(token mixing\)") as err:
         from_torch(Mixer().eval(), torch.randn(1, 3, 8, 8))
     assert "\n" not in str(err.value)
+
+
+class _Heads(torch.nn.Module):
+    """A Linear to 3C split into three C-wide parts (q, k, v of attention) by ``unbind`` or by ``chunk``."""
+
+    def __init__(self, by_unbind: bool, c: int = 4):
+        super().__init__()
+        self.by_unbind, self.c = by_unbind, c
+        self.lin, self.out = torch.nn.Linear(3, 3 * c), torch.nn.Linear(c, 2)
+
+    def forward(self, x):
+        h = self.lin(x)
+        q, k, v = h.reshape(x.shape[0], 3, self.c).unbind(1) if self.by_unbind else h.chunk(3, dim=1)
+        return self.out(torch.relu(q) + torch.relu(k) - v)
+
+
+def test_unbind_is_a_relabelling_like_chunk():
+    torch.manual_seed(0)
+    a, b = _Heads(True), _Heads(False)
+    b.load_state_dict(a.state_dict())
+    x = torch.randn(5, 3)
+    ia, ib = from_torch(a.eval(), x), from_torch(b.eval(), x)
+    assert ia.architecture.edges == ib.architecture.edges
+    np.testing.assert_array_equal(ia.theta, ib.theta)
+    np.testing.assert_allclose(topo.forward(ia.architecture, ia.theta, x.numpy()), a(x).detach().numpy(), rtol=1e-6,
+                               atol=1e-6)

@@ -40,6 +40,10 @@ WIDER = [
     "nf_regnet_b0", "dm_nfnet_f0", "vgg11_bn", "lambda_resnet26t", "bat_resnext26ts", "sebotnet33ts_256",
     "coat_lite_tiny", "levit_128s", "pit_ti_224", "mixer_s16_224", "resmlp_12_224", "vit_tiny_patch16_224",
 ]
+#: Input side for the architectures whose blocks need their native size (every other one: 64).
+INPUT_SIZE = {"inception_v3": 299, "inception_v4": 299, "inception_resnet_v2": 299, "mixer_s16_224": 224,
+              "resmlp_12_224": 224, "vit_tiny_patch16_224": 224, "coat_lite_tiny": 224, "levit_128s": 224,
+              "pit_ti_224": 224, "sebotnet33ts_256": 256, "bat_resnext26ts": 256}
 #: The cheapest ones, one per kind of block, for the test suite.
 CI = ["regnetx_002", "mobilenetv2_100", "mnasnet_100", "lcnet_050", "convnext_atto", "dla34", "ghostnet_100",
       "repvgg_a0"]
@@ -55,7 +59,8 @@ def import_timm():
 
 
 def build(name: str, seed: int = 0):
-    """``(model, x)``: float64, eval mode, BatchNorm statistics and affine parameters perturbed."""
+    """``(model, x)``: float64, eval mode, BatchNorm statistics and affine parameters perturbed; ``x`` is
+    1x3x64x64 (1x3xSxS for the architectures of `INPUT_SIZE`)."""
     import torch
 
     timm = import_timm()
@@ -71,7 +76,8 @@ def build(name: str, seed: int = 0):
                 if m.weight is not None:
                     m.weight.copy_(torch.rand(n, generator=g) + 0.5)
                     m.bias.copy_(torch.rand(n, generator=g) * 0.4 - 0.2)
-    x = torch.randn(1, 3, 64, 64, generator=g, dtype=torch.float64)
+    side = INPUT_SIZE.get(name, 64)
+    x = torch.randn(1, 3, side, side, generator=g, dtype=torch.float64)
     return model.double().eval(), x
 
 
