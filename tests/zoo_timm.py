@@ -43,7 +43,7 @@ WIDER = [
 #: Input side for the architectures whose blocks need their native size (every other one: 64).
 INPUT_SIZE = {"inception_v3": 299, "inception_v4": 299, "inception_resnet_v2": 299, "mixer_s16_224": 224,
               "resmlp_12_224": 224, "vit_tiny_patch16_224": 224, "coat_lite_tiny": 224, "levit_128s": 224,
-              "pit_ti_224": 224, "sebotnet33ts_256": 256, "bat_resnext26ts": 256}
+              "pit_ti_224": 224, "sebotnet33ts_256": 256, "bat_resnext26ts": 256, "efficientformer_l1": 224}
 #: The cheapest ones, one per kind of block, for the test suite.
 CI = ["regnetx_002", "mobilenetv2_100", "mnasnet_100", "lcnet_050", "convnext_atto", "dla34", "ghostnet_100",
       "repvgg_a0"]
