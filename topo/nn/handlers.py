@@ -82,8 +82,8 @@ class Importer(LayerHandlers, NormHandlers, ActivationHandlers, ShapeHandlers, E
         if n.op == "call_function":
             handler = functions.get(n.target)
             name = getattr(n.target, "__name__", str(n.target))
-        else:
-            handler = methods.get(n.target)
+        else:  # an in-place method (``h.mul_(2)``) as its out-of-place form: `topo.nn.inplace` rewired its readers
+            handler = methods.get(n.target) or (methods.get(n.target[:-1]) if n.target.endswith("_") else None)
             name = str(n.target)
         if handler is not None:
             return handler(self, n)
@@ -258,6 +258,7 @@ def _tables() -> tuple[dict, dict, dict]:
         F.batch_norm: I.batchnorm_function, F.layer_norm: I.layer_norm_function,
         F.group_norm: I.group_norm_function,
         torch.relu: I.relu_function, F.relu: I.relu_function, F.leaky_relu: I.leaky_function,
+        torch.relu_: I.relu_function, F.relu_: I.relu_function, F.leaky_relu_: I.leaky_function,
         torch.cat: I.cat, torch.concat: I.cat, torch.concatenate: I.cat,
         operator.getitem: I.getitem,
         operator.add: I.add, operator.iadd: I.add, torch.add: I.add,

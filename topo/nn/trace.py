@@ -47,6 +47,7 @@ from typing import Any
 
 from topo.errors import GraphError, TargetError
 from topo.nn.handlers import Importer
+from topo.nn.inplace import redirect_inplace
 from topo.nn.result import LEVEL, TorchImport, UnsupportedLayerWarning
 from topo.utils.text import one_line, short
 from topo.utils.validation import BOOLEAN, validate_params
@@ -281,7 +282,6 @@ def _untouched(model, copy_weights: bool):
 def _import(model, example_input, *, level: str, fold_batchnorm: bool, strict: bool) -> TorchImport:
     """[`from_torch`][topo.nn.trace.from_torch] on a model in eval mode."""
     import torch
-    import torch.fx as fx
 
     convs = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
     has_conv = any(isinstance(m, convs) for m in model.modules())
@@ -296,10 +296,8 @@ def _import(model, example_input, *, level: str, fold_batchnorm: bool, strict: b
         if first is None:
             raise GraphError("cannot infer the input width: pass example_input")
         example_input = torch.zeros(2, first.in_features, dtype=first.weight.dtype)
-    try:
-        gm = fx.symbolic_trace(model)
-    except Exception as exc:  # noqa: BLE001 - any tracing failure: try the forward-hook trace
-        gm = _hook_trace(model, example_input, exc)
+    gm = _trace(model, example_input)
+    redirect_inplace(gm)  # readers of a tensor changed in place read the change (never a silently dropped op)
     meta = _record_shapes(gm, example_input)
     imp = Importer(gm, meta, level, strict=strict, fold_batchnorm=fold_batchnorm)
     imp.run()
@@ -309,6 +307,22 @@ def _import(model, example_input, *, level: str, fold_batchnorm: bool, strict: b
         warnings.warn(f"units produced by unsupported layers are treated as free: {listed}",
                       UnsupportedLayerWarning, stacklevel=4)  # the caller of the validate_params wrapper
     return dataclasses.replace(imp.result(level), modules=modules)
+
+
+def _trace(model, example_input):
+    """The fx graph of ``model``: `torch.fx.symbolic_trace` (with in-place operators recorded,
+    `topo.nn.shape_trace.inplace_trace`); when its control flow depends on shapes, a trace at the
+    example's shapes (`topo.nn.shape_trace.shape_trace`); else the forward-hook trace."""
+    from topo.nn.shape_trace import inplace_trace, shape_trace
+
+    try:
+        return inplace_trace(model)
+    except Exception as exc:  # noqa: BLE001 - any tracing failure: try the next way
+        fx_error = exc
+    try:
+        return shape_trace(model, example_input)
+    except Exception:  # noqa: BLE001 - control flow on values, ...: the forward hooks, with fx's own error
+        return _hook_trace(model, example_input, fx_error)
 
 
 def _module_table(gm, meta) -> dict:
