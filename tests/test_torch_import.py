@@ -271,3 +271,36 @@ def test_concatenated_branches():
         np.testing.assert_allclose([c[f"{name}.{j}"] for j in range(len(bias))], direct, rtol=1e-12)
     # each branch unit reaches the output through one edge: out-bottlenecks
     assert set(topo.decompose(arch).out_bottlenecks) == set(arch.constrained)
+
+
+class _ShapeBranches(torch.nn.Module):
+    """Branches on shapes and on the device (as timm's VGG head and EfficientViT do): fx cannot trace it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = torch.nn.Conv2d(3, 4, 3), torch.nn.Linear(4 * 7 * 7, 2)
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x))
+        if h.shape[-2] != 7 or h.size(-1) != 7:
+            h = torch.nn.functional.adaptive_avg_pool2d(h, (7, 7))
+        if h.device.type != "meta" and len(h) > 0 and h.ndim == 4:
+            h = h * 1.0
+        return self.fc(h.flatten(1))
+
+
+def test_a_model_branching_on_shapes_is_traced_at_the_example_shapes():
+    from tests.oracles_torch import euler_residuals
+    from topo.nn.shape_trace import shape_trace
+
+    model = _ShapeBranches().eval()
+    with pytest.raises(Exception):
+        torch.fx.symbolic_trace(model)
+    for side in (8, 9, 12):  # the pooling branch taken (conv output 6x6, 10x10) or not (7x7)
+        x = torch.randn(2, 3, side, side)
+        gm = shape_trace(model, x)
+        torch.testing.assert_close(gm(x), model(x))
+        imp = from_torch(model, x)
+        arch = imp.architecture
+        assert {str(v).split(".")[0] for v in arch.constrained} == {"conv"}
+        assert max(euler_residuals(model, imp, x).values()) < 1e-9

@@ -5,7 +5,7 @@ VGG head), ``x.view(x.shape[0], -1)`` feeding a comparison, or a block asserting
 cannot be traced.  `shape_trace` traces the same way but keeps, beside every proxy, the value the
 operation has on the ``meta`` device for the example (shapes and dtypes, no arithmetic), and
 answers ``x.shape``, ``x.size()``, ``x.dim()``, ``x.ndim`` and ``len(x)`` with those concrete
-values.  The graph is then the model's computation at the example's shapes, which is all the
+values (and ``x.device``, ``x.dtype`` with the example's).  The graph is then the model's computation at the example's shapes, which is all the
 import reads; a branch on tensor *values* still cannot be traced (it raises, and the import falls
 back to its forward-hook trace).
 
@@ -134,6 +134,8 @@ def _make_classes():
                     return self.meta.dim()
                 if k == "dtype":
                     return self.meta.dtype
+                if k == "device":  # the example's device, not meta's: the model runs there
+                    return self.tracer.device
             return super().__getattr__(k)
 
         def __len__(self):
@@ -146,6 +148,7 @@ def _make_classes():
             super().__init__()
             self._meta_root = copy.deepcopy(model).to("meta")
             self._example = example_input.to("meta")
+            self.device = example_input.device
 
         def proxy(self, node):
             return ShapeProxy(node, self)
