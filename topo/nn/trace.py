@@ -325,6 +325,9 @@ def _trace(model, example_input):
         return _hook_trace(model, example_input, fx_error)
 
 
+_PLAIN = {"iadd": "add", "isub": "sub", "imul": "mul", "itruediv": "truediv"}
+
+
 def _module_table(gm, meta) -> dict:
     """``{name: {type, output_shape, n_params, params}}`` of every module call and tensor
     operation of the traced graph, in graph order (the rows of the audit's layer table)."""
@@ -341,6 +344,7 @@ def _module_table(gm, meta) -> dict:
                              "params": params}
         elif n.op in ("call_function", "call_method") and kind == "tensor":
             name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", str(n.target))
+            name = _PLAIN.get(name, name)  # `out += x`, recorded as operator.iadd, is an "add" in the table
             out[n.name] = {"type": name, "output_shape": shape, "n_params": 0, "params": {}}
         elif n.op == "placeholder":
             out[n.name] = {"type": "input", "output_shape": shape, "n_params": 0, "params": {}}
