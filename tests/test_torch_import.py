@@ -274,14 +274,21 @@ def test_concatenated_branches():
 
 
 class _ShapeBranches(torch.nn.Module):
-    """Branches on shapes and on the device (as timm's VGG head and EfficientViT do): fx cannot trace it."""
+    """Branches on shapes and on the device (as timm's VGG head and EfficientViT do): fx cannot trace it; a
+    functional BatchNorm reads buffers (as timm's MobileViT does)."""
 
-    def __init__(self):
+    def __init__(self, bn=False):
         super().__init__()
+        self.bn = bn
         self.conv, self.fc = torch.nn.Conv2d(3, 4, 3), torch.nn.Linear(4 * 7 * 7, 2)
+        self.register_buffer("mean", torch.rand(4) - 0.5)  # read by F.batch_norm: fx passes buffers as constants
+        self.register_buffer("var", torch.rand(4) + 0.5)
 
     def forward(self, x):
-        h = torch.relu(self.conv(x))
+        h = self.conv(x)
+        if self.bn:
+            h = torch.nn.functional.batch_norm(h, self.mean, self.var, training=False)
+        h = torch.relu(h)
         if h.shape[-2] != 7 or h.size(-1) != 7:
             h = torch.nn.functional.adaptive_avg_pool2d(h, (7, 7))
         if h.device.type != "meta" and len(h) > 0 and h.ndim == 4:
@@ -304,3 +311,8 @@ def test_a_model_branching_on_shapes_is_traced_at_the_example_shapes():
         arch = imp.architecture
         assert {str(v).split(".")[0] for v in arch.constrained} == {"conv"}
         assert max(euler_residuals(model, imp, x).values()) < 1e-9
+    # a functional BatchNorm on buffers inside the traced forward (MobileViT's norm-act): the meta values need them
+    # on the meta device too (the Euler oracle rewrites BatchNorm modules only, so the trace is compared instead)
+    model, x = _ShapeBranches(bn=True).eval(), torch.randn(2, 3, 8, 8)
+    torch.testing.assert_close(shape_trace(model, x)(x), model(x))
+    assert {str(v).split(".")[0] for v in from_torch(model, x).architecture.constrained} == {"conv"}

@@ -172,6 +172,8 @@ def _make_classes():
                     if a.meta is None:
                         unknown.append(a)
                     return a.meta
+                if isinstance(a, torch.Tensor) and a.device.type != "meta":  # a buffer fx passes as a constant
+                    return a.to("meta")
                 return a
 
             try:
