@@ -109,16 +109,12 @@ def _mixer(width, depth, own):
 def test_a_mixer_layer_shares_its_run_through_a_hub(width, depth, own):
     """The dominators of a graph whose lists differ by one extra node each (no twins) equal networkx's,
     and its dense runs went through hubs: the graph given to igraph is small."""
+    from tests.test_dominators_random import _csr
     from topo.fiber.dominators import _hub_edges
 
     m, tails, heads = _mixer(width, depth, own)
     assert immediate_dominators(m, tails, heads).tolist() == _oracle(m, tails, heads)
-    inner = (tails < m) & (heads < m)
-    order = np.argsort(heads[inner], kind="stable")
-    ptr = np.searchsorted(heads[inner][order], np.arange(m + 1))
-    rooted = np.zeros(m, dtype=bool)
-    rooted[heads[tails == m]] = True
-    edges, n = _hub_edges(m, tails[inner][order], ptr, rooted)
+    edges, n = _hub_edges(m, *_csr(m, tails, heads))
     assert n > m + 1 and len(edges) < 0.6 * len(tails)
 
 

@@ -59,12 +59,10 @@ class Assembly:
                 core = distinct(ends)[0]
                 out[e:e + n].reshape(ends.shape)[...] = core if new is None else new[core]
             t = theta[o:o + w.size]
-            scales = b.scales.get(i, ())
-            if scales:
-                rows = t.reshape(len(scales[0]), -1)
-                np.multiply(w.reshape(rows.shape), scales[0][:, None], out=rows)
-                for sc in scales[1:]:
-                    rows *= sc[:, None]
+            scale = b.scales.get(i)
+            if scale is not None:
+                rows = t.reshape(len(scale), -1)
+                np.multiply(w.reshape(rows.shape), scale[:, None], out=rows)
             else:
                 t.reshape(w.shape)[...] = w
             b.src[i] = b.dst[i] = b.weights[i] = None  # peak memory: the batch's own arrays go as they are copied

@@ -7,7 +7,7 @@ import numpy as np
 
 from topo.errors import GraphError
 from topo.nn.result import to_numpy, weight_array
-from topo.nn.units import Value, op_name, positions
+from topo.nn.units import Value, attribute, op_name, positions
 
 
 class LayerHandlers:
@@ -145,8 +145,6 @@ class LayerHandlers:
         """Whether the tensors read by ``get_attr`` at ``targets`` are all constants (buffers or plain
         tensors, no parameter the optimiser trains)."""
         import torch
-
-        from topo.nn.units import attribute
 
         return bool(targets) and not any(isinstance(attribute(self.gm, t), torch.nn.Parameter) for t in targets)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import operator
 
 from topo.errors import GraphError
+from topo.nn.units import op_name
 
 __all__ = ["redirect_inplace"]
 
@@ -48,18 +49,18 @@ def mutates_first_argument(node, modules: dict) -> bool:
     [False, False, True, False]
     """
     if node.op == "call_method":
-        return node.target.endswith("_") and not node.target.startswith("_") and node.target not in _NOT_MUTATING
+        return _inplace_name(node.target)
     if node.op == "call_function":
-        name = getattr(node.target, "__name__", "")
         return (node.target in _INPLACE_OPERATORS or node.kwargs.get("inplace") is True
-                or (name.endswith("_") and not name.startswith("_") and name not in _NOT_MUTATING))
+                or _inplace_name(getattr(node.target, "__name__", "")))
     if node.op == "call_module":
         return getattr(modules.get(node.target), "inplace", False) is True
     return False
 
 
-def _name(node) -> str:
-    return node.target if isinstance(node.target, str) else getattr(node.target, "__name__", str(node.target))
+def _inplace_name(name: str) -> bool:
+    """PyTorch's naming rule: ``add_`` changes its tensor, ``_foo`` is private, a few change no value."""
+    return name.endswith("_") and not name.startswith("_") and name not in _NOT_MUTATING
 
 
 def redirect_inplace(gm) -> bool:
@@ -109,14 +110,14 @@ def _refuse_change_through_view(target, n, order) -> None:
     seen, stack = set(), [target]
     while stack:
         v = stack.pop()
-        if v in seen or v.op not in ("call_method", "call_function") or _name(v) not in _VIEWS:
+        if v in seen or v.op not in ("call_method", "call_function") or op_name(v) not in _VIEWS:
             continue
         seen.add(v)
         base = v.args[0] if v.args else None
         if base is None or not hasattr(base, "users"):
             continue
         if any(order.get(u, -1) > order[n] for u in base.users):
-            raise GraphError(f"operation {_name(n)} ({n.name!r}) changes in place a view ({v.name!r}) of "
+            raise GraphError(f"operation {op_name(n)} ({n.name!r}) changes in place a view ({v.name!r}) of "
                              f"{base.name!r}, which is read again afterwards; topo cannot follow a change through "
                              "a view node by node (write the operation out of place)")
         stack.append(base)

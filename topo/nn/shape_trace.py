@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["inplace_trace", "shape_trace"]
+__all__ = ["PLAIN_NAME", "inplace_trace", "shape_trace"]
 
 #: Tensor methods answered with the example's concrete value instead of a graph node.
 _CONCRETE_METHODS = ("size", "dim", "numel", "nelement")
@@ -64,6 +64,8 @@ def shape_trace(model, example_input):
 
 
 _INPLACE_DUNDERS = (("__iadd__", "iadd"), ("__isub__", "isub"), ("__imul__", "imul"), ("__itruediv__", "itruediv"))
+#: The in-place operators `inplace_trace` records, with the name of their plain form (``iadd`` -> ``add``).
+PLAIN_NAME = {name: name[1:] for _, name in _INPLACE_DUNDERS}
 
 
 def inplace_trace(model):

@@ -49,6 +49,8 @@ from topo.errors import GraphError, TargetError
 from topo.nn.handlers import Importer
 from topo.nn.inplace import redirect_inplace
 from topo.nn.result import LEVEL, TorchImport, UnsupportedLayerWarning
+from topo.nn.shape_trace import PLAIN_NAME
+from topo.nn.units import op_name
 from topo.utils.text import one_line, short
 from topo.utils.validation import BOOLEAN, validate_params
 
@@ -325,9 +327,6 @@ def _trace(model, example_input):
         return _hook_trace(model, example_input, fx_error)
 
 
-_PLAIN = {"iadd": "add", "isub": "sub", "imul": "mul", "itruediv": "truediv"}
-
-
 def _module_table(gm, meta) -> dict:
     """``{name: {type, output_shape, n_params, params}}`` of every module call and tensor
     operation of the traced graph, in graph order (the rows of the audit's layer table)."""
@@ -343,8 +342,8 @@ def _module_table(gm, meta) -> dict:
                              "n_params": int(sum(p.numel() for p in mod.parameters(recurse=False))),
                              "params": params}
         elif n.op in ("call_function", "call_method") and kind == "tensor":
-            name = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", str(n.target))
-            name = _PLAIN.get(name, name)  # `out += x`, recorded as operator.iadd, is an "add" in the table
+            name = op_name(n)
+            name = PLAIN_NAME.get(name, name)  # `out += x`, recorded as operator.iadd, is an "add" in the table
             out[n.name] = {"type": name, "output_shape": shape, "n_params": 0, "params": {}}
         elif n.op == "placeholder":
             out[n.name] = {"type": "input", "output_shape": shape, "n_params": 0, "params": {}}

@@ -33,7 +33,7 @@ class Builder:
         self.trainable: list[bool] = []
         self.counts: list[int] = []
         self.weights: list[np.ndarray] = []  # per batch, as given (float32 views of the model's parameters)
-        self.scales: dict[int, list[np.ndarray]] = {}  # per batch: row scales (folded BatchNorms), in order
+        self.scales: dict[int, np.ndarray] = {}  # per batch: row scales (a folded BatchNorm)
         self.edge_start: list[int] = []  # first edge of each batch
         self.blocks: list[list] = []  # [start, stop, qual, param, kind, n_cols, k, note]
         self.n_edges = 0
@@ -64,8 +64,8 @@ class Builder:
         """Edges ``u.flat[i] -> v.flat[i]`` carrying ``size`` weights each of ``w`` (C order); the batch number.
 
         ``u`` and ``v`` may be broadcast views (``np.broadcast_to``: a layer's every input to every output)
-        and ``w`` a read-only view of the model's parameter: nothing as long as the edges is allocated
-        before `topo.nn.assembly.Assembly.result` writes the final arrays once.
+        and ``w`` a read-only view of the model's parameter: no array as long as the edge list is
+        allocated before `topo.nn.assembly.Assembly.result` writes the final arrays once.
         """
         u, v = _ends(u), _ends(v)
         if u.shape != v.shape:
@@ -93,7 +93,8 @@ class Builder:
     def scale(self, batch: int, s: np.ndarray) -> None:
         """Scale the weights of ``batch`` row by row (``s[r]`` multiplies the weights of output ``r``):
         a folded BatchNorm, applied when the flat vector is written."""
-        self.scales.setdefault(batch, []).append(np.asarray(s, dtype=np.float64))
+        s = np.asarray(s, dtype=np.float64)
+        self.scales[batch] = self.scales[batch] * s if batch in self.scales else s
 
     def fixed(self, u, v, w=1.0):
         """Fixed (non-trainable) edges; parallel pairs are merged by adding their weights."""
