@@ -68,14 +68,18 @@ def test_gradient_is_orthogonal_to_rescalings(seed):
         assert abs(flux) > 1e-8 * scale or np.allclose(grad[ins + outs], 0)
 
 
-@pytest.mark.parametrize("chunk", [1, 5, 1 << 22])
-def test_balances_in_range_plain_pass_is_the_rescaled_one_bit_for_bit(chunk, monkeypatch):
-    """The plain pass (chunked group sums) against the rescaled computation it replaces, with the
+@pytest.mark.parametrize("chunk, min_run, run_block", [(1, 64, 1 << 17), (5, 1, 3), (1 << 22, 1, 1 << 17),
+                                                       (1 << 22, 2, 1)])
+def test_balances_in_range_plain_pass_is_the_rescaled_one_bit_for_bit(chunk, min_run, run_block, monkeypatch):
+    """The plain pass (chunked group sums; runs of equal-size edges as column sums, down to runs of
+    one edge and blocks of one edge) against the rescaled computation it replaces, with the
     squared norms summed edge by edge from the mapping as the oracle; tiny and huge scales take the
     rescaled path and keep their units."""
     from topo.fiber import balance as bal
 
     monkeypatch.setattr(bal, "_CHUNK", chunk)
+    monkeypatch.setattr(bal, "_MIN_RUN", min_run)
+    monkeypatch.setattr(bal, "_RUN_BLOCK", run_block)
     rng = np.random.default_rng(3)
     for _ in range(30):
         G = random_dag(rng, p_group=0.6)
@@ -93,3 +97,20 @@ def test_balances_in_range_plain_pass_is_the_rescaled_one_bit_for_bit(chunk, mon
             np.testing.assert_allclose(q, q_oracle * scale**2, rtol=1e-13)
         c, q, unit = bal.balances_in_range(arch, theta * 1e-170)  # the squares underflow: rescaled
         assert unit < -1000 and np.all(np.isfinite(q)) and (arch.n_edges == 0 or q.max() > 0)
+
+
+def test_group_squares_of_layers_with_kernels_are_the_bincount_bit_for_bit():
+    """Layers of equal-size edges (kernels of 1, 3x3 and 5x5 taps, runs longer than a block) and a
+    stretch of mixed sizes between them: the column sums equal the in-order bincount exactly."""
+    from topo.fiber import balance as bal
+
+    rng = np.random.default_rng(11)
+    sizes = np.concatenate([np.full(300, 9), rng.integers(1, 5, size=50), np.full(200, 1), np.full(4000, 25),
+                            [7], np.full(70, 3)])
+    n_src, n = 40, len(sizes)
+    arch = topo.Architecture.from_arrays(np.arange(n) % n_src, n_src + np.arange(n) // n_src,
+                                         sizes=sizes, activation="linear")
+    vec = rng.standard_normal(arch.n_params) * np.exp(rng.uniform(-20, 20, arch.n_params))
+    q = bal._group_squares(arch, vec)
+    assert np.array_equal(q, np.bincount(arch.param_edge, weights=vec * vec, minlength=arch.n_edges))
+    assert bal._long_size_runs(arch)[:, 2].tolist() == [9, 1, 25, 3]  # the mixed stretch and the 7 are short

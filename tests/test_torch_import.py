@@ -316,3 +316,20 @@ def test_a_model_branching_on_shapes_is_traced_at_the_example_shapes():
     model, x = _ShapeBranches(bn=True).eval(), torch.randn(2, 3, 8, 8)
     torch.testing.assert_close(shape_trace(model, x)(x), model(x))
     assert {str(v).split(".")[0] for v in from_torch(model, x).architecture.constrained} == {"conv"}
+
+
+def test_the_meta_copy_for_shapes_keeps_ties_and_flags_and_leaves_the_model_alone():
+    from topo.nn.shape_trace import meta_copy
+
+    lin = torch.nn.Linear(4, 4)
+    model = torch.nn.Sequential(lin, torch.nn.ReLU(), lin, torch.nn.BatchNorm1d(4))  # one Linear used twice
+    model[3].weight.requires_grad_(False)
+    before = [p.detach().clone() for p in model.state_dict().values()]
+    copy = meta_copy(model)
+    assert copy[0] is copy[2] and copy[0].weight is copy[2].weight  # the tie survives the copy
+    assert all(t.device.type == "meta" for t in [*copy.parameters(), *copy.buffers()])
+    assert [p.requires_grad for p in copy.parameters()] == [p.requires_grad for p in model.parameters()]
+    assert all(isinstance(p, torch.nn.Parameter) for p in copy.parameters())
+    assert copy(torch.zeros(2, 4, device="meta")).shape == (2, 4)
+    assert all(p.device.type == "cpu" for p in model.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, model.state_dict().values()))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["PLAIN_NAME", "inplace_trace", "shape_trace"]
+__all__ = ["PLAIN_NAME", "inplace_trace", "meta_copy", "shape_trace"]
 
 #: Tensor methods answered with the example's concrete value instead of a graph node.
 _CONCRETE_METHODS = ("size", "dim", "numel", "nelement")
@@ -61,6 +61,29 @@ def shape_trace(model, example_input):
     tracer = _ShapeTracer(model, example_input)
     graph = tracer.trace(model)
     return fx.GraphModule(tracer.root, graph, type(model).__name__)
+
+
+def meta_copy(model):
+    """A deep copy of ``model`` on the ``meta`` device whose parameters and buffers are made there
+    directly (shape, dtype and ``requires_grad`` kept, tied tensors still tied): the weights are
+    never copied, so the copy costs the module structure alone, not a second set of weights.
+
+    Examples
+    --------
+    >>> import torch
+    >>> m = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.BatchNorm1d(2))
+    >>> c = meta_copy(m)
+    >>> c[0].weight.device.type, tuple(c[0].weight.shape), c[1].running_mean.device.type, m[0].weight.device.type
+    ('meta', (2, 3), 'meta', 'cpu')
+    """
+    import torch
+
+    memo: dict = {}
+    for t in [*model.parameters(), *model.buffers()]:
+        empty = torch.empty_like(t, device="meta")
+        memo[id(t)] = torch.nn.Parameter(empty, requires_grad=t.requires_grad) if isinstance(
+            t, torch.nn.Parameter) else empty
+    return copy.deepcopy(model, memo).to("meta")
 
 
 _INPLACE_DUNDERS = (("__iadd__", "iadd"), ("__isub__", "isub"), ("__imul__", "imul"), ("__itruediv__", "itruediv"))
@@ -148,7 +171,7 @@ def _make_classes():
     class ShapeTracer(fx.Tracer):
         def __init__(self, model, example_input):
             super().__init__()
-            self._meta_root = copy.deepcopy(model).to("meta")
+            self._meta_root = meta_copy(model)
             self._example = example_input.to("meta")
             self.device = example_input.device
 

@@ -49,7 +49,7 @@ from topo.errors import GraphError, TargetError
 from topo.nn.handlers import Importer
 from topo.nn.inplace import redirect_inplace
 from topo.nn.result import LEVEL, TorchImport, UnsupportedLayerWarning
-from topo.nn.shape_trace import PLAIN_NAME
+from topo.nn.shape_trace import PLAIN_NAME, meta_copy
 from topo.nn.units import op_name
 from topo.utils.text import one_line, short
 from topo.utils.validation import BOOLEAN, validate_params
@@ -85,12 +85,10 @@ def _record_shapes(gm, example_input) -> dict:
     The run is on the ``meta`` device (shapes without arithmetic) when the model
     allows it, else on the example itself.
     """
-    import copy
-
     import torch
 
     try:
-        meta_gm = copy.deepcopy(gm).to("meta")
+        meta_gm = meta_copy(gm)
         return _shape_run(meta_gm, example_input.to("meta"))
     except Exception:  # noqa: BLE001 - an operation without a meta kernel, data-dependent code, ...
         pass
