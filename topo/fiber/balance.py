@@ -90,13 +90,9 @@ def _scaled_norms(arch: Architecture, vec: np.ndarray, *, always: bool = True) -
     if not always:
         m = float(np.max(np.abs(vec), initial=0.0))
         if m == 0.0 or 2.0**-400 < m < 2.0**400:
-            q = vec * vec
-            return (q if arch.n_params == arch.n_edges else
-                    np.bincount(arch.param_edge, weights=q, minlength=arch.n_edges)), 0
+            return _group_squares(arch, vec), 0
     scaled, k = power_of_two_scale(vec)
-    if arch.n_params == arch.n_edges:  # every edge carries one weight (neuron level): no grouping needed
-        return scaled * scaled, 2 * k
-    return np.bincount(arch.param_edge, weights=scaled * scaled, minlength=arch.n_edges), 2 * k
+    return _group_squares(arch, scaled), 2 * k
 
 
 @validate_params(arch=ARCH)
@@ -433,32 +429,79 @@ def _plain_balances(arch: Architecture, vec: np.ndarray) -> tuple[np.ndarray, np
 def _abs_range(vec: np.ndarray) -> tuple[float, float]:
     """``(max |θ|, min nonzero |θ|)`` in chunks (no parameter-sized temporary)."""
     top, low = 0.0, np.inf
+    buf = np.empty(min(len(vec), _CHUNK))
     for i in range(0, len(vec), _CHUNK):
-        a = np.abs(vec[i:i + _CHUNK])
+        a = np.abs(vec[i:i + _CHUNK], out=buf[:len(vec[i:i + _CHUNK])])
         m = float(np.max(a, initial=0.0))
         top = m if not m <= top else top  # a NaN is kept (and refused by the caller)
-        low = min(low, float(np.min(a, initial=np.inf, where=a != 0.0)))
+        least = float(np.min(a, initial=np.inf))
+        if least == 0.0:  # zeros do not count: only then the masked pass
+            least = float(np.min(a, initial=np.inf, where=a != 0.0))
+        low = min(low, least)
     return top, low
 
 
 #: Parameters squared and summed per pass of `_group_squares` (bounds its work arrays).
 _CHUNK = 1 << 22
+#: Parameters per block of a run of equal-size edges in `_group_squares` (the block stays in cache
+#: while its ``k`` columns are squared and added).
+_RUN_BLOCK = 1 << 17
+#: Runs of equal-size edges shorter than this are summed with the chunked ``bincount`` instead.
+_MIN_RUN = 64
 
 
 def _group_squares(arch: Architecture, vec: np.ndarray) -> np.ndarray:
-    """``q_e = sum of θ_i² over edge e's group``, the same sums as ``np.bincount(arch.param_edge,
-    vec**2)`` (each group is added in order), in chunks of whole edges: no parameter-sized index
-    or square array is made."""
+    """``q_e = sum of θ_i² over edge e's group``, bit for bit ``np.bincount(arch.param_edge,
+    vec**2)`` (each group is added in order), without a parameter-sized index or square array.
+
+    A layer's edges have one size ``k`` (the taps of its kernel): a run of equal-size edges is a
+    ``(edges, k)`` matrix whose ``k`` columns are squared and added in order, a block at a time;
+    short runs (edges of mixed sizes) go through a chunked ``bincount``."""
     if arch.n_params == arch.n_edges:
         return vec * vec
     off = arch.edge_offsets
     q = np.empty(arch.n_edges)
-    e0 = 0
-    while e0 < arch.n_edges:
+    tmp = np.empty(_RUN_BLOCK)
+    mixed = 0  # the first edge not yet summed, when it starts a stretch of short runs
+    for a, b, k in _long_size_runs(arch).tolist():
+        _bincount_squares(q, vec, off, mixed, a)
+        mixed = b
+        step = max(_RUN_BLOCK // k, 1)
+        for e in range(a, b, step):
+            f = min(e + step, b)
+            cols = vec[off[e]:off[f]].reshape(f - e, k)
+            out, t = q[e:f], tmp[:f - e]
+            np.multiply(cols[:, 0], cols[:, 0], out=out)
+            for j in range(1, k):
+                np.multiply(cols[:, j], cols[:, j], out=t)
+                out += t
+    _bincount_squares(q, vec, off, mixed, arch.n_edges)
+    return q
+
+
+def _long_size_runs(arch: Architecture) -> np.ndarray:
+    """``(first edge, stop, size)`` rows of the maximal runs of at least `_MIN_RUN` consecutive
+    edges of equal size, in edge order (cached; at most ``n_edges / _MIN_RUN`` rows)."""
+    def build():
+        sizes = arch.edge_sizes
+        cut = np.flatnonzero(sizes[1:] != sizes[:-1]) + 1
+        starts = np.concatenate([[0], cut]).astype(np.int64)
+        stops = np.append(cut, len(sizes)).astype(np.int64)
+        long = stops - starts >= _MIN_RUN
+        out = np.stack([starts[long], stops[long], sizes[starts[long]]], axis=1)
+        out.flags.writeable = False
+        return out
+
+    return arch.derived("size_runs", build) if arch.n_edges else np.zeros((0, 3), dtype=np.int64)
+
+
+def _bincount_squares(q: np.ndarray, vec: np.ndarray, off: np.ndarray, e0: int, stop: int) -> None:
+    """``q[e0:stop]``: each edge's squares added in order by a weighted ``bincount``, by chunks of
+    about `_CHUNK` parameters."""
+    while e0 < stop:
         e1 = max(int(np.searchsorted(off, off[e0] + _CHUNK, side="right")) - 1, e0 + 1)
-        e1 = min(e1, arch.n_edges)
+        e1 = min(e1, stop)
         part = vec[off[e0]:off[e1]]
         owner = np.repeat(np.arange(e1 - e0), np.diff(off[e0:e1 + 1]))
         q[e0:e1] = np.bincount(owner, weights=part * part, minlength=e1 - e0)
         e0 = e1
-    return q

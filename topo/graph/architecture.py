@@ -19,7 +19,7 @@ from topo.errors import CycleError, GraphError, ParameterError
 from topo.graph.classes import rescaling_classes
 from topo.graph.initializers import BIAS_RULE, SCHEME, draw_parameters
 from topo.graph.nodes import BIAS, HIDDEN, INPUT, OUTPUT, ROLE_CODE, ROLES, check_activation, is_homogeneous
-from topo.utils.arrays import bincount, chunks, flatnonzero_by_chunks
+from topo.utils.arrays import bincount, chunks
 from topo.utils.text import describe_cycle, short
 from topo.utils.validation import (
     BOOLEAN,
@@ -60,6 +60,7 @@ DERIVED_RESULTS = {
     "quotient_rows": "rows of the tail and head of every quotient edge (Architecture.quotient_rows)",
     "quotient_graph": "quotient edges between constrained rows as a sparse matrix (topo.fiber.decompose.quotient_graph)",
     "inside_edges": "edges between two members of one constrained class (topo.fiber.balance)",
+    "size_runs": "runs of consecutive edges of equal size (topo.fiber.balance, the squared edge norms)",
 }
 
 def _topological_order(n: int, src: np.ndarray, dst: np.ndarray, names: Sequence) -> np.ndarray:
@@ -850,14 +851,7 @@ class Architecture:
         """Indices of the edges that the balances see: trainable edges between two distinct classes
         (an edge inside a class, fixed or not, cancels in its class's balance).  Read-only, int32
         when the edge indices fit."""
-        def build():
-            label, src, dst, trainable = self._label, self._src, self._dst, self._trainable
-            out = flatnonzero_by_chunks(self.n_edges, lambda s: trainable[s] & (label[src[s]] != label[dst[s]]),
-                                        np.int32 if self.n_edges < 2**31 - 1 else np.int64)
-            out.flags.writeable = False
-            return out
-
-        return self.derived("quotient", build)
+        return self._quotient()[0]
 
     @property
     def quotient_rows(self) -> tuple[np.ndarray, np.ndarray]:
@@ -872,18 +866,32 @@ class Architecture:
         >>> tails.tolist(), heads.tolist()
         ([-1, -1, 0, 1], [0, 1, -1, -1])
         """
-        def build():
-            row = self._row.astype(np.int32 if self.n_constrained < 2**31 - 1 else np.int64)
-            ids = self.quotient_edges
-            out = np.empty(len(ids), dtype=row.dtype), np.empty(len(ids), dtype=row.dtype)
-            for s in chunks(len(ids)):  # by chunks: no int64 temporary as long as the edges
-                out[0][s] = row[self._src[ids[s]]]
-                out[1][s] = row[self._dst[ids[s]]]
-            for a in out:
-                a.flags.writeable = False
-            return out
+        return self._quotient()[1]
 
-        return self.derived("quotient_rows", build)
+    def _quotient(self) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """`quotient_edges` and `quotient_rows`, found together in one pass over the edges by chunks
+        (each edge's class labels are read once) and cached under both names."""
+        if "quotient" in self._derived:
+            return self._derived["quotient"], self._derived["quotient_rows"]
+        label, src, dst, trainable, n = self._label, self._src, self._dst, self._trainable, self.n_edges
+        rdt = np.int32 if self.n_constrained < 2**31 - 1 else np.int64
+        row_of = np.full(int(label.max(initial=-1)) + 1, -1, dtype=rdt)  # a class's row, by its label
+        row_of[label] = self._row
+        ids = np.empty(n, dtype=np.int32 if n < 2**31 - 1 else np.int64)
+        tails, heads = np.empty(n, dtype=rdt), np.empty(n, dtype=rdt)
+        k = 0
+        for s in chunks(n):
+            ls, ld = label[src[s]], label[dst[s]]
+            i = np.flatnonzero(trainable[s] & (ls != ld))
+            j = k + len(i)
+            ids[k:j] = i + s.start
+            tails[k:j], heads[k:j] = row_of[ls[i]], row_of[ld[i]]
+            k = j
+        out = [a[:k] if k >= 0.9 * n else a[:k].copy() for a in (ids, tails, heads)]  # views unless much is unused
+        for a in out:
+            a.flags.writeable = False
+        self._derived["quotient"], self._derived["quotient_rows"] = out[0], (out[1], out[2])
+        return out[0], (out[1], out[2])
 
     @property
     def n_constrained(self) -> int:
