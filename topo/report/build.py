@@ -142,14 +142,7 @@ def build_audit(
     conn = connectivity(arch, c, tol=tol)  # the one connectivity report of the audit, handed on below
     notify("symmetry")
     symmetry = symmetry_section(arch, conn, max_listed, fixed_weights=vec)
-    dec = decompose(arch)
-    notes = list(notes or []) + _notes(arch, unsupported)
-    if unit:
-        notes.append(
-            f"The parameters are of order 2^{unit // 2}: balances are given in units of 2^{unit} "
-            "(balances.unit_log2) so that they stay within the floating-point range; the analysis is "
-            "exact up to that scale (it does not change under θ -> 2^k θ)."
-        )
+    notes = list(notes or []) + _notes(arch, unsupported) + _unit_notes(unit)
     strata = None
     if max_strata > 0 and len(c):
         notify("strata")
@@ -168,20 +161,8 @@ def build_audit(
             "norm": vector_norm(vec),
         },
         "balances": _balances_section(arch.constrained, c, tol, unit, max_listed),
-        "decomposition": {
-            "n_in_bottlenecks": len(dec.in_forest.roots),
-            "n_out_bottlenecks": len(dec.out_forest.roots),
-            "n_factors": dec.n_factors,
-            **{k: v for k, v in dec.to_dict(max_listed=max_listed).items() if k != "factors"},
-        },
-        "connectivity": _with_sources(conn.to_dict(max_witnesses=max_listed), conn.frozen_edges, edge_source) | {
-            "factors": [
-                {"n_nodes": len(f["nodes"]), "n_frozen_scalar_edges": f["n_frozen_scalar"],
-                 "n_components": count_repr(f["n_components"])}
-                for f in conn.factors if f["frozen_edges"]
-            ],
-            "symmetry": symmetry,
-        },
+        "decomposition": _decomposition_section(arch, max_listed),
+        "connectivity": _connectivity_section(conn, symmetry, edge_source, max_listed),
         "layers": layers_section(arch, c, tol, conn.frozen_index, _prunable_units(strata), modules, max_listed),
         "notes": notes,
     } | ({"topology": topology} if topology is not None else {}) | (
@@ -200,6 +181,41 @@ def audit_report(arch: Architecture, theta: Any, **options: Any) -> dict:
     1
     """
     return build_audit(arch, theta, **options).report
+
+
+def _unit_notes(unit: int) -> list[str]:
+    """The note on the unit of the balances when the parameters are outside the float range."""
+    if not unit:
+        return []
+    return [f"The parameters are of order 2^{unit // 2}: balances are given in units of 2^{unit} "
+            "(balances.unit_log2) so that they stay within the floating-point range; the analysis is "
+            "exact up to that scale (it does not change under θ -> 2^k θ)."]
+
+
+def _decomposition_section(arch: Architecture, max_listed: int) -> dict:
+    """The ``decomposition`` part of the report: bottleneck counts and factors (the architecture's
+    cached decomposition, already built by the connectivity analysis)."""
+    dec = decompose(arch)
+    return {
+        "n_in_bottlenecks": len(dec.in_forest.roots),
+        "n_out_bottlenecks": len(dec.out_forest.roots),
+        "n_factors": dec.n_factors,
+        **{k: v for k, v in dec.to_dict(max_listed=max_listed).items() if k != "factors"},
+    }
+
+
+def _connectivity_section(conn: ConnectivityReport, symmetry: dict, edge_source: dict | None,
+                          max_listed: int) -> dict:
+    """The ``connectivity`` part of the report: frozen edges with witnesses (and where their weights
+    live in the model), the factors with frozen edges, components up to symmetry."""
+    return _with_sources(conn.to_dict(max_witnesses=max_listed), conn.frozen_edges, edge_source) | {
+        "factors": [
+            {"n_nodes": len(f["nodes"]), "n_frozen_scalar_edges": f["n_frozen_scalar"],
+             "n_components": count_repr(f["n_components"])}
+            for f in conn.factors if f["frozen_edges"]
+        ],
+        "symmetry": symmetry,
+    }
 
 
 def _balances_section(names: list, c: np.ndarray, tol: float, unit: int, max_listed: int) -> dict:
