@@ -194,10 +194,10 @@ def random_dag(rng: np.random.Generator, *, n_hidden: int | None = None, p_group
         earlier = inputs + hidden[:i]
         k = 1 if rng.random() < 0.55 else int(rng.integers(2, 4))
         recent = hidden[max(0, i - 2):i] or inputs
-        preds = set()
+        preds: dict = {}  # in the order drawn (a set's order would change with the hash seed of the process)
         for _ in range(k):
             pool = earlier if rng.random() < p_skip else recent
-            preds.add(pool[int(rng.integers(len(pool)))])
+            preds[pool[int(rng.integers(len(pool)))]] = None
         for p in preds:
             G.add_edge(p, h, size=size(), trainable=trainable())
     for y in outputs:

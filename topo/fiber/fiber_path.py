@@ -96,54 +96,16 @@ def fiber_path(
     c = check_same_fiber(arch, v0, v1, rtol)
     q0, q1 = edge_norms(arch, v0), edge_norms(arch, v1)
     rep = connectivity(arch, c, tol=default_tol(c, float(np.max(np.maximum(q0, q1), initial=0.0))))
-    l0, l1 = rep.label(v0), rep.label(v1)
-    if l0 != l1:
-        idx = rep.frozen_index[arch.edge_sizes[rep.frozen_index] == 1]
-        k = next(i for i, (a, b) in enumerate(zip(l0, l1)) if a != b)
-        e = arch.edges[int(idx[k])]
-        raise FiberError(
-            f"theta0 and theta1 lie in different components: frozen edge {e!r} has sign "
-            f"{l0[k]:+d} at theta0 and {l1[k]:+d} at theta1"
-        )
+    _check_same_component(arch, rep, v0, v1)
     sizes, offsets = arch.edge_sizes, arch.edge_offsets
     scalar = np.flatnonzero((sizes == 1) & arch.edge_trainable)
     s0 = np.sign(v0[offsets[scalar]])
     s1 = np.sign(v1[offsets[scalar]])
-    differ = scalar[(s0 * s1) < 0]
-
-    B = incidence_matrix(arch)
-    groups = _zero_groups(arch, c, differ.tolist(), B)
+    groups = _zero_groups(arch, c, scalar[(s0 * s1) < 0].tolist(), incidence_matrix(arch))
     waypoints = [q0] + [q for q, _ in groups] + [q1]
-    n_seg = len(waypoints) - 1
-    if n_steps < n_seg:
-        raise ParameterError(f"n_steps must be at least {n_seg} for this pair of points, got {n_steps}")
-
-    lengths = np.array([np.linalg.norm(b - a) for a, b in zip(waypoints[:-1], waypoints[1:])])
-    alloc = np.ones(n_seg, dtype=np.int64)
-    extra = n_steps - n_seg
-    if extra:
-        share = lengths / lengths.sum() if lengths.sum() > 0 else np.full(n_seg, 1.0 / n_seg)
-        alloc += np.floor(share * extra).astype(np.int64)
-        rest = n_steps - int(alloc.sum())
-        alloc[np.argsort(-(share * extra - np.floor(share * extra)))[:rest]] += 1
-
-    # q along the path: straight segments between the waypoints
-    qs = [q0[None, :]]
-    for i in range(n_seg):
-        t = (np.arange(1, alloc[i] + 1) / alloc[i])[:, None]
-        qs.append((1 - t) * waypoints[i][None, :] + t * waypoints[i + 1][None, :])
-    Q = np.maximum(np.vstack(qs), 0.0)
-
-    # sign of each scalar edge on each row: flipped after the waypoint of its group
-    sign = np.where(s0 != 0, s0, s1)
-    sign = np.where(sign != 0, sign, 1.0)
-    signs = np.tile(sign, (len(Q), 1))
-    col_of = {int(e): j for j, e in enumerate(scalar.tolist())}
-    ends = np.cumsum(alloc)  # row index of waypoint i+1 is ends[i]
-    for g, (_, members) in enumerate(groups):
-        cols = [col_of[e] for e in members]
-        rows_after = np.arange(len(Q)) >= ends[g]  # at the waypoint itself q_e = 0
-        signs[np.ix_(rows_after, cols)] = s1[cols]
+    alloc = _steps_per_segment(waypoints, n_steps)
+    Q = _q_rows(waypoints, alloc)
+    signs = _sign_rows(scalar, s0, s1, groups, alloc, len(Q))
 
     out = np.empty((len(Q), arch.n_params))
     out[:, offsets[scalar]] = signs * np.sqrt(Q[:, scalar])
@@ -155,6 +117,63 @@ def fiber_path(
     out[:, fixed] = v0[fixed]  # constants of the fiber
     out[0], out[-1] = v0, v1
     return out
+
+
+def _check_same_component(arch: Architecture, rep, v0: np.ndarray, v1: np.ndarray) -> None:
+    """Both ends have the same signs on the frozen scalar edges, else FiberError naming the first
+    edge that differs."""
+    l0, l1 = rep.label(v0), rep.label(v1)
+    if l0 != l1:
+        idx = rep.frozen_index[arch.edge_sizes[rep.frozen_index] == 1]
+        k = next(i for i, (a, b) in enumerate(zip(l0, l1)) if a != b)
+        e = arch.edges[int(idx[k])]
+        raise FiberError(
+            f"theta0 and theta1 lie in different components: frozen edge {e!r} has sign "
+            f"{l0[k]:+d} at theta0 and {l1[k]:+d} at theta1"
+        )
+
+
+def _steps_per_segment(waypoints: list, n_steps: int) -> np.ndarray:
+    """Steps of each straight segment between consecutive waypoints: at least one each, the rest
+    shared in proportion to the segments' lengths (largest remainders first)."""
+    n_seg = len(waypoints) - 1
+    if n_steps < n_seg:
+        raise ParameterError(f"n_steps must be at least {n_seg} for this pair of points, got {n_steps}")
+    lengths = np.array([np.linalg.norm(b - a) for a, b in zip(waypoints[:-1], waypoints[1:])])
+    alloc = np.ones(n_seg, dtype=np.int64)
+    extra = n_steps - n_seg
+    if extra:
+        share = lengths / lengths.sum() if lengths.sum() > 0 else np.full(n_seg, 1.0 / n_seg)
+        alloc += np.floor(share * extra).astype(np.int64)
+        rest = n_steps - int(alloc.sum())
+        alloc[np.argsort(-(share * extra - np.floor(share * extra)))[:rest]] += 1
+    return alloc
+
+
+def _q_rows(waypoints: list, alloc: np.ndarray) -> np.ndarray:
+    """The squared edge norms along the path: straight segments between the waypoints, ``alloc[i]``
+    rows on segment ``i`` after the first row (clipped at 0 against rounding)."""
+    qs = [waypoints[0][None, :]]
+    for i in range(len(alloc)):
+        t = (np.arange(1, alloc[i] + 1) / alloc[i])[:, None]
+        qs.append((1 - t) * waypoints[i][None, :] + t * waypoints[i + 1][None, :])
+    return np.maximum(np.vstack(qs), 0.0)
+
+
+def _sign_rows(scalar: np.ndarray, s0: np.ndarray, s1: np.ndarray, groups: list, alloc: np.ndarray,
+               n_rows: int) -> np.ndarray:
+    """The sign of each scalar edge on each row: that of ``theta0`` (of ``theta1`` where it is 0),
+    flipped to ``theta1``'s from the waypoint of the edge's group on (where its ``q_e`` is 0)."""
+    sign = np.where(s0 != 0, s0, s1)
+    sign = np.where(sign != 0, sign, 1.0)
+    signs = np.tile(sign, (n_rows, 1))
+    col_of = {int(e): j for j, e in enumerate(scalar.tolist())}
+    ends = np.cumsum(alloc)  # row index of waypoint i+1 is ends[i]
+    for g, (_, members) in enumerate(groups):
+        cols = [col_of[e] for e in members]
+        rows_after = np.arange(n_rows) >= ends[g]  # at the waypoint itself q_e = 0
+        signs[np.ix_(rows_after, cols)] = s1[cols]
+    return signs
 
 
 def _check_fixed(arch: Architecture, v0: np.ndarray, v1: np.ndarray, fixed: np.ndarray, rtol: float) -> None:
