@@ -29,6 +29,10 @@ for i in range(8):
     pts = topo.sample_fiber(arch, None, 4, seed=i, reference=theta, progress=False)
     h.update(np.ascontiguousarray(pts).tobytes())
     h.update(repr((arch.edges, arch.constrained, arch.free)).encode())
+for example in ("shallow", "deep-mlp", "skip-dag", "theory-chain"):  # symmetry counts, strata, sampling
+    report = topo.audit(example, sample=20, progress_bars=False).report
+    report.pop("topo_version", None)
+    h.update(json.dumps(report, sort_keys=True, default=repr).encode())
 print(h.hexdigest())
 """
 
