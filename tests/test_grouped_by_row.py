@@ -23,3 +23,19 @@ def test_grouped_by_row_is_a_stable_sort_of_the_valid_entries(seed, chunk, way, 
     order = np.argsort(key[ok], kind="stable")
     assert out.tolist() == val[ok][order].tolist() and out.dtype == val.dtype
     assert ptr.tolist() == [0] + np.cumsum(np.bincount(key[ok], minlength=m)).tolist() and ptr.dtype == np.int64
+
+
+def test_a_changed_private_scipy_function_falls_back_to_numpy(monkeypatch):
+    """``coo_tocsr`` is private to scipy: if its signature changes, the numpy version gives the result."""
+    import scipy.sparse._sparsetools as st
+
+    calls = []
+
+    def changed(*args):
+        calls.append(len(args))
+        raise TypeError("coo_tocsr() takes 10 arguments")
+
+    monkeypatch.setattr(st, "coo_tocsr", changed)
+    key, val = np.array([2, 0, -1, 2, 0]), np.array([5, 6, 7, 8, -1])
+    ptr, out = decompose.grouped_by_row(key, val, 3)
+    assert calls == [9] and ptr.tolist() == [0, 1, 1, 3] and out.tolist() == [6, 5, 8]

@@ -90,8 +90,11 @@ def grouped_by_row(key: np.ndarray, val: np.ndarray, m: int) -> tuple[np.ndarray
         k = key[s]
         row[s] = np.where((k >= 0) & (val[s] >= 0), k, m)
     ptr, out = np.empty(m + 2, dtype=idx), np.empty(n, dtype=idx)
-    coo_tocsr(m + 1, max(m, 1), n, row, val.astype(idx, copy=False), np.ones(n, dtype=np.int8), ptr, out,
-              np.empty(n, dtype=np.int8))
+    try:
+        coo_tocsr(m + 1, max(m, 1), n, row, val.astype(idx, copy=False), np.ones(n, dtype=np.int8), ptr, out,
+                  np.empty(n, dtype=np.int8))
+    except (TypeError, ValueError):  # a scipy whose private signature changed: the same result in numpy
+        return _grouped_by_chunks(key, val, m)
     del row
     kept = int(ptr[m])
     out = out[:kept] if kept > n // 2 else out[:kept].copy()  # a view unless most of it would be wasted
