@@ -32,7 +32,7 @@ from scipy.sparse.csgraph import connected_components
 from topo.errors import GraphError, ParameterError
 from topo.fiber.dominators import preorder, sorted_dominators, twin_runs
 from topo.graph.architecture import ARCH, Architecture
-from topo.utils.arrays import chunks
+from topo.utils.arrays import chunks, flatnonzero_by_chunks
 from topo.utils.validation import COUNT_OR_ZERO, NoneOr, Options, validate_params
 
 _DIRECTION = Options("in", "out")
@@ -142,13 +142,15 @@ def _is_forward(arch: Architecture) -> bool:
                for s in chunks(len(tails)))
 
 
-def _row_counts(rows: np.ndarray, m: int) -> np.ndarray:
-    """How many entries of ``rows`` equal each row ``0..m-1`` (negative entries ignored), by chunks."""
-    counts = np.zeros(m, dtype=np.int64)
-    for s in chunks(len(rows)):
-        r = rows[s]
-        counts += np.bincount(r[r >= 0], minlength=m)
-    return counts
+def _degrees(arch: Architecture, direction: str, from_root: np.ndarray) -> np.ndarray:
+    """Quotient edges at the near end of each row (entering it for "in", leaving it for "out"),
+    whatever the far end: those between two constrained rows from the shared quotient graph (its
+    row lengths, or its column counts), plus ``from_root``, the near rows of the edges whose far end
+    is an unconstrained class."""
+    m = arch.n_constrained
+    g = quotient_graph(arch)
+    between = np.diff(g.indptr) if direction == "in" else np.bincount(g.indices, minlength=m)
+    return between.astype(np.int64) + np.bincount(from_root, minlength=m)
 
 
 def _padded(flags: np.ndarray) -> np.ndarray:
@@ -192,7 +194,8 @@ class RegionForest:
         ids = arch.quotient_edges
         tails, heads = arch.quotient_rows  # shared by both directions, computed once; never copied here
         near_row, far_row = (heads, tails) if direction == "in" else (tails, heads)
-        deg = _row_counts(near_row, m)  # edges entering each row (from any class)
+        from_root = near_row[flatnonzero_by_chunks(len(near_row), lambda s: (far_row[s] < 0) & (near_row[s] >= 0))]
+        deg = _degrees(arch, direction, from_root)  # edges entering each row (from any class)
         self._csr: tuple[np.ndarray, np.ndarray] | None = None
         self._ptr_list: list[int] | None = None
         forward = False
@@ -203,7 +206,7 @@ class RegionForest:
         #: how the regions were found: "order" (one pass, topological quotient) or "dominators"
         self.method = method or ("order" if forward else "dominators")
         rooted = np.zeros(m, dtype=bool)
-        rooted[near_row[(far_row < 0) & (near_row >= 0)]] = True  # rows entered from an unconstrained class
+        rooted[from_root] = True  # rows entered from an unconstrained class
         if self.method == "order":
             self._from_order(ids, near_row, far_row, deg, rooted)
         else:
