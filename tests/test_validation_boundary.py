@@ -537,3 +537,21 @@ def test_bad_values_cover_the_edges_of_each_rule():
     assert {"-0.5", "nan", "inf", "True", "'oops'"} <= reprs(TOLERANCE)
     assert {"-1", "2.5", "'1'"} <= reprs(SEED) and "None" not in reprs(SEED)
     assert {"'no-such-option'", "'A'", "None"} <= reprs(Options("a", "b"))
+
+
+def test_first_non_finite_against_the_definition():
+    """The finite-sum shortcut never hides a bad entry: random vectors (huge entries whose sum
+    overflows, NaN and both infinities at random positions, empty ones) against the first index
+    where ``np.isfinite`` is False."""
+    from topo.utils.validation import first_non_finite
+
+    rng = np.random.default_rng(8080)
+    for _ in range(400):
+        n = int(rng.integers(0, 50))
+        with np.errstate(over="ignore"):  # a product may overflow: one more infinity to find
+            vec = rng.standard_normal(n) * 10.0 ** rng.integers(0, 309, n)
+        for _ in range(int(rng.integers(0, 3))):
+            if n:
+                vec[int(rng.integers(n))] = rng.choice([np.nan, np.inf, -np.inf])
+        bad = np.flatnonzero(~np.isfinite(vec))
+        assert first_non_finite(vec) == (int(bad[0]) if len(bad) else None)

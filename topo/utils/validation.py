@@ -349,11 +349,19 @@ def real_vector_of_length(value: Any, what: str, length: int, items: str, *,
 def first_non_finite(vec: np.ndarray) -> int | None:
     """Position of the first NaN or infinity of ``vec``, None when every entry is finite.
 
+    A finite sum proves every entry finite (a NaN or an infinity makes any sum NaN or infinite), so
+    the common case is one pass without a temporary; only a non-finite sum (a bad entry, or finite
+    entries whose sum overflows) looks for the position.
+
     Examples
     --------
     >>> first_non_finite(np.array([1.0, np.inf, np.nan])), first_non_finite(np.zeros(3))
     (1, None)
+    >>> first_non_finite(np.array([1e308, 1e308]))     # the sum overflows, the entries are finite
     """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.sum(vec)):
+            return None
     bad = ~np.isfinite(vec)
     return int(np.argmax(bad)) if bad.any() else None
 
