@@ -1,4 +1,4 @@
-"""The optional PyTorch Lightning callback (topo.nn.lightning): skipped without Lightning.
+"""The optional PyTorch Lightning callback (topo.nn.lightning); the fit test needs Lightning (CI installs it).
 
 With plain SGD in float64 the callback's monitor sees every optimizer step of a
 Trainer.fit, its SGD law holds to rounding, the Euler self-test ran on real gradients,
@@ -22,9 +22,11 @@ import topo.nn.lightning as tl  # noqa: E402  (importable without Lightning)
 HAVE = importlib.util.find_spec("lightning") is not None or importlib.util.find_spec("pytorch_lightning") is not None
 
 
-def test_the_module_imports_without_lightning_and_names_the_extra():
-    if HAVE:
-        pytest.skip("Lightning is installed")
+def test_the_module_imports_without_lightning_and_names_the_extra(monkeypatch):
+    # Lightning made unimportable (a None entry in sys.modules stops an import), installed or not
+    for name in ("lightning", "lightning.pytorch", "lightning.pytorch.callbacks", "pytorch_lightning",
+                 "pytorch_lightning.callbacks"):
+        monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(ImportError, match=r"topo\[lightning\]"):
         tl.BalanceMonitorCallback  # noqa: B018
 
