@@ -431,7 +431,8 @@ def _abs_range(vec: np.ndarray) -> tuple[float, float]:
     top, low = 0.0, np.inf
     buf = np.empty(min(len(vec), _CHUNK))
     for i in range(0, len(vec), _CHUNK):
-        a = np.abs(vec[i:i + _CHUNK], out=buf[:len(vec[i:i + _CHUNK])])
+        part = vec[i:i + _CHUNK]
+        a = np.abs(part, out=buf[:len(part)])
         m = float(np.max(a, initial=0.0))
         top = m if not m <= top else top  # a NaN is kept (and refused by the caller)
         least = float(np.min(a, initial=np.inf))

@@ -109,9 +109,9 @@ def _grouped_by_chunks(key: np.ndarray, val: np.ndarray, m: int) -> tuple[np.nda
     Examples
     --------
     >>> import numpy as np
-    >>> ptr, out = _grouped_by_chunks(np.array([2, 0, -1, 2, 0]), np.array([5, 6, 7, 8, -1]), 3)
-    >>> ptr.tolist(), out.tolist()
-    ([0, 1, 1, 3], [6, 5, 8])
+    >>> key, val = np.array([2, 0, -1, 2, 0]), np.array([5, 6, 7, 8, -1])
+    >>> [a.tolist() for a in _grouped_by_chunks(key, val, 3)] == [a.tolist() for a in grouped_by_row(key, val, 3)]
+    True
     """
     n = len(key)
     counts = np.zeros(m, dtype=np.int64)
