@@ -58,18 +58,32 @@ def _producers(m, x):
             h.remove()
 
 
+def _folded_batchnorms(imp) -> set:
+    """The BatchNorms the import folded into the layer before them, read from the layer records'
+    notes ("folded with BatchNorm 'q'"): a BatchNorm without affine parameters is named by no edge."""
+    found = set()
+    for blk in imp.edge_source.blocks():
+        note = blk[7] or ""
+        if note.startswith("folded with BatchNorm "):
+            found.add(note[len("folded with BatchNorm "):].split("'")[1])
+    return found
+
+
 def rewritten_copy(model, imp, x):
     """A float64 copy of ``model`` whose parameters hold the imported edge weights.
 
     A BatchNorm with edges of its own (``edge_source`` names its weight) becomes the
     affine map ``s x + t`` with ``s = γ/√(var+ε)``, ``t = β − mean·s``; a BatchNorm
     folded into the layer before it moves its scale into that layer's weight and
-    the whole bias ``(b − mean)·s + β`` into its own bias (the layer's bias is zeroed).
+    the whole bias ``(b − mean)·s + β`` into its own bias (the layer's bias is zeroed),
+    or, without affine parameters, into the layer's bias, or (no bias anywhere) into its
+    running mean as a constant.  A BatchNorm without affine parameters that is not folded
+    is left as it is (its edges are fixed).
     """
     m = copy.deepcopy(model).double().eval()
     named = imp.edge_source.parameters()
     own_weight = {q for q, p in named if p == "weight"}
-    folded = {q for q, p in named if p == "bias"} - own_weight
+    folded = _folded_batchnorms(imp) - own_weight
     mods = dict(m.named_modules())
     producer = _producers(m, x.double())
     with torch.no_grad():
@@ -77,11 +91,14 @@ def rewritten_copy(model, imp, x):
             if not isinstance(bn, torch.nn.modules.batchnorm._BatchNorm) or qual not in own_weight | folded:
                 continue
             # in numpy: torch's vectorised division may differ from it in the last bit
-            s = _np(bn.weight) / np.sqrt(_np(bn.running_var) + bn.eps)
-            t = _np(bn.bias) - _np(bn.running_mean) * s
+            gamma = _np(bn.weight) if bn.weight is not None else np.ones(bn.num_features)
+            beta = _np(bn.bias) if bn.bias is not None else np.zeros(bn.num_features)
+            s = gamma / np.sqrt(_np(bn.running_var) + bn.eps)
+            t = beta - _np(bn.running_mean) * s
             if qual in own_weight:
                 bn.weight.copy_(torch.from_numpy(s))
                 bn.bias.copy_(torch.from_numpy(t))
+                bn.running_mean.zero_()
             else:
                 layer = producer[qual]
                 W = _np(layer.weight)
@@ -89,9 +106,15 @@ def rewritten_copy(model, imp, x):
                 if layer.bias is not None:
                     t = t + _np(layer.bias) * s
                     layer.bias.zero_()
-                bn.weight.fill_(1.0)
-                bn.bias.copy_(torch.from_numpy(t))
-            bn.running_mean.zero_()
+                if bn.affine:
+                    bn.weight.fill_(1.0)
+                    bn.bias.copy_(torch.from_numpy(t))
+                    bn.running_mean.zero_()
+                elif layer.bias is not None:
+                    layer.bias.copy_(torch.from_numpy(t))
+                    bn.running_mean.zero_()
+                else:
+                    bn.running_mean.copy_(torch.from_numpy(-t))  # x - mean = x + t
             bn.running_var.fill_(1.0 - bn.eps)
     return m
 

@@ -135,6 +135,11 @@ class Importer(LayerHandlers, NormHandlers, ActivationHandlers, ShapeHandlers, E
         ``first``: that dimension must be dimension 1 (channels first, as convolutions read)."""
         v = self.value(n, i)
         if v.labels is not None:
+            if self.level == "neuron" and v.labels.dim() > 2:
+                raise GraphError(f"{self.what(n)} reads a {v.labels.dim()}-d tensor along a dimension other than "
+                                 "its features: at neuron level layers read (batch, features) tensors; import with "
+                                 "level='channel' (a Linear over the channels of a channel-last tensor is a 1x1 "
+                                 "convolution there)")
             raise GraphError(f"{self.what(n)} reads a tensor whose elements do not come channel by channel "
                              "(after a view/transpose that mixes units); topo cannot import it")
         if first and v.cdim != 1:

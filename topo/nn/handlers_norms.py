@@ -19,7 +19,7 @@ class NormHandlers:
             raise GraphError(f"{type(mod).__name__} {n.target!r} normalises {mod.num_features} features; its "
                              f"input has {len(x.ids)} units x {x.spatial}")
         s, t = bn_affine(mod)
-        return self.affine(n, x, s, t, str(n.target), mod.weight is not None)
+        return self.affine(n, x, s, t, str(n.target), gamma=mod.weight is not None, beta=mod.bias is not None)
 
     def batchnorm_function(self, n) -> Value:
         """``F.batch_norm`` (timm's ``BatchNormAct2d`` and other norm-act modules): in eval mode, with
@@ -29,35 +29,48 @@ class NormHandlers:
         weight, bias = (self.parameter(self.arg(n, i, k)) for i, k in ((3, "weight"), (4, "bias")))
         training = self.concrete(self.arg(n, 5, "training", False))
         eps = float(self.concrete(self.arg(n, 7, "eps", 1e-5)))
-        if training is not False or None in stats or self.arg(n, 3, "weight") is not None and weight is None:
+        if training is not False or None in stats:
             return self._free(n, "batch_norm", n.name, dense=False,
                               reason="batch_norm with batch statistics (training mode or no running statistics): "
                                      "it mixes the batch, not a per-channel affine map")
+        owner = (weight or stats[0])[0]
+        if any((self.arg(n, i, k) is not None and p is None) or (p is not None and (p[0] != owner or p[1] != k))
+               for i, k, p in ((3, "weight", weight), (4, "bias", bias))):
+            return self._free(n, "batch_norm", n.name, dense=False,
+                              reason=f"batch_norm ({n.name!r}) whose γ or β is computed, or belongs to another module "
+                                     f"than {owner!r}: topo cannot name the parameters behind its edges")
         mean, var = to_numpy(stats[0][2]), to_numpy(stats[1][2])
         if len(mean) != len(x.ids):
             raise GraphError(f"batch_norm ({n.name!r}) normalises {len(mean)} channels; its input has {len(x.ids)}")
         gamma = to_numpy(weight[2]) if weight is not None else np.ones(len(mean))
         beta = to_numpy(bias[2]) if bias is not None else np.zeros(len(mean))
         s = gamma / np.sqrt(var + eps)
-        qual = (weight or stats[0])[0]
-        return self.affine(n, x, s, beta - mean * s, qual, weight is not None)
+        return self.affine(n, x, s, beta - mean * s, owner, gamma=weight is not None, beta=bias is not None)
 
-    def affine(self, n, x: Value, s: np.ndarray, t: np.ndarray, qual: str, trainable: bool, *,
+    def affine(self, n, x: Value, s: np.ndarray, t: np.ndarray, qual: str, *, gamma: bool, beta: bool,
                batchnorm: bool = True) -> Value:
         """Per-channel ``s x + t`` (eval-mode BatchNorm; ``batchnorm=False``: a norm layer's own γ and β):
         a BatchNorm is folded into the layer before it when nothing else reads that layer; else a unit per
-        channel with one scaled incoming edge and a bias."""
+        channel with one scaled incoming edge and a bias.  ``gamma`` / ``beta``: whether the scale / the
+        shift has a parameter of its own (γ, β); without one the edge is fixed (a BatchNorm without
+        affine parameters: its constant scale joins the unit to its input, a nonzero constant shift is a
+        fixed bias, which breaks the rescaling symmetry, and a zero one is no edge at all)."""
         if batchnorm and self.fold_batchnorm and x.layer is not None and x.fresh and self.single_user(n):
-            return self._fold(qual, x, s, t)
+            return self._fold(qual, x, s, t, gamma=gamma, beta=beta)
         outs = self.b.units(qual, len(x.ids))
-        note_s = f"BatchNorm scale γ/√(running_var+ε) of {qual!r} (eval mode), not γ itself" if batchnorm else None
-        self.b.edges(x.ids, outs, s, trainable=trainable,
-                     source=(qual, "weight", "vector", 1, 1, note_s) if trainable else None)
-        note_t = (f"β − running_mean·γ/√(running_var+ε) of BatchNorm {qual!r} (eval mode), not β itself"
+        sc = "γ/√(running_var+ε)" if gamma else "1/√(running_var+ε)"
+        note_s = f"BatchNorm scale {sc} of {qual!r} (eval mode), not γ itself" if batchnorm else None
+        self.b.edges(x.ids, outs, s, trainable=gamma, source=(qual, "weight", "vector", 1, 1, note_s) if gamma else None)
+        note_t = (f"β − running_mean·{sc} of BatchNorm {qual!r} (eval mode), not β itself"
                   if batchnorm else None)
-        bn = self.b.units(qual, 1, role="bias", act="bias", names=[f"{qual}.bias"])
-        self.b.edges(np.repeat(bn, len(outs)), outs, t, trainable=trainable,
-                     source=(qual, "bias", "vector", 1, 1, note_t) if trainable else None)
+        if beta or np.any(t != 0):
+            bn = self.b.units(qual, 1, role="bias", act="bias", names=[f"{qual}.bias"])
+            self.b.edges(np.repeat(bn, len(outs)), outs, t, trainable=beta,
+                         source=(qual, "bias", "vector", 1, 1, note_t) if beta else None)
+            if not beta:
+                for i in outs.tolist():
+                    self.b.reasons[i] = (f"a constant shift −running_mean·{sc} from {qual!r}, which has no β: a fixed "
+                                         "bias breaks the rescaling symmetry")
         return x.like(outs, fresh=True)
 
     def layer_norm_module(self, n, mod) -> Value:
@@ -102,22 +115,39 @@ class NormHandlers:
             return normed
         self.claim(qual, "weight", weight)
         t = to_numpy(bias) if bias is not None else np.zeros(len(x.ids))
-        return self.affine(n, normed, to_numpy(weight), t, qual, True, batchnorm=False)
+        return self.affine(n, normed, to_numpy(weight), t, qual, gamma=True, beta=bias is not None, batchnorm=False)
 
-    def _fold(self, qual: str, x: Value, s: np.ndarray, t: np.ndarray) -> Value:
+    def _fold(self, qual: str, x: Value, s: np.ndarray, t: np.ndarray, *, gamma: bool, beta: bool) -> Value:
+        """The layer's weight times ``s``; its bias ``b s + t`` (β's edges when the BatchNorm has a β;
+        else the layer's own bias, or a fixed bias when the layer has none and ``t`` is not zero)."""
         wb, bb, layer, outs = x.layer
         b = self.b
+        sc = "·γ/√(running_var+ε)" if gamma else "/√(running_var+ε)"
         b.scale(wb, s)
-        for blk in b.blocks:
-            if blk[0] == b.edge_start[wb]:
-                blk[7] = f"folded with BatchNorm {qual!r}: weight·γ/√(running_var+ε)"
+        self._note(wb, f"folded with BatchNorm {qual!r}: weight{sc}")
         note = (f"folded bias of {layer!r} and BatchNorm {qual!r}: "
-                + ("(bias − running_mean)" if bb is not None else "−running_mean") + "·γ/√(running_var+ε) + β")
+                + ("(bias − running_mean)" if bb is not None else "−running_mean") + sc + (" + β" if beta else ""))
         if bb is None:
-            b.bias(layer, outs, t, source=(qual, "bias", "vector", 1, 1, note))
+            if beta:
+                b.bias(layer, outs, t, source=(qual, "bias", "vector", 1, 1, note))
+            elif np.any(t != 0):  # −running_mean·s with no parameter to hold it: a constant
+                node = b.units(layer, 1, role="bias", act="bias", names=[f"{layer}.bias"])
+                b.edges(np.repeat(node, len(outs)), outs, t, trainable=False)
+                for i in outs.tolist():
+                    b.reasons[i] = (f"a constant shift −running_mean{sc} from BatchNorm {qual!r}, which has no β "
+                                    f"(and {layer!r} no bias): a fixed bias breaks the rescaling symmetry")
         else:
             b.weights[bb] = b.weights[bb] * s + t
-            for blk in b.blocks:
-                if blk[0] == b.edge_start[bb]:
-                    blk[2:8] = [qual, "bias", "vector", 1, 1, note]
+            if beta:
+                for blk in b.blocks:
+                    if blk[0] == b.edge_start[bb]:
+                        blk[2:8] = [qual, "bias", "vector", 1, 1, note]
+            else:  # the layer's bias is the only parameter behind it: its source stays
+                self._note(bb, note)
         return x.like(x.ids, fresh=True)
+
+    def _note(self, batch: int, note: str) -> None:
+        b = self.b
+        for blk in b.blocks:
+            if blk[0] == b.edge_start[batch]:
+                blk[7] = note

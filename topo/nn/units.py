@@ -207,11 +207,17 @@ def canonical(T, ids: np.ndarray) -> Value:
         if blocks is None or not bool((blocks == blocks[:, :1]).all()):
             return Value(ids, labels=T)
         return Value(ids[blocks[:, 0].numpy()], spatial=k)
+    found = None
     for d in range(row.dim()):  # the channel dimension first
         r = row.movedim(d, 0).reshape(row.shape[d], -1)
         if bool((r == r[:, :1]).all()):
-            return Value(ids[r[:, 0].numpy()], spatial=r.shape[1], cdim=d + 1)
-    return Value(ids, labels=T)
+            first = r[:, 0].numpy()
+            if len(np.unique(first)) == len(first):  # one position per unit along d: the unit dimension
+                return Value(ids[first], spatial=r.shape[1], cdim=d + 1)
+            # a dimension along which a single unit repeats (a spatial one, when there is one unit): kept
+            # only if no dimension holds each unit once (space-to-depth repeats units on every dimension)
+            found = found or Value(ids[first], spatial=r.shape[1], cdim=d + 1)
+    return found or Value(ids, labels=T)
 
 
 def attribute(gm, target: str):

@@ -1,0 +1,135 @@
+"""The PyTorch import on random models (tests/random_torch_models.py): convolutions, grouped
+convolutions, BatchNorm (module and functional), residual additions (``+``, ``torch.add``, in place),
+concatenations, scalings, pooling, channel-last ``Linear`` layers, four activations.
+
+Oracles, independent of topo's own analysis: Euler's identity of every constrained class with
+autograd on the model itself (classes recomputed by networkx from the fixed edges), the model's
+function unchanged when a class is rescaled in its own parameters and changed when only the
+entering edges are (negative control), the balances against a direct sum over the edges'
+parameter slices, and, at neuron level, ``topo.forward`` of the import against ``model(x)``.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import topo
+
+torch = pytest.importorskip("torch")
+
+from tests.oracles_torch import class_boundaries, euler_residuals, rescaled_outputs  # noqa: E402
+from tests.random_torch_models import random_model  # noqa: E402
+from topo.nn.result import UnsupportedLayerWarning  # noqa: E402
+
+SEEDS = range(int(__import__('os').environ.get('TOPO_SEED0', 0)), int(__import__('os').environ.get('TOPO_SEED0', 0)) + 60)
+
+
+def _import(seed):
+    model, x, recipe = random_model(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # anything else that warns fails the test
+        warnings.simplefilter("ignore", UnsupportedLayerWarning)  # ReLU6: free units, by design
+        imp = topo.from_torch(model, x, level="channel" if recipe.startswith("conv") else "auto")
+    return model, x, recipe, imp
+
+
+def recipe_acts(imp) -> set:
+    return {a.removeprefix("free:") for a in imp.architecture.activations}
+
+
+def _balances_by_hand(imp) -> np.ndarray:
+    arch = imp.architecture
+    boundary = class_boundaries(arch)
+    q = np.array([float(np.sum(imp.theta[arch.edge_slice(e)] ** 2)) for e in arch.edges])
+    return np.array([q[boundary(v)[0]].sum() - q[boundary(v)[1]].sum() for v in arch.constrained])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_random_model_imports_with_its_laws(seed):
+    model, x, recipe, imp = _import(seed)
+    arch = imp.architecture
+    assert {t for t, _ in imp.unsupported} <= {"relu6"}, (recipe, imp.unsupported)  # only the non-homogeneous one
+    assert set(arch.free) == set(arch.free_reasons), recipe
+    if arch.n_constrained:
+        res = euler_residuals(model, imp, x, seed=seed)
+        assert max(res.values()) < 1e-9, (recipe, max(res.items(), key=lambda kv: kv[1]))
+        np.testing.assert_allclose(topo.balance(arch, imp.theta), _balances_by_hand(imp), rtol=1e-10, atol=1e-12,
+                                   err_msg=recipe)
+    if imp.level == "neuron" and "relu6" not in recipe_acts(imp):  # topo.forward evaluates the laws' activations
+        want = model(x).detach().numpy()
+        np.testing.assert_allclose(topo.forward(arch, imp.theta, x.numpy()), want, rtol=1e-9, atol=1e-10,
+                                   err_msg=recipe)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_rescaling_a_random_class_keeps_the_function(seed):
+    model, x, recipe, imp = _import(seed)
+    arch = imp.architecture
+    if not arch.n_constrained:  # nothing to rescale: then every hidden unit is free for a stated reason
+        assert set(arch.free) == set(arch.free_reasons) == set(arch.hidden), recipe
+        return
+    rng = np.random.default_rng(1000 + seed)
+    big = torch.from_numpy(np.random.default_rng(seed).normal(size=(32,) + tuple(x.shape[1:])))
+    for r in rng.choice(arch.n_constrained, size=min(3, arch.n_constrained), replace=False).tolist():
+        v = arch.constrained[r]
+        alpha = float(rng.uniform(0.4, 2.5))
+        before, after = rescaled_outputs(model, imp, big, v, alpha)
+        np.testing.assert_allclose(after.numpy(), before.numpy(), rtol=1e-9, atol=1e-10, err_msg=f"{recipe}: {v}")
+
+
+def test_the_random_models_cover_the_grammar_and_have_laws():
+    """The generator is worth its seeds: every step kind and both levels occur, and most models have
+    constrained classes, shared (stream) classes and free units among them; the in-class negative
+    control (entering edges rescaled alone) moves some model's output."""
+    kinds, levels, with_laws, shared, free, moved = set(), set(), 0, 0, 0, False
+    for seed in SEEDS:
+        model, x, recipe, imp = _import(seed)
+        arch = imp.architecture
+        kinds.update(recipe.split()[1:])
+        levels.add(imp.level)
+        with_laws += arch.n_constrained > 0
+        shared += arch.n_shared > 0
+        free += len(arch.free) > 0
+        if arch.n_constrained and not moved:
+            big = torch.from_numpy(np.random.default_rng(seed).normal(size=(32,) + tuple(x.shape[1:])))
+            before, control = rescaled_outputs(model, imp, big, arch.constrained[0], 1.7, leaving=False)
+            moved = not np.allclose(control.numpy(), before.numpy(), rtol=1e-6, atol=1e-9)
+    assert kinds == {"layer", "res", "cat", "scale", "split", "pool", "chlast", "fbn"}
+    assert levels == {"neuron", "channel"}
+    assert with_laws >= 0.8 * len(SEEDS) and shared >= 10 and free >= 10
+    assert moved
+
+
+class _ChannelLast(torch.nn.Module):
+    """``permute`` to channels-last, ``Linear`` over the channels, back, on the input itself."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.mix, self.head = torch.nn.Linear(c, 3), torch.nn.Linear(3, 2)
+
+    def forward(self, x):
+        z = torch.relu(self.mix(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2))
+        return self.head(z.mean((2, 3)))
+
+
+@pytest.mark.parametrize("c", [1, 2, 3])
+def test_a_channel_last_linear_on_one_or_more_channels_is_a_1x1_convolution(c):
+    """With one channel every dimension of the positions tensor is constant: the unit dimension is
+    the one holding each unit once (it was the first constant one, a spatial dimension, whose
+    repeats made copies of the single unit and the Linear was refused)."""
+    torch.manual_seed(c)
+    model, x = _ChannelLast(c).double().eval(), torch.randn(4, c, 5, 5, dtype=torch.float64)
+    imp = topo.from_torch(model, x, level="channel")
+    arch = imp.architecture
+    assert arch.n_constrained == 3 and len(arch.inputs) == c
+    assert max(euler_residuals(model, imp, x).values()) < 1e-9
+
+
+def test_a_channel_last_linear_at_neuron_level_names_the_level_to_use():
+    model, x = _ChannelLast(3).eval(), torch.randn(2, 3, 4, 4)
+    with pytest.raises(topo.GraphError) as info:
+        topo.from_torch(model, x)  # no convolution: "auto" reads it at neuron level
+    msg = str(info.value)
+    assert "\n" not in msg and "Linear 'mix'" in msg and "level='channel'" in msg
+    assert topo.from_torch(model, x, level="channel").architecture.n_constrained == 3
