@@ -129,8 +129,9 @@ class RandomNet(nn.Module):
 
 
 class _Builder:
-    def __init__(self, rng: np.random.Generator, conv: bool):
+    def __init__(self, rng: np.random.Generator, conv: bool, batchnorm: bool = True):
         self.rng, self.conv, self.layers, self.steps, self.recipe = rng, conv, {}, [], []
+        self.batchnorm = batchnorm
 
     def add(self, module) -> str:
         key = f"m{len(self.layers)}"
@@ -138,7 +139,7 @@ class _Builder:
         return key
 
     def bn(self, c) -> str | None:
-        if self.rng.random() < 0.4:
+        if self.rng.random() < 0.4 and self.batchnorm:
             affine = bool(self.rng.random() < 0.85)
             bn = nn.BatchNorm2d(c, affine=affine) if self.conv else nn.BatchNorm1d(c, affine=affine)
             _perturb(bn, self.rng)
@@ -160,7 +161,8 @@ class _Builder:
 def _draw_step(b: _Builder, c: int, size: int) -> tuple[int, int]:
     """One random step on a state with ``c`` channels (features) and spatial ``size``."""
     rng = b.rng
-    kinds = ["layer", "res", "cat", "scale", "split"] + (["pool", "chlast", "fbn"] if b.conv else [])
+    kinds = ["layer", "res", "cat", "scale", "split"] + (["pool", "chlast"] if b.conv else [])
+    kinds += ["fbn"] if b.conv and b.batchnorm else []
     kind = str(rng.choice(kinds))
     if (kind == "pool" and size < 4) or (kind == "split" and c % 2):
         kind = "layer"
@@ -208,11 +210,12 @@ def _draw_step(b: _Builder, c: int, size: int) -> tuple[int, int]:
     return c, size
 
 
-def random_model(seed: int, *, max_steps: int = 6):
-    """``(model, x, recipe)``: a random eval-mode float64 model, its input batch, its step names."""
+def random_model(seed: int, *, max_steps: int = 6, batchnorm: bool = True):
+    """``(model, x, recipe)``: a random eval-mode float64 model, its input batch, its step names
+    (``batchnorm=False``: no BatchNorm anywhere, as `topo.BalanceMonitor` needs)."""
     rng = np.random.default_rng(seed)
     conv = bool(rng.random() < 0.6)
-    b = _Builder(rng, conv)
+    b = _Builder(rng, conv, batchnorm)
     c, size = (int(rng.integers(1, 4)), int(rng.choice([4, 6, 8]))) if conv else (int(rng.integers(2, 6)), 0)
     c0, size0 = c, size
     for _ in range(int(rng.integers(2, max_steps + 1))):
@@ -231,3 +234,42 @@ def random_model(seed: int, *, max_steps: int = 6):
     shape = (batch, c0, size0, size0) if conv else (batch, c0)
     x = torch.from_numpy(rng.normal(size=shape))
     return model, x, ("conv " if conv else "mlp ") + " ".join(b.recipe)
+
+
+def random_sequential(seed: int):
+    """``(model, x)``: a random ``nn.Sequential`` of modules only (layers, BatchNorms with or without
+    affine parameters, ReLU in place or not, LeakyReLU, ReLU6, pooling, dropout), the kind of model
+    the forward-hook trace can rebuild, in float64 and eval mode."""
+    rng = np.random.default_rng(seed)
+    conv = bool(rng.random() < 0.6)
+    c = c_in = int(rng.integers(1, 4))
+    size, mods = 8, []
+    for _ in range(int(rng.integers(1, 6))):
+        kind = str(rng.choice(["layer", "bn", "relu", "leaky", "pool", "drop", "relu6"]))
+        if kind == "layer":
+            c2, bias = int(rng.integers(1, 5)), bool(rng.random() < 0.7)
+            mods.append(nn.Conv2d(c, c2, int(rng.choice([1, 3])), padding="same", bias=bias) if conv
+                        else nn.Linear(c, c2, bias=bias))
+            c = c2
+        elif kind == "bn":
+            affine = bool(rng.random() < 0.8)
+            bn = nn.BatchNorm2d(c, affine=affine) if conv else nn.BatchNorm1d(c, affine=affine)
+            _perturb(bn, rng)
+            mods.append(bn)
+        elif kind == "relu":
+            mods.append(nn.ReLU(inplace=bool(rng.random() < 0.5)))
+        elif kind == "leaky":
+            mods.append(nn.LeakyReLU(0.2))
+        elif kind == "relu6":
+            mods.append(nn.ReLU6())
+        elif kind == "pool" and conv and size >= 2:
+            mods.append(nn.MaxPool2d(2))
+            size //= 2
+        elif kind == "drop":
+            mods.append(nn.Dropout(0.3))
+    mods += [nn.AdaptiveAvgPool2d(1), nn.Flatten()] if conv else []
+    mods.append(nn.Linear(c, 2))
+    torch.manual_seed(seed)
+    model = nn.Sequential(*mods).double().eval()
+    x = torch.from_numpy(rng.normal(size=(4, c_in, 8, 8) if conv else (4, c_in)))
+    return model, x

@@ -19,7 +19,7 @@ import topo
 torch = pytest.importorskip("torch")
 
 from tests.oracles_torch import class_boundaries, euler_residuals, rescaled_outputs  # noqa: E402
-from tests.random_torch_models import random_model  # noqa: E402
+from tests.random_torch_models import random_model, random_sequential  # noqa: E402
 from topo.nn.result import UnsupportedLayerWarning  # noqa: E402
 
 SEEDS = range(int(__import__('os').environ.get('TOPO_SEED0', 0)), int(__import__('os').environ.get('TOPO_SEED0', 0)) + 60)
@@ -133,3 +133,76 @@ def test_a_channel_last_linear_at_neuron_level_names_the_level_to_use():
     msg = str(info.value)
     assert "\n" not in msg and "Linear 'mix'" in msg and "level='channel'" in msg
     assert topo.from_torch(model, x, level="channel").architecture.n_constrained == 3
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_monitor_on_a_random_model_follows_a_fresh_import_and_the_sgd_law(seed):
+    """Three SGD + weight-decay steps (float64, random targets): the monitor's balances equal a fresh
+    import's at every step, the exact discrete law holds, and its Euler self-test passes."""
+    from topo.nn.monitor import EulerWarning
+
+    model, x, recipe = random_model(int(__import__('os').environ.get('TOPO_MON0', 7000)) + seed, batchnorm=False)
+    level = "channel" if recipe.startswith("conv") else "auto"
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, weight_decay=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnsupportedLayerWarning)
+        warnings.simplefilter("error", EulerWarning)
+        mon = topo.BalanceMonitor(model, x, level=level, frozen=False).attach(opt)
+        arch = mon.architecture
+        target = torch.from_numpy(np.random.default_rng(seed).normal(size=tuple(model(x).shape)))
+        for _ in range(3):
+            opt.zero_grad()
+            ((model(x) - target) ** 2).mean().backward()
+            opt.step()
+            imp = topo.from_torch(model, x, level=level)
+            assert imp.architecture.constrained == arch.constrained, recipe
+            np.testing.assert_allclose(mon.balances(), topo.balance(imp.architecture, imp.theta),
+                                       rtol=1e-12, atol=1e-12, err_msg=recipe)
+    if arch.n_constrained:
+        assert mon.euler["failed"] == [], recipe  # (a class dead on the whole batch has nothing to check)
+        assert max(r["prediction_error"] for r in mon.history[1:]) < 1e-10, recipe
+
+
+class _Untraceable(torch.nn.Module):
+    """``net`` behind a guard on a value: torch.fx cannot trace it, so the forward-hook trace imports it."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        if float(x.abs().sum()) >= 0:
+            return self.net(x)
+        return x
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_forward_hook_trace_imports_a_random_sequential_as_fx_does(seed):
+    """Same laws, parameters, free units and balances as the fx import; the caller's input unchanged
+    (a model may start with an in-place ReLU, which changes the tensor it is given)."""
+    model, x = random_sequential(seed)
+    level = "channel" if x.dim() == 4 else "auto"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnsupportedLayerWarning)
+        ref = topo.from_torch(model, x, level=level)
+        kept = x.clone()
+        imp = topo.from_torch(_Untraceable(model), x, level=level)
+    assert torch.equal(x, kept)
+    a, b = ref.architecture, imp.architecture
+    assert (a.n_constrained, a.n_params, len(a.free)) == (b.n_constrained, b.n_params, len(b.free)), model
+    np.testing.assert_allclose(np.sort(topo.balance(b, imp.theta)), np.sort(topo.balance(a, ref.theta)),
+                               rtol=1e-12, atol=1e-14)
+
+
+def test_the_forward_hook_trace_takes_an_inplace_relu_on_the_input():
+    """The input's version counter is read before the run: an in-place ReLU as the first module is the
+    module's own output, not a change between modules (it was refused as one)."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.ReLU(inplace=True), torch.nn.Linear(3, 4), torch.nn.ReLU(),
+                                torch.nn.Linear(4, 2)).double().eval()
+    x = torch.randn(5, 3, dtype=torch.float64)
+    imp = topo.from_torch(_Untraceable(model), x)
+    assert imp.architecture.n_constrained == 4 and (x < 0).any()  # the caller's x is not changed in place
+    np.testing.assert_allclose(topo.forward(imp.architecture, imp.theta, x.numpy()),
+                               model(x.clone()).detach().numpy(), rtol=1e-12, atol=1e-12)

@@ -137,13 +137,15 @@ def _hook_trace(model, example_input, fx_error):
     if example_input is None:
         raise GraphError(f"torch.fx could not trace {name} ({fx_error}); pass example_input to trace it "
                          "with forward hooks instead")
+    x = example_input.clone() if isinstance(example_input, torch.Tensor) else example_input  # the caller's stays
+    start = getattr(x, "_version", 0)  # before the run: a module may change its input in place (ReLU(inplace=True))
     try:
-        events, result = _hook_events(model, example_input)
+        events, result = _hook_events(model, x)
     except Exception as exc:  # noqa: BLE001 - the model itself failed on the example
         raise GraphError(f"torch.fx could not trace {name} ({fx_error}), and {_run_failure(example_input, exc)}"
                          ) from None
     graph = fx.Graph()
-    values = {id(example_input): (graph.placeholder("x"), example_input._version, "the input")}
+    values = {id(x): (graph.placeholder("x"), start, "the input")}
     for qual, inputs, output, version in events:
         if len(inputs) != 1 or inputs[0][0] not in values:
             raise GraphError(
