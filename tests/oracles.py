@@ -46,7 +46,8 @@ def _is_free_member(G: nx.DiGraph, v) -> bool:
     d = G.nodes[v]
     if G.in_degree(v) == 0 or G.out_degree(v) == 0 or d.get("role") in ("input", "bias", "output"):
         return True
-    return d.get("activation", "relu") not in HOMOGENEOUS
+    act = d.get("activation", "relu")
+    return act not in HOMOGENEOUS and not act.startswith("leaky_relu(")  # any slope: positively homogeneous
 
 
 def constrained_classes(G: nx.DiGraph) -> list[tuple]:

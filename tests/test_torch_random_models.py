@@ -9,6 +9,7 @@ entering edges are (negative control), the balances against a direct sum over th
 parameter slices, and, at neuron level, ``topo.forward`` of the import against ``model(x)``.
 """
 
+import json
 import warnings
 
 import numpy as np
@@ -18,6 +19,7 @@ import topo
 
 torch = pytest.importorskip("torch")
 
+from tests.oracles import check_witness, constrained_classes, lp_frozen_edges  # noqa: E402
 from tests.oracles_torch import class_boundaries, euler_residuals, rescaled_outputs  # noqa: E402
 from tests.random_torch_models import random_model, random_sequential  # noqa: E402
 from topo.nn.result import UnsupportedLayerWarning  # noqa: E402
@@ -206,3 +208,61 @@ def test_the_forward_hook_trace_takes_an_inplace_relu_on_the_input():
     assert imp.architecture.n_constrained == 4 and (x < 0).any()  # the caller's x is not changed in place
     np.testing.assert_allclose(topo.forward(imp.architecture, imp.theta, x.numpy()),
                                model(x.clone()).detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("chunk", range(4))
+def test_frozen_edges_of_random_imported_models_match_the_lp_oracle(chunk):
+    """On the imported DAG with its own balances (fixed edges, stream classes, kernel-sized edges, biases):
+    the classes equal the oracle's (union-find over the fixed edges), the frozen edges equal one linear
+    program per edge, every witness checks out and the component count is 2^(frozen scalar edges)."""
+    frozen_total = 0
+    for seed in range(chunk * 10, chunk * 10 + 10):
+        model, x, recipe, imp = _import(seed)
+        arch = imp.architecture
+        G = arch.to_networkx()
+        oracle = {frozenset(k): k[0] for k in constrained_classes(G)}
+        classes = [frozenset(k) for k in arch.rescaling_classes]
+        assert set(oracle) == set(classes), recipe
+        cvec = topo.balance(arch, imp.theta)
+        c = {oracle[k]: float(v) for k, v in zip(classes, cvec)}
+        rep = topo.connectivity(arch, cvec)
+        frozen, _ = lp_frozen_edges(G, c)
+        assert set(rep.frozen_edges) == frozen, (recipe, set(rep.frozen_edges) ^ frozen)
+        assert rep.n_components == 2 ** sum(1 for u, v in frozen if G.edges[u, v].get("size", 1) == 1), recipe
+        for e in rep.frozen_edges:
+            w = rep.witness(e)
+            check_witness(G, c, e, w.kind, w.nodes, w.total)
+        frozen_total += len(frozen)
+        report = json.loads(json.dumps(topo.audit(imp).report))  # the audit says the same, as JSON
+        assert report["connectivity"]["n_frozen_edges"] == len(frozen), recipe
+        assert report["connectivity"]["n_components"] == rep.n_components, recipe
+    assert frozen_total > 0  # the family has frozen edges (65 on the first 150 seeds)
+
+
+def test_vf2_on_refined_colours_finds_the_group_bliss_finds(monkeypatch):
+    """On the imported random models, with and without the fixed edges' weights: VF2 (matching on the
+    colour refinement; up to 256 automorphisms of the quotient) and bliss give the same group order; with a budget of one step VF2 gives up
+    and "auto" answers with bliss, the same order."""
+    import topo.symmetry.automorphisms as am
+
+    monkeypatch.setattr(am, "VF2_MAX_STEPS", 5000)  # a search that gives up does so quickly here
+    checked = 0
+    for seed in range(20):
+        model, x, recipe, imp = _import(seed)
+        arch = imp.architecture
+        for weights in (None, imp.theta):
+            vf2 = am.automorphism_group(arch, backend="networkx", fixed_weights=weights, max_enumerated=256)
+            bliss = am.automorphism_group(arch, backend="bliss", fixed_weights=weights)
+            assert bliss.computed, recipe  # VF2 enumerates the quotient's automorphisms: it may give up
+            assert not vf2.computed or vf2.order == bliss.order, recipe
+            checked += vf2.computed and vf2.order > 1
+    assert checked >= 10
+    model, x, recipe, imp = _import(39)  # the network whose VF2 search took 70 s without refinement
+    old = am.SMALL_QUOTIENT_STEPS
+    try:
+        am.SMALL_QUOTIENT_STEPS = 1
+        given_up = am.automorphism_group(imp.architecture, backend="auto", max_enumerated=4999)
+    finally:
+        am.SMALL_QUOTIENT_STEPS = old
+    assert given_up.backend == "bliss (igraph)"
+    assert given_up.order == am.automorphism_group(imp.architecture, backend="networkx").order
