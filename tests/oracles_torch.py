@@ -21,6 +21,8 @@ import copy
 import numpy as np
 import torch
 
+from topo.nn.result import parameter_name
+
 
 def _index(idx):
     return tuple(slice(*map(int, i.split(":"))) if isinstance(i, str) else i for i in idx)
@@ -142,7 +144,7 @@ def edge_terms(model, imp, x, *, seed: int = 0, edges=None):
             continue
         edge = all_edges[e]
         qual, pname, idx = imp.edge_source[edge]
-        full = f"{qual}.{pname}"
+        full = parameter_name(qual, pname)
         assert full in params, f"edge {edge} names {full!r}, which is not a parameter of the model"
         p, gr = params[full].detach()[_index(idx)], grads[full]
         gr = torch.zeros_like(params[full]) if gr is None else gr
@@ -215,5 +217,5 @@ def rescaled_outputs(model, imp, x, v, alpha: float, *, leaving: bool = True):
         for idx, factor in ((e_in, alpha), (e_out, 1.0 / alpha if leaving else 1.0)):
             for e in idx.tolist():
                 qual, pname, where = imp.edge_source[arch.edges[e]]
-                params[f"{qual}.{pname}"][_index(where)] *= factor
+                params[parameter_name(qual, pname)][_index(where)] *= factor
     return before, m(xd).detach()

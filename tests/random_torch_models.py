@@ -16,7 +16,10 @@ of step names (for failure messages).  Two kinds, chosen by the seed: convolutio
 - ``chlast``: ``permute`` to channels-last, ``Linear`` over the channels, ``permute`` back (a 1x1
   convolution at channel level);
 - ``fbn``: a BatchNorm module that calls ``F.batch_norm`` itself and applies a ReLU (timm's
-  norm-act form).
+  norm-act form);
+- ``se``: squeeze-excitation, ``z * sigmoid(fc(mean(z)))`` (a gate: the gated units are free);
+- ``layerscale``: ``z + γ * layer(z)`` with a trainable per-channel ``γ`` (ConvNeXt);
+- ``shuffle``: ``channel_shuffle(z, 2)`` (ShuffleNet).
 
 Layers are ``nn.Linear`` / ``nn.Conv2d`` (random kernel 1 or 3, stride, groups, bias) or a module
 calling ``F.conv2d`` itself; BatchNorms with or without affine parameters; the head is a spatial mean
@@ -60,6 +63,14 @@ class FunctionalConv(nn.Conv2d):
 
     def forward(self, x):
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+class LayerScale(nn.Module):
+    """Holds a per-channel scale ``gamma`` (1-d), as timm's and torchvision's ConvNeXt blocks do."""
+
+    def __init__(self, values):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.as_tensor(values, dtype=torch.float32))
 
 
 def _perturb(bn: nn.modules.batchnorm._BatchNorm, rng: np.random.Generator) -> None:
@@ -121,6 +132,15 @@ class RandomNet(nn.Module):
                 z = _act(z, opt["act"])
             elif kind == "fbn":
                 z = self.layers[opt["key"]](z)
+            elif kind == "se":  # squeeze-excitation: a gate computed from the tensor itself
+                g = torch.sigmoid(self.layers[opt["fc"]](z.mean((2, 3)) if z.dim() == 4 else z))
+                z = z * (g[:, :, None, None] if z.dim() == 4 else g)
+            elif kind == "layerscale":  # ConvNeXt's per-channel trainable scale on a residual branch
+                scale = self.layers[opt["scale"]].gamma
+                branch = self._layer(z, opt["key"], None, opt["act"])
+                z = z + (scale.view(1, -1, 1, 1) if z.dim() == 4 else scale.view(1, -1)) * branch
+            elif kind == "shuffle":
+                z = F.channel_shuffle(z, opt["groups"])
             elif kind == "head":
                 if z.dim() == 4:
                     z = z.flatten(1) if opt["flatten"] else z.mean((2, 3))
@@ -161,10 +181,10 @@ class _Builder:
 def _draw_step(b: _Builder, c: int, size: int) -> tuple[int, int]:
     """One random step on a state with ``c`` channels (features) and spatial ``size``."""
     rng = b.rng
-    kinds = ["layer", "res", "cat", "scale", "split"] + (["pool", "chlast"] if b.conv else [])
+    kinds = ["layer", "res", "cat", "scale", "split", "se", "layerscale"] + (["pool", "chlast", "shuffle"] if b.conv else [])
     kinds += ["fbn"] if b.conv and b.batchnorm else []
     kind = str(rng.choice(kinds))
-    if (kind == "pool" and size < 4) or (kind == "split" and c % 2):
+    if (kind == "pool" and size < 4) or (kind in ("split", "shuffle") and c % 2):
         kind = "layer"
     b.recipe.append(kind)
     if kind == "layer":
@@ -195,6 +215,16 @@ def _draw_step(b: _Builder, c: int, size: int) -> tuple[int, int]:
     if kind == "split":
         half = c // 2
         b.steps.append(("split", {"key": b.layer(half, half), "bn": b.bn(half), "act": b.act()}))
+        return c, size
+    if kind == "se":
+        b.steps.append(("se", {"fc": b.add(nn.Linear(c, c))}))
+        return c, size
+    if kind == "layerscale":
+        scale = LayerScale(rng.uniform(0.2, 1.5, c))
+        b.steps.append(("layerscale", {"scale": b.add(scale), "key": b.layer(c, c), "act": b.act()}))
+        return c, size
+    if kind == "shuffle":
+        b.steps.append(("shuffle", {"groups": 2}))
         return c, size
     if kind == "pool":
         stem = bool(rng.random() < 0.3)

@@ -15,6 +15,7 @@ import topo
 torch = pytest.importorskip("torch")
 
 from tests.oracles_torch import euler_residuals, rescaled_outputs  # noqa: E402
+from topo.nn.result import parameter_name  # noqa: E402
 
 nn = torch.nn
 F = torch.nn.functional
@@ -59,7 +60,7 @@ def _sources_are_parameters(model, imp):
         assert (e in imp.edge_source) == trainable, e
         if trainable:
             qual, pname, _ = imp.edge_source[e]
-            assert f"{qual}.{pname}" in params, (e, qual, pname)
+            assert parameter_name(qual, pname) in params, (e, qual, pname)
 
 
 def test_folded_into_a_layer_with_a_bias_the_units_keep_their_law():

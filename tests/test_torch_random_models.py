@@ -36,8 +36,14 @@ def _import(seed):
     return model, x, recipe, imp
 
 
-def recipe_acts(imp) -> set:
-    return {a.removeprefix("free:") for a in imp.architecture.activations}
+def _evaluable(arch) -> bool:
+    from topo.graph.forward import check_forward_support
+
+    try:
+        check_forward_support(arch)
+    except topo.ParameterError:
+        return False
+    return True
 
 
 def _balances_by_hand(imp) -> np.ndarray:
@@ -51,14 +57,15 @@ def _balances_by_hand(imp) -> np.ndarray:
 def test_a_random_model_imports_with_its_laws(seed):
     model, x, recipe, imp = _import(seed)
     arch = imp.architecture
-    assert {t for t, _ in imp.unsupported} <= {"relu6"}, (recipe, imp.unsupported)  # only the non-homogeneous one
+    gating = {"sigmoid", "mul"} if "se" in recipe.split() else set()  # squeeze-excitation's gate: free units
+    assert {t for t, _ in imp.unsupported} <= {"relu6"} | gating, (recipe, imp.unsupported)
     assert set(arch.free) == set(arch.free_reasons), recipe
     if arch.n_constrained:
         res = euler_residuals(model, imp, x, seed=seed)
         assert max(res.values()) < 1e-9, (recipe, max(res.items(), key=lambda kv: kv[1]))
         np.testing.assert_allclose(topo.balance(arch, imp.theta), _balances_by_hand(imp), rtol=1e-10, atol=1e-12,
                                    err_msg=recipe)
-    if imp.level == "neuron" and "relu6" not in recipe_acts(imp):  # topo.forward evaluates the laws' activations
+    if imp.level == "neuron" and _evaluable(arch):  # topo.forward evaluates the laws' activations (not relu6, gates)
         want = model(x).detach().numpy()
         np.testing.assert_allclose(topo.forward(arch, imp.theta, x.numpy()), want, rtol=1e-9, atol=1e-10,
                                    err_msg=recipe)
@@ -97,7 +104,7 @@ def test_the_random_models_cover_the_grammar_and_have_laws():
             big = torch.from_numpy(np.random.default_rng(seed).normal(size=(32,) + tuple(x.shape[1:])))
             before, control = rescaled_outputs(model, imp, big, arch.constrained[0], 1.7, leaving=False)
             moved = not np.allclose(control.numpy(), before.numpy(), rtol=1e-6, atol=1e-9)
-    assert kinds == {"layer", "res", "cat", "scale", "split", "pool", "chlast", "fbn"}
+    assert kinds == {"layer", "res", "cat", "scale", "split", "pool", "chlast", "fbn", "se", "layerscale", "shuffle"}
     assert levels == {"neuron", "channel"}
     assert with_laws >= 0.8 * len(SEEDS) and shared >= 10 and free >= 10
     assert moved

@@ -28,10 +28,17 @@ class ElementwiseHandlers:
         return self.add(n, -1.0)
 
     def scale(self, n):
-        """``x * c``, ``c * x``, ``x / c``, ``-x`` with a number ``c``: a copy joined by a fixed edge of weight c."""
+        """``x * c``, ``c * x``, ``x / c``, ``-x`` with a number ``c``: a copy joined by a fixed edge of weight c;
+        ``x * γ`` with one entry of a 1-d parameter or buffer per unit: see `channel_scale`."""
         args = [self.env.get(a.name) if hasattr(a, "name") else Const(a) for a in n.args]
         units = [a for a in args if isinstance(a, Value)]
         consts = [a.value for a in args if isinstance(a, Const)]
+        if len(units) == 1 and len(args) == 2 and not n.kwargs and units[0].labels is None and op_name(n) in (
+                "mul", "imul", "mul_"):
+            other = n.args[1] if isinstance(args[0], Value) else n.args[0]
+            done = self.channel_scale(n, units[0], n.args[0] if isinstance(args[0], Value) else n.args[1], other)
+            if done is not None:
+                return done
         if (len(units) != 1 or n.kwargs or units[0].labels is not None
                 or not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in consts)):
             return self.elementwise(n)
@@ -47,6 +54,41 @@ class ElementwiseHandlers:
         x = units[0]
         outs = self.b.units(n.name, len(x.ids))
         self.b.fixed(x.ids, outs, factor)
+        return x.like(outs, fresh=True)
+
+    def channel_scale(self, n, x: Value, x_node, factor_node) -> Value | None:
+        """``x * γ`` where ``γ`` is a 1-d parameter (or buffer) with one entry per unit, broadcast along the
+        unit dimension (ConvNeXt's and CaiT's layer scale ``x * gamma.view(1, -1, 1, 1)``): a unit per
+        channel fed by one edge of weight ``γ_c``, trainable and named at ``γ`` for a parameter (like an
+        unfolded BatchNorm's scale), fixed for a buffer or a constant (torch.fx folds ``buffer.view(...)``
+        into a constant of that shape).  None when ``factor_node`` is anything else (the
+        caller then treats the product as it did)."""
+        import torch
+
+        root = factor_node
+        while getattr(root, "op", None) in ("call_method", "call_function") and op_name(root) in _RESHAPES and root.args:
+            root = root.args[0]
+        found = self.parameter(root)
+        if found is None or not isinstance(found[2], torch.Tensor):
+            return None
+        qual, pname, gamma = found
+        C = len(x.ids)
+        xs, fs, out = self.shape(x_node), self.meta[factor_node.name], self.meta[n.name]
+        trainable = isinstance(gamma, torch.nn.Parameter)
+        one_axis = gamma.dim() == 1 or (not trainable and max(gamma.shape, default=0) == gamma.numel())
+        if not one_axis or gamma.numel() != C or fs[0] != "tensor" or tuple(out[1]) != tuple(xs):
+            return None  # a parameter must be 1-d (its edges are named by one index); a constant may be (1, C, 1, 1)
+        fshape = (1,) * (len(xs) - len(fs[1])) + tuple(fs[1])
+        unit_dim = x.cdim if len(xs) >= 3 else 1
+        if len(xs) < 2 or (len(xs) == 2 and x.spatial != 1) or fshape[unit_dim] != C or (
+                int(np.prod(fshape)) != C):
+            return None
+        outs = self.b.units(n.name, C)
+        if trainable:
+            self.claim(qual, pname, gamma)
+            self.b.edges(x.ids, outs, gamma.detach(), trainable=True, source=(qual, pname, "vector", 1, 1, None))
+        else:
+            self.b.fixed(x.ids, outs, gamma.detach().cpu().double().numpy().reshape(-1))
         return x.like(outs, fresh=True)
 
     # -- what topo does not model
@@ -146,3 +188,7 @@ class ElementwiseHandlers:
         cols = torch.arange(len(outs)).view(view).expand(out)
         key = torch.unique(cols.reshape(-1) * len(v.ids) + L.reshape(-1)).numpy()
         return v.ids[key % len(v.ids)], outs[key // len(v.ids)]
+
+
+#: Operations that only reshape a tensor (same elements, same order): a per-unit factor may pass through them.
+_RESHAPES = {"view", "reshape", "unsqueeze", "expand", "expand_as", "view_as", "reshape_as"}

@@ -17,7 +17,8 @@ from topo.errors import GraphError
 from topo.graph.architecture import Architecture
 from topo.utils.validation import Options
 
-__all__ = ["LEVEL", "TorchImport", "EdgeSources", "UnsupportedLayerWarning", "to_numpy", "weight_array", "bn_affine", "fold_bn"]
+__all__ = ["LEVEL", "TorchImport", "EdgeSources", "UnsupportedLayerWarning", "to_numpy", "weight_array", "bn_affine", "fold_bn",
+           "parameter_name"]
 
 #: Unit granularity of a PyTorch import (``from_torch``, ``topo.audit``, ``topo audit --level``).
 LEVEL = Options("auto", "neuron", "channel")
@@ -124,6 +125,18 @@ class EdgeSources(Mapping):
 
     def __len__(self) -> int:
         return int(sum(b[1] - b[0] for b in self._blocks))
+
+
+def parameter_name(qual: str, name: str) -> str:
+    """The full name of parameter ``name`` of the module ``qual`` (``""``: the model itself), as
+    ``model.get_parameter`` and ``named_parameters`` spell it.
+
+    Examples
+    --------
+    >>> parameter_name("layer1.0.conv1", "weight"), parameter_name("", "gamma")
+    ('layer1.0.conv1.weight', 'gamma')
+    """
+    return f"{qual}.{name}" if qual else name
 
 
 # ---------------------------------------------------------------------------- tensor helpers
