@@ -108,3 +108,48 @@ def test_the_monitor_follows_layer_scale_under_sgd():
     imp = topo.from_torch(model, x)
     np.testing.assert_allclose(mon.balances(), topo.balance(imp.architecture, imp.theta), rtol=1e-12, atol=1e-12)
     assert mon.euler["failed"] == [] and max(r["prediction_error"] for r in mon.history[1:]) < 1e-10
+
+
+class _TorchvisionScale(nn.Module):
+    """torchvision's ConvNeXt keeps its layer scale as a ``(C, 1, 1)`` parameter and multiplies directly."""
+
+    def __init__(self, c=3):
+        super().__init__()
+        self.conv, self.pw, self.head = nn.Conv2d(2, c, 3, padding=1), nn.Conv2d(c, c, 1), nn.Linear(c, 2)
+        self.layer_scale = nn.Parameter(torch.rand(c, 1, 1, dtype=torch.float64) + 0.5)
+        self.wrong_axis = nn.Parameter(torch.rand(1, c, 1, dtype=torch.float64) + 0.5)
+
+    def forward(self, x):
+        z = self.conv(x)
+        z = z + self.layer_scale * self.pw(torch.relu(z))
+        return self.head(torch.relu(z).mean((2, 3)))
+
+
+def test_a_c_1_1_parameter_is_a_layer_scale_named_by_its_first_index():
+    torch.manual_seed(2)
+    model, x = _TorchvisionScale().double().eval(), torch.randn(3, 2, 5, 5, dtype=torch.float64)
+    imp = topo.from_torch(model, x)
+    arch = imp.architecture
+    scale = [e for e in arch.edges if e in imp.edge_source and imp.edge_source[e][1] == "layer_scale"]
+    assert imp.unsupported == [] and [imp.edge_source[e][2] for e in scale] == [(0,), (1,), (2,)]
+    assert max(euler_residuals(model, imp, x).values()) < 1e-9
+
+
+def test_torchvision_convnext_in_eval_mode_has_no_unsupported_stochastic_depth():
+    """torchvision's ConvNeXt (layer scale as a (C, 1, 1) parameter, ``torchvision.ops.stochastic_depth``,
+    the identity in eval mode): nothing unsupported but GELU, and the laws it keeps hold."""
+    import sys
+    import types
+
+    sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+    convnext = pytest.importorskip("torchvision.models.convnext")
+    torch.manual_seed(0)
+    model = convnext.ConvNeXt([convnext.CNBlockConfig(8, 16, 2), convnext.CNBlockConfig(16, None, 1)],
+                              num_classes=3, layer_scale=0.7, stochastic_depth_prob=0.2).eval().double()
+    x = torch.randn(2, 3, 16, 16, dtype=torch.float64)
+    with pytest.warns(UserWarning):
+        imp = topo.from_torch(model, x)
+    assert {t for t, _ in imp.unsupported} == {"GELU"}
+    scale = [e for e in imp.architecture.edges if e in imp.edge_source and imp.edge_source[e][1] == "layer_scale"]
+    assert len(scale) == 2 * 8 + 16
+    assert max(euler_residuals(model, imp, x).values()) < 1e-9

@@ -85,9 +85,19 @@ class Importer(LayerHandlers, NormHandlers, ActivationHandlers, ShapeHandlers, E
         else:  # an in-place method (``h.mul_(2)``) as its out-of-place form: `topo.nn.inplace` rewired its readers
             handler = methods.get(n.target) or (methods.get(n.target[:-1]) if n.target.endswith("_") else None)
             name = str(n.target)
+        if handler is None and n.op == "call_function" and name == "stochastic_depth":
+            handler = type(self).stochastic_depth  # torchvision.ops' function (its module calls it): by name
         if handler is not None:
             return handler(self, n)
         return self.unmodelled(n, name, n.name)
+
+    def stochastic_depth(self, n) -> Value:
+        """``torchvision.ops.stochastic_depth(x, p, mode, training)``: the identity in eval mode or at p = 0
+        (a dropped residual branch at random otherwise: not modelled)."""
+        p, training = self.concrete(self.arg(n, 1, "p", 0.0)), self.concrete(self.arg(n, 3, "training", True))
+        if training is False or p == 0.0:
+            return self.passthrough(n)
+        return self.unmodelled(n, "stochastic_depth (training mode)", n.name)
 
     def _reads_units(self, n) -> bool:
         import torch.fx as fx

@@ -57,8 +57,9 @@ class ElementwiseHandlers:
         return x.like(outs, fresh=True)
 
     def channel_scale(self, n, x: Value, x_node, factor_node) -> Value | None:
-        """``x * γ`` where ``γ`` is a 1-d parameter (or buffer) with one entry per unit, broadcast along the
-        unit dimension (ConvNeXt's and CaiT's layer scale ``x * gamma.view(1, -1, 1, 1)``): a unit per
+        """``x * γ`` where ``γ`` is a parameter (or buffer) with one entry per unit, broadcast along the unit
+        dimension (ConvNeXt's and CaiT's layer scale ``x * gamma.view(1, -1, 1, 1)``; torchvision's ConvNeXt
+        holds it as a ``(C, 1, 1)`` parameter): a unit per
         channel fed by one edge of weight ``γ_c``, trainable and named at ``γ`` for a parameter (like an
         unfolded BatchNorm's scale), fixed for a buffer or a constant (torch.fx folds ``buffer.view(...)``
         into a constant of that shape).  None when ``factor_node`` is anything else (the
@@ -75,9 +76,12 @@ class ElementwiseHandlers:
         C = len(x.ids)
         xs, fs, out = self.shape(x_node), self.meta[factor_node.name], self.meta[n.name]
         trainable = isinstance(gamma, torch.nn.Parameter)
-        one_axis = gamma.dim() == 1 or (not trainable and max(gamma.shape, default=0) == gamma.numel())
+        # a parameter's entries must run along its first dimension ((C,), or torchvision's (C, 1, 1)): its edges
+        # are named by one index; a constant may be (1, C, 1, 1)
+        lead = gamma.shape[0] if gamma.dim() else 0
+        one_axis = lead == gamma.numel() if trainable else max(gamma.shape, default=0) == gamma.numel()
         if not one_axis or gamma.numel() != C or fs[0] != "tensor" or tuple(out[1]) != tuple(xs):
-            return None  # a parameter must be 1-d (its edges are named by one index); a constant may be (1, C, 1, 1)
+            return None
         fshape = (1,) * (len(xs) - len(fs[1])) + tuple(fs[1])
         unit_dim = x.cdim if len(xs) >= 3 else 1
         if len(xs) < 2 or (len(xs) == 2 and x.spatial != 1) or fshape[unit_dim] != C or (
