@@ -24,7 +24,8 @@ of step names (for failure messages).  Two kinds, chosen by the seed: convolutio
 Layers are ``nn.Linear`` / ``nn.Conv2d`` (random kernel 1 or 3, stride, groups, bias) or a module
 calling ``F.conv2d`` itself; BatchNorms with or without affine parameters; the head is a spatial mean
 or a flatten, then a ``Linear``.  Activations: ReLU (as a function, or in place), LeakyReLU (both
-positively homogeneous: their units carry a law), ReLU6 and none (the unit is linear).  The same seed gives the same model, input and recipe.
+positively homogeneous: their units carry a law), ReLU6 and none (the unit is linear).  The same seed
+gives the same model, input and recipe.
 """
 
 from __future__ import annotations
@@ -181,7 +182,8 @@ class _Builder:
 def _draw_step(b: _Builder, c: int, size: int) -> tuple[int, int]:
     """One random step on a state with ``c`` channels (features) and spatial ``size``."""
     rng = b.rng
-    kinds = ["layer", "res", "cat", "scale", "split", "se", "layerscale"] + (["pool", "chlast", "shuffle"] if b.conv else [])
+    kinds = ["layer", "res", "cat", "scale", "split", "se", "layerscale"]
+    kinds += ["pool", "chlast", "shuffle"] if b.conv else []
     kinds += ["fbn"] if b.conv and b.batchnorm else []
     kind = str(rng.choice(kinds))
     if (kind == "pool" and size < 4) or (kind in ("split", "shuffle") and c % 2):
@@ -201,7 +203,8 @@ def _draw_step(b: _Builder, c: int, size: int) -> tuple[int, int]:
         c2 = c if rng.random() < 0.7 else int(rng.integers(2, 6))
         mid = int(rng.integers(2, 6))
         opt = {"a": b.layer(c, mid), "bn_a": b.bn(mid), "act": b.act(), "b": b.layer(mid, c2), "bn_b": b.bn(c2),
-               "proj": None if c2 == c else b.layer(c, c2, k=1), "form": str(rng.choice(["add", "torch.add", "iadd", "sub"])),
+               "proj": None if c2 == c else b.layer(c, c2, k=1),
+               "form": str(rng.choice(["add", "torch.add", "iadd", "sub"])),
                "after": str(rng.choice(["relu", "none"]))}
         b.steps.append(("res", opt))
         return c2, size

@@ -74,7 +74,6 @@ def test_layer_scale_is_a_trainable_edge_and_the_stream_keeps_its_law(last):
 def test_a_buffer_scale_gives_fixed_edges():
     model, x = _model(buffer=True)
     imp = topo.from_torch(model, x)
-    arch = imp.architecture
     assert imp.unsupported == [] and not any(p in ("g0", "g1") for _, p in imp.edge_source.parameters())
     assert max(euler_residuals(model, imp, x).values()) < 1e-9
 

@@ -10,6 +10,7 @@ parameter slices, and, at neuron level, ``topo.forward`` of the import against `
 """
 
 import json
+import os
 import warnings
 
 import numpy as np
@@ -24,7 +25,8 @@ from tests.oracles_torch import class_boundaries, euler_residuals, rescaled_outp
 from tests.random_torch_models import random_model, random_sequential  # noqa: E402
 from topo.nn.result import UnsupportedLayerWarning  # noqa: E402
 
-SEEDS = range(int(__import__('os').environ.get('TOPO_SEED0', 0)), int(__import__('os').environ.get('TOPO_SEED0', 0)) + 60)
+_SEED0 = int(os.environ.get("TOPO_SEED0", 0))  # another range of seeds by hand: TOPO_SEED0=5000 pytest ...
+SEEDS = range(_SEED0, _SEED0 + 60)
 
 
 def _import(seed):
@@ -150,7 +152,7 @@ def test_the_monitor_on_a_random_model_follows_a_fresh_import_and_the_sgd_law(se
     import's at every step, the exact discrete law holds, and its Euler self-test passes."""
     from topo.nn.monitor import EulerWarning
 
-    model, x, recipe = random_model(int(__import__('os').environ.get('TOPO_MON0', 7000)) + seed, batchnorm=False)
+    model, x, recipe = random_model(int(os.environ.get("TOPO_MON0", 7000)) + seed, batchnorm=False)
     level = "channel" if recipe.startswith("conv") else "auto"
     model.train()
     opt = torch.optim.SGD(model.parameters(), lr=0.05, weight_decay=0.01)
@@ -248,7 +250,8 @@ def test_frozen_edges_of_random_imported_models_match_the_lp_oracle(chunk):
 
 def test_vf2_on_refined_colours_finds_the_group_bliss_finds(monkeypatch):
     """On the imported random models, with and without the fixed edges' weights: VF2 (matching on the
-    colour refinement; up to 256 automorphisms of the quotient) and bliss give the same group order; with a budget of one step VF2 gives up
+    colour refinement; up to 256 automorphisms of the quotient) and bliss give the same group order;
+    with a budget of one step VF2 gives up
     and "auto" answers with bliss, the same order."""
     import topo.symmetry.automorphisms as am
 

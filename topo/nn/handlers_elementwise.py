@@ -67,7 +67,8 @@ class ElementwiseHandlers:
         import torch
 
         root = factor_node
-        while getattr(root, "op", None) in ("call_method", "call_function") and op_name(root) in _RESHAPES and root.args:
+        while (getattr(root, "op", None) in ("call_method", "call_function") and op_name(root) in _RESHAPES
+               and root.args):
             root = root.args[0]
         found = self.parameter(root)
         if found is None or not isinstance(found[2], torch.Tensor):

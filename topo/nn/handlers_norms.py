@@ -60,7 +60,8 @@ class NormHandlers:
         outs = self.b.units(qual, len(x.ids))
         sc = "γ/√(running_var+ε)" if gamma else "1/√(running_var+ε)"
         note_s = f"BatchNorm scale {sc} of {qual!r} (eval mode), not γ itself" if batchnorm else None
-        self.b.edges(x.ids, outs, s, trainable=gamma, source=(qual, "weight", "vector", 1, 1, note_s) if gamma else None)
+        self.b.edges(x.ids, outs, s, trainable=gamma,
+                     source=(qual, "weight", "vector", 1, 1, note_s) if gamma else None)
         note_t = (f"β − running_mean·{sc} of BatchNorm {qual!r} (eval mode), not β itself"
                   if batchnorm else None)
         if beta or np.any(t != 0):

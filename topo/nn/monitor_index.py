@@ -73,13 +73,14 @@ def _blocks(model, imp: TorchImport) -> list[_Block]:
         try:
             param = model.get_parameter(parameter_name(qual, pname))
         except AttributeError:
-            raise GraphError(f"the import's edge map names {parameter_name(qual, pname)}, which is not a parameter of the "
-                             "model (pass the model that was imported)") from None
+            raise GraphError(f"the import's edge map names {parameter_name(qual, pname)}, which is not a parameter "
+                             "of the model (pass the model that was imported)") from None
         size = int(arch.edge_sizes[a])
         fast, rows, heads, tails = _layout(arch, a, z, kind, n_cols, size, offs, param.numel())
         n_full = (z - a) if offs is None else int(param.numel() // size)
         keep = None if offs is None else offs
-        out.append(_Block(param, parameter_name(qual, pname), fast, (rows, n_cols, size), n_full, size, keep, heads, tails))
+        out.append(_Block(param, parameter_name(qual, pname), fast, (rows, n_cols, size), n_full, size, keep,
+                          heads, tails))
         covered += z - a
     if covered != int(arch.edge_trainable.sum()):
         raise GraphError(f"the import maps {covered} edges to parameters but the architecture has "

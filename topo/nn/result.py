@@ -17,8 +17,8 @@ from topo.errors import GraphError
 from topo.graph.architecture import Architecture
 from topo.utils.validation import Options
 
-__all__ = ["LEVEL", "TorchImport", "EdgeSources", "UnsupportedLayerWarning", "to_numpy", "weight_array", "bn_affine", "fold_bn",
-           "parameter_name"]
+__all__ = ["LEVEL", "TorchImport", "EdgeSources", "UnsupportedLayerWarning", "to_numpy", "weight_array", "bn_affine",
+           "fold_bn", "parameter_name"]
 
 #: Unit granularity of a PyTorch import (``from_torch``, ``topo.audit``, ``topo audit --level``).
 LEVEL = Options("auto", "neuron", "channel")
