@@ -13,5 +13,5 @@ try:
 except ImportError:  # the core install: torch paths are exercised in CI
     collect_ignore += ["topo/zoo.py", "docs/torch.md", "topo/experiments/pathological.py",
                        "topo/experiments/regularizers.py", "topo/experiments/optimizers.py", "docs/experiments.md",
-                       "docs/monitor.md", "tests/oracles_torch.py"]
+                       "docs/monitor.md", "tests/oracles_torch.py", "tests/random_torch_models.py"]
     collect_ignore_glob = ["topo/nn/*.py"]
