@@ -65,9 +65,7 @@ class NormHandlers:
         note_t = (f"β − running_mean·{sc} of BatchNorm {qual!r} (eval mode), not β itself"
                   if batchnorm else None)
         if beta or np.any(t != 0):
-            bn = self.b.units(qual, 1, role="bias", act="bias", names=[f"{qual}.bias"])
-            self.b.edges(np.repeat(bn, len(outs)), outs, t, trainable=beta,
-                         source=(qual, "bias", "vector", 1, 1, note_t) if beta else None)
+            self.b.bias(qual, outs, t, trainable=beta, source=(qual, "bias", "vector", 1, 1, note_t) if beta else None)
             if not beta:
                 for i in outs.tolist():
                     self.b.reasons[i] = (f"a constant shift −running_mean·{sc} from {qual!r}, which has no β: a fixed "
@@ -132,8 +130,7 @@ class NormHandlers:
             if beta:
                 b.bias(layer, outs, t, source=(qual, "bias", "vector", 1, 1, note))
             elif np.any(t != 0):  # −running_mean·s with no parameter to hold it: a constant
-                node = b.units(layer, 1, role="bias", act="bias", names=[f"{layer}.bias"])
-                b.edges(np.repeat(node, len(outs)), outs, t, trainable=False)
+                b.bias(layer, outs, t, trainable=False)
                 for i in outs.tolist():
                     b.reasons[i] = (f"a constant shift −running_mean{sc} from BatchNorm {qual!r}, which has no β "
                                     f"(and {layer!r} no bias): a fixed bias breaks the rescaling symmetry")

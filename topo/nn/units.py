@@ -107,10 +107,11 @@ class Builder:
             u, v = uniq // (len(self.nodes) + 1), uniq % (len(self.nodes) + 1)
         self.edges(u, v, w, trainable=False)
 
-    def bias(self, qual: str, outs: np.ndarray, b: np.ndarray, *, source=None) -> int:
-        """A constant source ``{qual}.bias`` with an edge to every unit of ``outs``."""
+    def bias(self, qual: str, outs: np.ndarray, b: np.ndarray, *, source=None, trainable: bool = True) -> int:
+        """A constant source ``{qual}.bias`` with an edge to every unit of ``outs`` (``trainable=False``: a
+        constant shift with no parameter behind it, a fixed bias)."""
         bn = self.units(qual, 1, role="bias", act="bias", names=[f"{qual}.bias"])
-        return self.edges(np.repeat(bn, len(outs)), outs, b, source=source)
+        return self.edges(np.repeat(bn, len(outs)), outs, b, trainable=trainable, source=source)
 
 
 def _ends(a) -> np.ndarray:
