@@ -121,6 +121,25 @@ def rewritten_copy(model, imp, x):
     return m
 
 
+def flat_output(out) -> torch.Tensor:
+    """Every tensor a model returns (a tensor, or tuples, lists and dicts of them, in order), each
+    flattened per sample and concatenated: the outputs as topo numbers them."""
+    found = []
+
+    def walk(o):
+        if torch.is_tensor(o):
+            found.append(o.reshape(o.shape[0], -1))
+        elif isinstance(o, dict):
+            for v in o.values():
+                walk(v)
+        elif isinstance(o, (list, tuple)):
+            for v in o:
+                walk(v)
+
+    walk(out)
+    return torch.cat(found, dim=1)
+
+
 def edge_terms(model, imp, x, *, seed: int = 0, edges=None):
     """``⟨θ_e, ∂L/∂θ_e⟩`` for every edge with a source (L a random quadratic loss of the outputs),
     after checking that each source holds exactly the edge's imported weights; ``edges``: only those
@@ -128,8 +147,8 @@ def edge_terms(model, imp, x, *, seed: int = 0, edges=None):
     m = rewritten_copy(model, imp, x)
     arch = imp.architecture
     xd = x.double()
-    ref = copy.deepcopy(model).double().eval()(xd)
-    out = m(xd)
+    ref = flat_output(copy.deepcopy(model).double().eval()(xd))
+    out = flat_output(m(xd))
     np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-9, atol=1e-9)
     g = torch.Generator().manual_seed(seed)
     target = torch.randn(out.shape, generator=g, dtype=torch.float64)
@@ -210,7 +229,7 @@ def rescaled_outputs(model, imp, x, v, alpha: float, *, leaving: bool = True):
     m = rewritten_copy(model, imp, x)
     arch = imp.architecture
     xd = x.double()
-    before = m(xd).detach().clone()
+    before = flat_output(m(xd)).detach().clone()
     params = dict(m.named_parameters())
     e_in, e_out = class_edges(arch, v)
     with torch.no_grad():
@@ -218,4 +237,4 @@ def rescaled_outputs(model, imp, x, v, alpha: float, *, leaving: bool = True):
             for e in idx.tolist():
                 qual, pname, where = imp.edge_source[arch.edges[e]]
                 params[parameter_name(qual, pname)][_index(where)] *= factor
-    return before, m(xd).detach()
+    return before, flat_output(m(xd)).detach()

@@ -84,13 +84,40 @@ def _perturb(bn: nn.modules.batchnorm._BatchNorm, rng: np.random.Generator) -> N
             bn.bias.copy_(torch.from_numpy(rng.normal(0, 0.2, c)))
 
 
-class RandomNet(nn.Module):
-    """Interprets ``steps``: tuples ``(kind, module keys..., options)`` over ``self.layers``."""
+class FunctionalConv1d(nn.Conv1d):
+    def forward(self, x):
+        return F.conv1d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
-    def __init__(self, steps, layers):
+
+class FunctionalConv3d(nn.Conv3d):
+    def forward(self, x):
+        return F.conv3d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+FREE_ACTS = ("GELU", "SiLU", "Hardswish", "Tanh", "gelu", "silu", "tanh", "sigmoid", "hardswish")
+"""Non-homogeneous activations of the extended grammar: modules (capitalised) and functions."""
+
+
+def _free_fn(z, name):
+    return getattr(torch, name)(z) if name in ("tanh", "sigmoid") else getattr(F, name)(z)
+
+
+class RandomNet(nn.Module):
+    """Interprets ``steps``: tuples ``(kind, module keys..., options)`` over ``self.layers``;
+    ``dim``: the number of spatial dimensions of a convolutional model (0: fully connected)."""
+
+    def __init__(self, steps, layers, dim: int = 2):
         super().__init__()
         self.steps = steps
         self.layers = nn.ModuleDict(layers)
+        self.dim = dim
+
+    def _spatial(self) -> tuple:
+        return tuple(range(2, 2 + self.dim))
+
+    def _per_channel(self, t):
+        """``t`` (one value per channel, or per sample and channel) shaped to broadcast over positions."""
+        return t[(slice(None),) * t.dim() + (None,) * self.dim] if t.dim() == 2 else t.view((1, -1) + (1,) * self.dim)
 
     def _layer(self, z, key, bn, act):
         z = self.layers[key](z)
@@ -121,38 +148,66 @@ class RandomNet(nn.Module):
             elif kind == "scale":
                 z = opt["c"] * z
             elif kind == "pool":
+                d = self.dim
                 if opt["stem"]:  # ResNet's stem pooling
-                    z = F.max_pool2d(z, 3, stride=2, padding=1)
+                    z = getattr(F, f"max_pool{d}d")(z, 3, stride=2, padding=1)
                 else:
-                    z = F.max_pool2d(z, 2) if opt["max"] else F.avg_pool2d(z, 2)
+                    z = getattr(F, f"max_pool{d}d" if opt["max"] else f"avg_pool{d}d")(z, 2)
             elif kind == "split":  # ShuffleNet's unit: half the channels through a layer, the other half kept
                 a, b = torch.chunk(z, 2, dim=1)
                 z = torch.cat([a, self._layer(b, opt["key"], opt["bn"], opt["act"])], dim=1)
             elif kind == "chlast":
-                z = self.layers[opt["key"]](z.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+                d = self.dim
+                z = self.layers[opt["key"]](z.permute(0, *range(2, d + 2), 1)).permute(0, d + 1, *range(1, d + 1))
                 z = _act(z, opt["act"])
             elif kind == "fbn":
                 z = self.layers[opt["key"]](z)
             elif kind == "se":  # squeeze-excitation: a gate computed from the tensor itself
-                g = torch.sigmoid(self.layers[opt["fc"]](z.mean((2, 3)) if z.dim() == 4 else z))
-                z = z * (g[:, :, None, None] if z.dim() == 4 else g)
+                g = torch.sigmoid(self.layers[opt["fc"]](z.mean(self._spatial()) if self.dim else z))
+                z = z * self._per_channel(g)
             elif kind == "layerscale":  # ConvNeXt's per-channel trainable scale on a residual branch
                 scale = self.layers[opt["scale"]].gamma
                 branch = self._layer(z, opt["key"], None, opt["act"])
-                z = z + (scale.view(1, -1, 1, 1) if z.dim() == 4 else scale.view(1, -1)) * branch
+                z = z + self._per_channel(scale) * branch
             elif kind == "shuffle":
                 z = F.channel_shuffle(z, opt["groups"])
-            elif kind == "head":
-                if z.dim() == 4:
-                    z = z.flatten(1) if opt["flatten"] else z.mean((2, 3))
+            elif kind == "free":  # a layer, then one or two activations that are not homogeneous
+                z = self._layer(z, opt["key"], opt["bn"], "none")
+                for form, a in opt["acts"]:
+                    z = self.layers[a](z) if form == "module" else _free_fn(z, a)
+            elif kind == "branches":  # Inception: two layers side by side, concatenated
+                z = torch.cat([self._layer(z, key, None, opt["act"]) for key in opt["keys"]], dim=1)
+            elif kind == "up":
+                z = self.layers[opt["key"]](z) if opt["key"] else F.interpolate(z, scale_factor=2, mode="nearest")
+            elif kind == "pad":
+                z = F.pad(z, (1, 1) * (z.dim() - 2), mode=opt["mode"])
+            elif kind == "mods":  # modules that are the identity in eval mode
                 z = self.layers[opt["key"]](z)
+            elif kind == "head":
+                feats = z
+                if self.dim:
+                    if opt["flatten"]:
+                        z = z.reshape(z.size(0), -1) if opt.get("view") else z.flatten(1)
+                    elif opt.get("pool"):
+                        z = self.layers[opt["pool"]](z)
+                    else:
+                        z = z.mean(self._spatial())
+                out = self.layers[opt["key"]](z)
+                aux = opt.get("aux")
+                if aux is None:
+                    return out
+                extra = self.layers[aux](z)
+                if opt["returns"] == "dict":
+                    return {"aux": extra, "logits": out}
+                return (out, extra) if opt["returns"] == "tuple" else [extra, out, feats]
         return z
 
 
 class _Builder:
-    def __init__(self, rng: np.random.Generator, conv: bool, batchnorm: bool = True):
+    def __init__(self, rng: np.random.Generator, conv: bool, batchnorm: bool = True, dim: int = 2,
+                 extended: bool = False):
         self.rng, self.conv, self.layers, self.steps, self.recipe = rng, conv, {}, [], []
-        self.batchnorm = batchnorm
+        self.batchnorm, self.dim, self.extended = batchnorm, dim if conv else 0, extended
 
     def add(self, module) -> str:
         key = f"m{len(self.layers)}"
@@ -162,18 +217,22 @@ class _Builder:
     def bn(self, c) -> str | None:
         if self.rng.random() < 0.4 and self.batchnorm:
             affine = bool(self.rng.random() < 0.85)
-            bn = nn.BatchNorm2d(c, affine=affine) if self.conv else nn.BatchNorm1d(c, affine=affine)
+            bn = getattr(nn, f"BatchNorm{max(self.dim, 1)}d")(c, affine=affine)
             _perturb(bn, self.rng)
             return self.add(bn)
         return None
 
-    def layer(self, cin, cout, *, k=None, stride=1, groups=1) -> str:
+    def layer(self, cin, cout, *, k=None, stride=1, groups=1, dilation=1) -> str:
+        """A random layer; ``k`` an int or a tuple (an asymmetric kernel, odd sizes: the shape is kept)."""
         bias = bool(self.rng.random() < 0.7)
         if not self.conv:
             return self.add(nn.Linear(cin, cout, bias=bias))
         k = int(self.rng.choice([1, 3])) if k is None else k
-        kind = FunctionalConv if self.rng.random() < 0.2 else nn.Conv2d
-        return self.add(kind(cin, cout, k, stride=stride, padding=k // 2, groups=groups, bias=bias))
+        functional = self.rng.random() < 0.2
+        kind = {1: (nn.Conv1d, FunctionalConv1d), 2: (nn.Conv2d, FunctionalConv),
+                3: (nn.Conv3d, FunctionalConv3d)}[self.dim][int(functional)]
+        pad = tuple(dilation * (j // 2) for j in k) if isinstance(k, tuple) else dilation * (k // 2)
+        return self.add(kind(cin, cout, k, stride=stride, padding=pad, groups=groups, bias=bias, dilation=dilation))
 
     def act(self) -> str:
         return str(self.rng.choice(ACTS, p=[0.4, 0.2, 0.1, 0.2, 0.1]))
@@ -185,10 +244,13 @@ def _draw_step(b: _Builder, c: int, size: int) -> tuple[int, int]:
     kinds = ["layer", "res", "cat", "scale", "split", "se", "layerscale"]
     kinds += ["pool", "chlast", "shuffle"] if b.conv else []
     kinds += ["fbn"] if b.conv and b.batchnorm else []
+    kinds += (["free", "branches", "mods"] + (["up", "pad"] if b.conv else [])) if b.extended else []
     kind = str(rng.choice(kinds))
-    if (kind == "pool" and size < 4) or (kind in ("split", "shuffle") and c % 2):
+    if (kind == "pool" and size < 4) or (kind in ("split", "shuffle") and c % 2) or (kind == "up" and size > 6):
         kind = "layer"
     b.recipe.append(kind)
+    if kind in EXTENDED_STEPS:
+        return EXTENDED_STEPS[kind](b, c, size)
     if kind == "layer":
         c2 = int(rng.integers(2, 6))
         groups = 1
@@ -243,30 +305,100 @@ def _draw_step(b: _Builder, c: int, size: int) -> tuple[int, int]:
     return c, size
 
 
-def random_model(seed: int, *, max_steps: int = 6, batchnorm: bool = True):
+def _free_step(b: _Builder, c: int, size: int) -> tuple[int, int]:
+    c2 = int(b.rng.integers(2, 6))
+    acts = [("module", b.add(getattr(nn, a)())) if a[0].isupper() else ("function", a)
+            for a in (str(a) for a in b.rng.choice(FREE_ACTS, size=int(b.rng.integers(1, 3))))]
+    b.steps.append(("free", {"key": b.layer(c, c2), "bn": b.bn(c2), "acts": acts}))
+    return c2, size
+
+
+def _branches_step(b: _Builder, c: int, size: int) -> tuple[int, int]:
+    """Two layers side by side: at channel level one with an asymmetric (2-d), dilated or 5-wide kernel."""
+    widths = [int(b.rng.integers(1, 4)) for _ in range(2)]
+    first = b.layer(c, widths[0])
+    if not b.conv:
+        second = b.layer(c, widths[1])
+    else:
+        form = str(b.rng.choice(["asym", "dilated", "wide"] if b.dim == 2 else ["dilated", "wide"]))
+        k = {"asym": tuple(int(v) for v in b.rng.permutation([1, 3])), "dilated": 3, "wide": 5}[form]
+        second = b.layer(c, widths[1], k=k, dilation=2 if form == "dilated" else 1)
+    b.steps.append(("branches", {"keys": [first, second], "act": b.act()}))
+    return sum(widths), size
+
+
+def _up_step(b: _Builder, c: int, size: int) -> tuple[int, int]:
+    key = b.add(nn.Upsample(scale_factor=2, mode="nearest")) if b.rng.random() < 0.5 else None
+    b.steps.append(("up", {"key": key}))
+    return c, 2 * size
+
+
+def _pad_step(b: _Builder, c: int, size: int) -> tuple[int, int]:
+    b.steps.append(("pad", {"mode": str(b.rng.choice(["constant", "replicate"]))}))
+    return c, size + 2
+
+
+def _mods_step(b: _Builder, c: int, size: int) -> tuple[int, int]:
+    mods = [nn.Dropout(0.3), nn.Identity()] + ([getattr(nn, f"Dropout{b.dim}d")(0.2)] if b.conv else [])
+    b.steps.append(("mods", {"key": b.add(nn.Sequential(*b.rng.permutation(np.array(mods, dtype=object))))}))
+    return c, size
+
+
+EXTENDED_STEPS = {"free": _free_step, "branches": _branches_step, "up": _up_step, "pad": _pad_step,
+                  "mods": _mods_step}
+
+
+def _head(b: _Builder, c: int, size: int) -> None:
+    rng, dim = b.rng, b.dim
+    n_out = int(rng.integers(1, 4))
+    flatten = bool(b.conv and rng.random() < 0.3)
+    n_in = c * size ** dim if flatten else c
+    opt = {"key": b.add(nn.Linear(n_in, n_out)), "flatten": flatten}
+    if b.extended:
+        if flatten:
+            opt["view"] = bool(rng.random() < 0.5)  # reshape(batch, -1) instead of flatten(1)
+        elif b.conv and rng.random() < 0.5:
+            opt["pool"] = b.add(nn.Sequential(getattr(nn, f"AdaptiveAvgPool{dim}d")(1), nn.Flatten()))
+        if rng.random() < 0.4:  # a second head: the model returns a tuple, a dict or a list
+            opt["aux"] = b.add(nn.Linear(n_in, int(rng.integers(1, 3))))
+            opt["returns"] = str(rng.choice(["tuple", "dict", "list"]))
+    b.steps.append(("head", opt))
+
+
+def random_model(seed: int, *, max_steps: int = 6, batchnorm: bool = True, extended: bool = False):
     """``(model, x, recipe)``: a random eval-mode float64 model, its input batch, its step names
-    (``batchnorm=False``: no BatchNorm anywhere, as `topo.BalanceMonitor` needs)."""
+    (``batchnorm=False``: no BatchNorm anywhere, as `topo.BalanceMonitor` needs).
+
+    ``extended``: the grammar above and more: convolutions in 1, 2 or 3 spatial dimensions,
+    non-homogeneous activations (``free``), Inception branches with asymmetric, dilated or wide
+    kernels (``branches``), nearest upsampling (``up``), padding (``pad``), Dropout and Identity
+    modules (``mods``), heads through ``view`` or ``AdaptiveAvgPool + Flatten`` modules, and second
+    heads (the model returns a tuple, a dict or a list); the same seed gives another model than
+    without it (the recipe starts with ``conv1d`` / ``conv2d`` / ``conv3d`` / ``mlp``).
+    """
     rng = np.random.default_rng(seed)
     conv = bool(rng.random() < 0.6)
-    b = _Builder(rng, conv, batchnorm)
+    dim = int(rng.choice([1, 2, 3], p=[0.3, 0.45, 0.25])) if extended and conv else 2
+    b = _Builder(rng, conv, batchnorm, dim, extended)
     c, size = (int(rng.integers(1, 4)), int(rng.choice([4, 6, 8]))) if conv else (int(rng.integers(2, 6)), 0)
+    if dim == 3:
+        size = min(size, 4)
     c0, size0 = c, size
     for _ in range(int(rng.integers(2, max_steps + 1))):
         c, size = _draw_step(b, c, size)
-    n_out = int(rng.integers(1, 4))
-    flatten = bool(conv and rng.random() < 0.3)
-    b.steps.append(("head", {"key": b.add(nn.Linear(c * size * size if flatten else c, n_out)), "flatten": flatten}))
+    _head(b, c, size)
     torch.manual_seed(seed)
-    model = RandomNet(b.steps, b.layers)
+    model = RandomNet(b.steps, b.layers, b.dim)
     with torch.no_grad():  # reseed every parameter from the numpy generator: independent of torch's defaults
         for p in model.parameters():
             if p.dim() > 1:
                 p.copy_(torch.from_numpy(rng.normal(0, 1.0 / np.sqrt(p[0].numel()), tuple(p.shape))))
     model = model.double().eval()
     batch = 8
-    shape = (batch, c0, size0, size0) if conv else (batch, c0)
+    shape = (batch, c0) + (size0,) * b.dim
     x = torch.from_numpy(rng.normal(size=shape))
-    return model, x, ("conv " if conv else "mlp ") + " ".join(b.recipe)
+    kind = (f"conv{dim}d " if extended else "conv ") if conv else "mlp "
+    return model, x, kind + " ".join(b.recipe)
 
 
 def random_sequential(seed: int):

@@ -19,9 +19,13 @@ class Assembly:
         outputs = self._output_units()
         keep_node, keep_edge = self._reaching_outputs(outputs)
         # sources first, then the units in creation order (a topological order: a unit is made after its inputs)
+        # ... and the outputs last, in the order the model returns them (sinks: any order of them is topological)
         source = np.zeros(len(b.nodes), dtype=bool)
         source[list(b.roles)] = True
-        kept = np.concatenate([np.flatnonzero(keep_node & source), np.flatnonzero(keep_node & ~source)])
+        is_output = np.zeros(len(b.nodes), dtype=bool)
+        is_output[outputs] = True
+        kept = np.concatenate([np.flatnonzero(keep_node & source), np.flatnonzero(keep_node & ~source & ~is_output),
+                               outputs])
         new = np.full(len(b.nodes), -1, dtype=np.int64)
         new[kept] = np.arange(len(kept))
         names = [b.nodes[i] for i in kept.tolist()]
@@ -70,17 +74,20 @@ class Assembly:
         return src, dst, theta
 
     def _output_units(self) -> np.ndarray:
-        """The model's output units; those also read by other units (or inputs) get copies by fixed edges."""
+        """The model's output units in the order it returns them (each once, where it first appears:
+        tuples, lists and dicts are read in order); those also read by other units (or inputs) get
+        copies by fixed edges, in their place."""
         b = self.b
-        outputs = np.unique(np.concatenate(self.outputs))
+        flat = np.concatenate(self.outputs)
+        outputs = flat[np.sort(np.unique(flat, return_index=True)[1])]
         has_out = np.zeros(len(b.nodes), dtype=bool)
         for s in b.src:
             has_out[distinct(s)[0]] = True
-        bad = outputs[has_out[outputs] | np.isin(outputs, list(b.roles))]
-        if len(bad):
-            copies = b.units("output", len(bad))
-            b.fixed(bad, copies)
-            outputs = np.concatenate([np.setdiff1d(outputs, bad), copies])
+        bad = has_out[outputs] | np.isin(outputs, list(b.roles))
+        if bad.any():
+            copies = b.units("output", int(bad.sum()))
+            b.fixed(outputs[bad], copies)
+            outputs[bad] = copies
         return outputs
 
     def _reaching_outputs(self, outputs) -> tuple[np.ndarray, np.ndarray | None]:

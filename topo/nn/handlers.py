@@ -292,6 +292,12 @@ def _tables() -> tuple[dict, dict, dict]:
         F.pad: I.pool, F.interpolate: I.pool, F.dropout: I.passthrough,
         torch.mean: I.reduce_spatial, torch.sum: I.reduce_spatial, torch.amax: I.reduce_spatial,
     }
+    for name in ("max_pool", "avg_pool", "adaptive_avg_pool", "adaptive_max_pool", "dropout"):
+        for d in (1, 2, 3):  # every dimension, from both namespaces where they exist
+            for ns in (F, torch):
+                fn = getattr(ns, f"{name}{d}d", None)
+                if fn is not None:
+                    functions.setdefault(fn, I.passthrough if name == "dropout" else I.pool)
     for name in FREE_FUNCTION_LABELS:
         for ns in (F, torch):
             fn = getattr(ns, name, None)

@@ -17,18 +17,20 @@ class ActivationHandlers:
             if self.strict:
                 raise GraphError(f"unsupported layer {what} ({self._qual(n)!r})")
             self.unsupported.append((what, self._qual(n)))
+        acts = self.b.acts
+        why = f"{act} applied to units that are also read elsewhere ({self._qual(n)!r})"
         if x.fresh and self.single_user(n):
-            acts = self.b.acts
             new = [compose(acts[i], act) for i in x.ids.tolist()]
             if all(a is not None for a in new):
                 for i, a in zip(x.ids.tolist(), new):
                     acts[i] = a
                 return x.like(x.ids, fresh=True)
+            first = acts[int(x.ids[[a is None for a in new].index(True)])]
+            why = f"{act} applied after {first} ({self._qual(n)!r}; no one activation is both)"
         outs = self.b.units(n.name, len(x.ids), act=act)
         self.b.fixed(x.ids, outs)
         for i in outs.tolist():
-            self.b.reasons[i] = (f"{act} applied to units that are also read elsewhere ({n.name!r}): "
-                                 "a copy joined by a fixed identity edge")
+            self.b.reasons[i] = f"{why}: a copy joined by a fixed identity edge"
         return x.like(outs, fresh=True)
 
     def relu_module(self, n, mod) -> Value:
@@ -50,8 +52,8 @@ class ActivationHandlers:
     def free_activation_function(self, n) -> Value:
         name = op_name(n)
         label = FREE_FUNCTION_LABELS.get(name, f"free:{name}")
-        if n.kwargs or len(n.args) > 1:
-            label = f"free:{name}"
+        if len(n.args) > 1 or any(k != "inplace" for k in n.kwargs):  # parametrised off-default (fx records
+            label = f"free:{name}"  # F.silu(x) with inplace=False, which changes nothing)
         return self.activation(n, label, False, what=name)
 
 
