@@ -43,7 +43,8 @@ class ActivationHandlers:
         return self.activation(n, "relu", True)
 
     def leaky_function(self, n) -> Value:
-        slope = self.concrete(n.args[1]) if len(n.args) > 1 else self.concrete(n.kwargs.get("negative_slope", DEFAULT_LEAKY_SLOPE))
+        given = n.args[1] if len(n.args) > 1 else n.kwargs.get("negative_slope", DEFAULT_LEAKY_SLOPE)
+        slope = self.concrete(given)
         return self.activation(n, leaky_name(float(slope)), True)
 
     def free_activation_module(self, n, mod) -> Value:
@@ -81,5 +82,6 @@ def free_label(mod) -> str:
     if name == "Softplus":
         return "softplus" if mod.beta == 1.0 else f"free:softplus(beta={mod.beta})"
     if name == "Hardtanh" and not isinstance(mod, __import__("torch").nn.ReLU6):
-        return "hardtanh" if (mod.min_val, mod.max_val) == (-1.0, 1.0) else f"free:hardtanh({mod.min_val},{mod.max_val})"
+        default = (mod.min_val, mod.max_val) == (-1.0, 1.0)
+        return "hardtanh" if default else f"free:hardtanh({mod.min_val},{mod.max_val})"
     return FREE_MODULE_LABELS.get(name, f"free:{name.lower()}")
