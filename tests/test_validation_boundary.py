@@ -379,6 +379,73 @@ def test_torch_import_arguments():
         topo.from_torch("net")
 
 
+def _torch_input_cases():
+    """(label, call, error, phrase): a bad example input or model handed to from_torch / audit; each
+    raised a raw AttributeError, IndexError or NotImplementedError from inside the import before."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+
+    def mlp():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2)).double().eval()
+
+    def conv():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                             nn.Flatten(), nn.Linear(4, 2)).eval()
+
+    def poisoned(layer, attr, index, value, make=mlp):
+        net = make()
+        with torch.no_grad():
+            getattr(net[layer], attr)[index] = value
+        return net
+
+    Target, Param = topo.errors.TargetError, ParameterError
+    return [
+        ("a list of lists", lambda: topo.from_torch(mlp(), [[1.0, 2.0, 3.0]]), Target, "got a list"),
+        ("a string", lambda: topo.from_torch(mlp(), "x"), Target, "tensor, a numpy array or a shape tuple"),
+        ("a dict", lambda: topo.from_torch(mlp(), {"x": torch.zeros(2, 3)}), Target, "got a dict"),
+        ("an empty batch", lambda: topo.from_torch(conv(), torch.zeros(0, 3, 8, 8)), Target,
+         r"shape \(0, 3, 8, 8\) holds no sample"),
+        ("a negative shape", lambda: topo.from_torch(conv(), (1, 3, -8, 8)), Target, "negative size"),
+        ("meta parameters", lambda: topo.from_torch(mlp().to("meta"), torch.zeros(2, 3)), Target,
+         "'0.weight' of Sequential is on the meta device"),
+        ("a NaN weight", lambda: topo.audit(poisoned(0, "weight", (1, 2), float("nan"))), Param,
+         r"non-finite value nan: parameter 0.weight\[1, 2\]"),
+        ("an infinite bias", lambda: topo.audit(poisoned(2, "bias", 1, float("inf"))), Param,
+         r"parameter 2.bias\[1\] \(edge '2.bias' -> '2.1'\)"),
+        ("a NaN running variance", lambda: topo.audit(poisoned(1, "running_var", 2, float("nan"), conv),
+                                                      example_input=(1, 3, 8, 8)),
+         Param, r"parameter 0.weight\[2, 0\] .*folded with BatchNorm '1'"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(9))
+def test_bad_torch_inputs_get_one_line_naming_the_problem(case):
+    label, call, error, phrase = _torch_input_cases()[case]
+    with pytest.raises(error) as info:
+        call()
+    message = str(info.value)
+    assert re.search(phrase, message), (label, message)
+    assert "\n" not in message and len(message) < 400, label
+
+
+def test_an_example_input_may_be_an_array_or_a_shape_in_the_models_dtype():
+    """A numpy array or a shape tuple is made a tensor of the model's floating dtype, so that a float64
+    model imports from either (the audit's zeros of a shape were float32 and failed on it)."""
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                              torch.nn.Linear(4 * 6 * 6, 2)).double().eval()
+    x = np.random.default_rng(0).normal(size=(2, 3, 8, 8))
+    ref = topo.from_torch(net, torch.from_numpy(x))
+    for given in (x, x.astype(np.float32), (2, 3, 8, 8), torch.Size([1, 3, 8, 8])):
+        imp = topo.from_torch(net, given)
+        assert imp.architecture.edges == ref.architecture.edges
+        np.testing.assert_array_equal(imp.theta, ref.theta)
+    assert topo.audit(net, example_input=(1, 3, 8, 8)).report["network"]["n_params"] == ref.architecture.n_params
+
+
 # ----------------------------------------------------------------------------- every scalar is declared
 #: Public parameters that are numbers, flags or choices but have no constraint, and why.
 UNDECLARED = {

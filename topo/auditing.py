@@ -335,11 +335,7 @@ def _load_torch_module(model, example_input, *, level: str, state_dict: Any, not
     from topo.errors import TopoError
     from topo.nn.trace import from_torch
 
-    if isinstance(example_input, tuple) and all(isinstance(s, (int, np.integer)) for s in example_input):
-        import torch
-
-        example_input = torch.zeros(tuple(int(s) for s in example_input))
-    try:
+    try:  # a shape tuple becomes a batch of zeros in the model's dtype (`topo.nn.trace.example_tensor`)
         imp = from_torch(model, example_input, level=level, state_dict=state_dict)
     except TopoError:
         raise
@@ -347,9 +343,30 @@ def _load_torch_module(model, example_input, *, level: str, state_dict: Any, not
         lines = [s.strip() for s in str(exc).strip().splitlines() if s.strip()]
         first = lines[0] if lines else ""
         raise TargetError(f"importing {type(model).__name__} failed: {type(exc).__name__}: {first}") from exc
+    _check_finite_weights(imp)
     return Target(imp.architecture, imp.theta, type(model).__name__,
                   f"PyTorch model {type(model).__name__} ({imp.level} level)", "weights of the model",
                   imp.edge_source, imp.unsupported, imp.level, modules=imp.modules)
+
+
+def _check_finite_weights(imp) -> None:
+    """A NaN or an infinity among an imported model's weights, named by the model's own parameter."""
+    from topo.errors import ParameterError
+    from topo.nn.result import parameter_name
+    from topo.utils.validation import first_non_finite
+
+    i = first_non_finite(imp.theta)
+    if i is None:
+        return
+    arch = imp.architecture
+    e = int(np.searchsorted(arch.edge_offsets, i, side="right") - 1)
+    edge = arch.edges[e]
+    qual, pname, idx = imp.edge_source[edge]
+    where = ", ".join(str(j) for j in idx)
+    note = imp.edge_source.note(edge)
+    raise ParameterError(f"the model's weights hold a non-finite value {imp.theta[i]}: parameter "
+                         f"{parameter_name(qual, pname)}[{where}] (edge {edge[0]!r} -> {edge[1]!r}"
+                         + (f"; {note}" if note else "") + ")")
 
 
 class Audit:

@@ -219,9 +219,10 @@ def from_torch(
         Read in eval mode (BatchNorm uses its running statistics); the model is left as it
         was: the train/eval mode of every submodule is restored, and ``state_dict`` is
         loaded into a copy, never into ``model``.
-    example_input : torch.Tensor, optional
+    example_input : torch.Tensor, numpy.ndarray or tuple of int, optional
         A batch: needed for convolutional models; for models starting with a
-        ``Linear`` layer a zero batch of its width is used by default.
+        ``Linear`` layer a zero batch of its width is used by default. A numpy array
+        or a shape (a batch of zeros) is made a tensor of the model's floating dtype.
     level : {"auto", "neuron", "channel"}
         ``"channel"``: one unit per convolution channel (edges carry kernel slices);
         ``"neuron"``: one unit per feature (models without convolutions).
@@ -298,6 +299,7 @@ def _import(model, example_input, *, level: str, fold_batchnorm: bool, strict: b
         if first is None:
             raise GraphError("cannot infer the input width: pass example_input")
         example_input = torch.zeros(2, first.in_features, dtype=first.weight.dtype)
+    example_input = example_tensor(example_input, model)
     gm = _trace(model, example_input)
     redirect_inplace(gm)  # readers of a tensor changed in place read the change (never a silently dropped op)
     meta = _record_shapes(gm, example_input)
@@ -309,6 +311,46 @@ def _import(model, example_input, *, level: str, fold_batchnorm: bool, strict: b
         warnings.warn(f"units produced by unsupported layers are treated as free: {listed}",
                       UnsupportedLayerWarning, stacklevel=4)  # the caller of the validate_params wrapper
     return dataclasses.replace(imp.result(level), modules=modules)
+
+
+def example_tensor(example_input, model):
+    """``example_input`` as a tensor, checked: a tensor as it is, a numpy array or a shape tuple (zeros)
+    in the dtype of the model's first floating-point parameter; a clear error for anything else, for
+    an empty batch and for a model whose parameters hold no values (the ``meta`` device).
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 2)).double()
+    >>> example_tensor((4, 3), net).dtype, tuple(example_tensor((4, 3), net).shape)
+    (torch.float64, (4, 3))
+    >>> example_tensor("x", net)
+    Traceback (most recent call last):
+    ...
+    topo.errors.TargetError: example_input must be a tensor, a numpy array or a shape tuple of ints, got a str
+    """
+    import numpy as np
+    import torch
+
+    meta = next((q for q, p in model.named_parameters() if p.is_meta), None)
+    if meta is not None:
+        raise TargetError(f"parameter {meta!r} of {type(model).__name__} is on the meta device and holds no "
+                          "values: load weights into the model (load_state_dict(..., assign=True)) first")
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.get_default_dtype())
+    if isinstance(example_input, np.ndarray):
+        example_input = torch.as_tensor(example_input, dtype=dtype if example_input.dtype.kind == "f" else None)
+    elif (isinstance(example_input, (tuple, list, torch.Size)) and example_input
+          and all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in example_input)):
+        if any(int(s) < 0 for s in example_input):
+            raise TargetError(f"example_input as a shape has a negative size: {tuple(example_input)}")
+        example_input = torch.zeros(tuple(int(s) for s in example_input), dtype=dtype)
+    elif not isinstance(example_input, torch.Tensor):
+        raise TargetError("example_input must be a tensor, a numpy array or a shape tuple of ints, "
+                          f"got a {type(example_input).__name__}")
+    if example_input.dim() == 0 or example_input.shape[0] == 0 or example_input.numel() == 0:
+        raise TargetError(f"example_input of shape {tuple(example_input.shape)} holds no sample: give a batch "
+                          "of at least one")
+    return example_input
 
 
 def _trace(model, example_input):
