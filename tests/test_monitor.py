@@ -314,6 +314,53 @@ def test_batchnorm_is_refused_with_the_reason():
         topo.BalanceMonitor(model, x)
 
 
+def _replace(model):
+    model[0].weight = torch.nn.Parameter(torch.zeros_like(model[0].weight))
+
+
+def _reshape(model):
+    model[0].weight.data = torch.zeros(model[0].weight.shape[0] + 1, model[0].weight.shape[1], dtype=torch.float64)
+
+
+def _new_layer(model):
+    model[0] = torch.nn.Linear(model[0].in_features, model[0].out_features).double()
+
+
+def _delete(model):
+    del model[0].weight
+    model[0].weight = torch.zeros(8, 4, dtype=torch.float64)  # a plain tensor attribute: no longer a parameter
+
+
+@pytest.mark.parametrize("change,what", [(_replace, "replaced"), (_reshape, "reshaped"), (_new_layer, "replaced"),
+                                         (_delete, "removed")])
+@pytest.mark.parametrize("read", ["step", "balances", "optimizer"])
+def test_a_parameter_changed_under_the_monitor_is_refused_not_read_stale(change, what, read):
+    """The monitor reads the tensors it was built on: after one is replaced (or reshaped through
+    ``.data``, or its layer swapped) it read the old ones and reported their balances as current."""
+    model = _mlp()
+    mon = topo.BalanceMonitor(model)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    if read == "optimizer":
+        mon.attach(opt)
+    change(model)
+    with pytest.raises(GraphError, match=f"parameter '0.weight' of the model was {what} after the monitor"):
+        if read == "step":
+            mon.step()
+        elif read == "balances":
+            mon.balances()
+        else:
+            opt.step()  # the hooks run (the step itself has no gradients to apply)
+
+
+def test_attaching_an_optimizer_of_another_model_is_refused():
+    model, other = _mlp(), _mlp(seed=1)
+    mon = topo.BalanceMonitor(model)
+    with pytest.raises(GraphError, match="the SGD holds none of the model's parameters"):
+        mon.attach(torch.optim.SGD(other.parameters(), lr=0.1))
+    part = torch.optim.SGD(model[2].parameters(), lr=0.1)  # part of the model (the rest frozen): accepted
+    assert mon.attach(part) is mon
+
+
 def test_collapsed_units_and_prunability():
     model = _mlp((3, 4, 2), seed=0)
     with torch.no_grad():

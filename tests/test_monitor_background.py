@@ -247,16 +247,17 @@ def test_background_without_a_spare_core_says_it_will_not_pay():
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     torch.set_num_threads(cores)
-    opt = torch.optim.SGD(_mlp().parameters(), lr=0.1)
+    model = _mlp()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         with pytest.raises(RuntimeWarning, match=f"torch using {cores} threads on {cores} cores"):
-            topo.BalanceMonitor(_mlp(), background=True).attach(opt)
+            topo.BalanceMonitor(model, background=True).attach(opt)
     torch.set_num_threads(1)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         if cores > 1:
-            topo.BalanceMonitor(_mlp(), background=True).attach(opt).detach()  # a spare core: no warning
+            topo.BalanceMonitor(model, background=True).attach(opt).detach()  # a spare core: no warning
 
 
 def test_a_closure_step_gives_the_synchronous_records():

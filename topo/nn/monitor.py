@@ -235,6 +235,7 @@ class BalanceMonitor:
     def _rows(self) -> np.ndarray:
         """``[c; boundary]`` of the current parameters, shape ``(2, m)``, without touching the record state."""
         self.flush()
+        self._index.check_model(self.model)
         return self._index.reduce(self._index.entries())[0] + self._index.fixed_rows
 
     def balances(self) -> np.ndarray:
@@ -265,6 +266,10 @@ class BalanceMonitor:
 
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise GraphError(f"attach needs a torch.optim.Optimizer, got a {type(optimizer).__name__}")
+        held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        if self._index.params and not any(id(p) in held for p in self._index.params):
+            raise GraphError(f"the {type(optimizer).__name__} holds none of the model's parameters: attach the "
+                             "optimizer that trains this model")
         self.detach()
         self._opt = optimizer
         self._auto_euler = euler
@@ -322,6 +327,7 @@ class BalanceMonitor:
         self._t += 1
         if self._t % self.every:
             return None
+        self._index.check_model(self.model)  # a replaced parameter would be read stale, silently
         if self._pool is None or optimizer is None:
             return self._record(batch, optimizer, hyper)
         hyper, law = self._law(optimizer, hyper)
@@ -450,6 +456,7 @@ class BalanceMonitor:
         `euler`) ``{"max_residual", "failed", "checked"}``.
         """
         self.flush()
+        self._index.check_model(self.model)
         tol = self._euler_tol if tol is None else tol
         idx = self._index
         grads = idx.grads()

@@ -47,6 +47,9 @@ class _Block:
     head_nodes: np.ndarray  # node of each head value (fast: per row; slow: per edge)
     tail_nodes: np.ndarray
 
+    def __post_init__(self):
+        self.param_numel = int(self.param.numel())  # to see a parameter reshaped through .data
+
 
 def _layout(arch, a: int, z: int, kind: str, n_cols: int, k: int, offs, numel: int):
     """``(fast, rows, head nodes, tail nodes)`` of the block of edges ``[a, z)``."""
@@ -86,6 +89,18 @@ def _blocks(model, imp: TorchImport) -> list[_Block]:
         raise GraphError(f"the import maps {covered} edges to parameters but the architecture has "
                          f"{int(arch.edge_trainable.sum())} trainable edges")
     return out
+
+
+def _held(model, name: str):
+    """``model.get_parameter(name)`` by plain dictionary lookups (a few per parameter, no string
+    work beyond one split: this runs at every record), None when the model has no such parameter."""
+    *path, attr = name.split(".")
+    mod = model
+    for p in path:
+        mod = mod._modules.get(p) if hasattr(mod, "_modules") else None
+        if mod is None:
+            return None
+    return mod._parameters.get(attr) if hasattr(mod, "_parameters") else None
 
 
 class ParameterIndex:
@@ -136,6 +151,17 @@ class ParameterIndex:
         #: ``[fixed_c; fixed_boundary]``, shape ``(2, m)``: added to a reduction's ``(2, m)`` rows at once
         self.fixed_rows = np.stack(self._fixed(imp))
         self.fixed_c, self.fixed_boundary = self.fixed_rows  # views of its rows
+
+    def check_model(self, model) -> None:
+        """Raise a `GraphError` naming the first parameter that ``model`` no longer holds as it did
+        when the index was built (replaced by another tensor, or reshaped): the index reads the tensors
+        it was built on, so its sums would silently describe the old ones."""
+        for b in self.blocks:
+            now = _held(model, b.name)
+            if now is not b.param or now.numel() != b.param_numel:
+                what = "removed" if now is None else "replaced" if now is not b.param else "reshaped"
+                raise GraphError(f"parameter {b.name!r} of the model was {what} after the monitor was built (the "
+                                 "monitor reads the tensors it was built on): build a new BalanceMonitor")
 
     def _layout(self, heads: list, tails: list) -> None:
         """The entry vector: per block, its head values then its tail values (needed sides
