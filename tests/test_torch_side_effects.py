@@ -93,3 +93,54 @@ def test_modes_restored_when_the_import_fails():
     with pytest.raises(topo.TopoError):
         from_torch(model, torch.randn(2, 7, 6, 6))  # wrong channel count: the model fails on it
     _assert_same(model, before)
+
+
+class _Caching(torch.nn.Module):
+    """Fills caches in eval mode as timm's EfficientViT and LeViT attention does
+    (``attention_bias_cache``), keeps a list of what it saw, and sets a new attribute."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.head = torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Linear(4, 2)
+        self.bias = torch.nn.Parameter(torch.randn(4))
+        self.cache, self.seen = {}, []
+
+    def forward(self, x):
+        if not self.training:
+            if "cpu" not in self.cache:
+                self.cache["cpu"] = self.bias * 2.0
+            b = self.cache["cpu"]
+        else:
+            b = self.bias * 2.0
+        self.seen.append(1)
+        self.last = 1
+        z = torch.relu(self.conv(x) + b.view(1, -1, 1, 1))
+        return self.head(z.mean((2, 3)))
+
+
+def test_caches_filled_while_tracing_are_emptied_again():
+    """Tracing ran the forward with torch.fx proxies, so the cache kept a proxy and the model's next
+    call returned a proxy instead of a tensor (and could no longer be deep-copied)."""
+    import copy
+
+    torch.manual_seed(0)
+    model = _Caching().eval()
+    x = torch.randn(2, 3, 5, 5)
+    with torch.no_grad():
+        want = model(x)
+    model.cache.clear()
+    model.seen.clear()
+    del model.last
+    cache, seen = model.cache, model.seen
+    imp = from_torch(model, x)
+    assert imp.architecture.n_params > 0
+    assert model.cache is cache and model.cache == {} and model.seen is seen and model.seen == []
+    assert not hasattr(model, "last")
+    with torch.no_grad():
+        got = model(x)
+    assert isinstance(got, torch.Tensor) and torch.equal(got, want)
+    copy.deepcopy(model)
+    model.cache.clear()  # the call above filled it, with a tensor
+    model.seen.clear()
+    topo.audit(model, example_input=x)  # and again through the audit
+    assert model.cache == {} and model.seen == []

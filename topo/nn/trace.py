@@ -261,8 +261,9 @@ def from_torch(
 @contextlib.contextmanager
 def _untouched(model, copy_weights: bool):
     """The model to import, with the caller's module left as it was: every submodule's
-    train/eval mode is restored on exit, and when weights are to be loaded they go into a
-    deep copy (or, for a module that cannot be copied, the caller's weights are put back)."""
+    train/eval mode and plain attributes (caches a traced forward fills) are restored on exit,
+    and when weights are to be loaded they go into a deep copy (or, for a module that cannot be
+    copied, the caller's weights are put back)."""
     import copy
 
     modes = [(m, m.training) for m in model.modules()]
@@ -273,13 +274,48 @@ def _untouched(model, copy_weights: bool):
             work = copy.deepcopy(model)
         except Exception:  # noqa: BLE001 - a module holding something deepcopy refuses
             saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    attrs = _plain_attributes(model) if work is model else None  # a copy is traced: nothing to undo
     try:
         yield work.eval()
     finally:
         for m, training in modes:
             m.training = training
+        if attrs is not None:
+            _restore_attributes(attrs)
         if saved is not None:
             model.load_state_dict(saved)
+
+
+#: A module's own slots, which tracing reads but never changes (parameters, buffers, children).
+_TORCH_SLOTS = frozenset({"_parameters", "_buffers", "_modules"})
+
+
+def _plain_attributes(model) -> list:
+    """``(module, {attribute: value})`` for every submodule's plain attributes, containers copied
+    one level deep: a model may fill a cache while it is traced (timm's EfficientViT and LeViT keep
+    ``attention_bias_cache`` in eval mode, which then held torch.fx proxies, and the model's next
+    call returned a proxy)."""
+    out = []
+    for m in model.modules():
+        out.append((m, {k: (v.copy() if type(v) in (dict, list, set) else v)
+                        for k, v in vars(m).items() if k not in _TORCH_SLOTS}))
+    return out
+
+
+def _restore_attributes(saved: list) -> None:
+    """Put back what `_plain_attributes` saw: attributes set since are removed, containers get their
+    old contents back in place (code that holds them keeps the same object), others their old value."""
+    for m, attrs in saved:
+        d = vars(m)
+        for k in [k for k in d if k not in _TORCH_SLOTS and k not in attrs]:
+            del d[k]
+        for k, v in attrs.items():
+            cur = d.get(k)
+            if cur is not v and type(v) in (dict, list, set) and type(cur) is type(v):
+                cur.clear()
+                cur.update(v) if type(v) is not list else cur.extend(v)
+            elif cur is not v:
+                d[k] = v
 
 
 def _import(model, example_input, *, level: str, fold_batchnorm: bool, strict: bool) -> TorchImport:
