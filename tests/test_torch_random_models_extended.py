@@ -173,3 +173,32 @@ def test_two_free_activations_in_a_row_say_so():
     copies = [v for v in reasons if v.startswith("_2.")]
     assert len(copies) == 4
     assert all("silu applied after gelu ('2'" in reasons[v] and "elsewhere" not in reasons[v] for v in copies)
+
+
+@pytest.mark.parametrize("level", ["neuron", "channel"])
+def test_an_empty_slice_holds_no_unit(level):
+    """ViTs without prefix tokens slice ``x[:, :0]`` and concatenate it back (timm's Qwen3-ViT and
+    DeepSeek-ViT): the empty tensor raised a raw IndexError inside the import."""
+    nn = torch.nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            conv = level == "channel"
+            self.a = nn.Conv2d(2, 4, 3, padding=1) if conv else nn.Linear(2, 4)
+            self.b = nn.Linear(4, 3)
+
+        def forward(self, x):
+            z = torch.relu(self.a(x))
+            z = torch.cat([z[:, :0], z], dim=1)
+            return self.b(z.mean((2, 3)) if z.dim() == 4 else z)
+
+    torch.manual_seed(0)
+    x = torch.randn((4, 2, 5, 5) if level == "channel" else (4, 2), dtype=torch.float64)
+    model = Net().double().eval()
+    imp = topo.from_torch(model, x, level=level)
+    assert imp.architecture.n_constrained == 4 and imp.unsupported == []
+    assert max(euler_residuals(model, imp, x).values()) < 1e-9
+    if level == "neuron":
+        np.testing.assert_allclose(topo.forward(imp.architecture, imp.theta, x.numpy()),
+                                   model(x).detach().numpy(), rtol=1e-12, atol=1e-12)

@@ -198,6 +198,8 @@ def canonical(T, ids: np.ndarray) -> Value:
     turns the repeats into copies joined by fixed edges.
     """
     ids = np.asarray(ids)
+    if T.numel() == 0:  # an empty slice (ViT's x[:, :0] without prefix tokens): no element, no unit
+        return Value(ids[:0], labels=T)
     if T.dim() < 2 or not bool((T == T[:1]).all()):
         return Value(ids, labels=T)
     row = T[0]
