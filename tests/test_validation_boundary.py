@@ -430,6 +430,28 @@ def test_bad_torch_inputs_get_one_line_naming_the_problem(case):
     assert "\n" not in message and len(message) < 400, label
 
 
+def test_an_import_that_cannot_fit_in_memory_says_so(monkeypatch):
+    """Refused before the work when the model's weights alone do not fit (topo.LIMITS.max_memory), and
+    a MemoryError during the import becomes one line naming the model (it was numpy's raw error)."""
+    torch = pytest.importorskip("torch")
+    import topo.nn.trace as trace
+    from topo.utils.validation import LIMITS
+
+    net = torch.nn.Sequential(torch.nn.Linear(1000, 1000), torch.nn.ReLU(), torch.nn.Linear(1000, 10))
+    monkeypatch.setattr(LIMITS, "max_memory", 2**20)
+    with pytest.raises(GraphError, match=r"importing Sequential \(1011010 parameters\) needs about 15.4 MiB"):
+        topo.from_torch(net)
+    monkeypatch.setattr(LIMITS, "max_memory", None)
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("Unable to allocate 1.08 GiB for an array with shape (145116675,) and data type float64")
+
+    monkeypatch.setattr(trace, "_import", out_of_memory)
+    with pytest.raises(GraphError, match=r"importing Sequential \(1011010 parameters\) ran out of memory "
+                                         r"\(Unable to allocate 1.08 GiB"):
+        topo.from_torch(net)
+
+
 def test_an_example_input_may_be_an_array_or_a_shape_in_the_models_dtype():
     """A numpy array or a shape tuple is made a tensor of the model's floating dtype, so that a float64
     model imports from either (the audit's zeros of a shape were float32 and failed on it)."""
