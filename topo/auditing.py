@@ -524,8 +524,9 @@ class Audit:
         ``output_shape`` (PyTorch models), ``parameters`` (trainable weights on the edges
         entering the layer: the column adds up to the trainable parameters), ``units``, ``constrained``
         (units whose rescaling class carries a balance), ``shared`` (of those, units whose balance
-        is shared along a residual stream or another class of several units), ``free`` and ``free_reason`` (the most common reason), ``balance_min``/``balance_max``,
-        ``n_negative``, ``frozen_edges`` (entering the layer) and ``prunable`` units.
+        is shared along a residual stream or another class of several units), ``free`` and
+        ``free_reason`` (the most common reason), ``balance_min``/``balance_max``, ``n_negative``,
+        ``frozen_edges`` (entering the layer) and ``prunable`` units.
 
         At most ``max_listed`` layers (the report's ``layers.truncated`` says when more exist).
         A DataFrame when pandas is installed (and ``records`` is False), else a list of dicts.

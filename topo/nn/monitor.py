@@ -467,8 +467,9 @@ class BalanceMonitor:
         resid[bound == 0] = 0.0
         bad = np.flatnonzero(resid > tol)
         names = self.architecture.node_names(self.architecture.constrained_index[bad[:8]])
+        failed = self.architecture.node_names(self.architecture.constrained_index[bad])
         self.euler = {"checked": int((bound > 0).sum()), "max_residual": float(resid.max(initial=0.0)),
-                      "failed": [str(n) for n in self.architecture.node_names(self.architecture.constrained_index[bad])]}
+                      "failed": [str(n) for n in failed]}
         if len(bad):
             listed = ", ".join(f"{n} ({resid[i]:.2g})" for n, i in zip(names, bad[:8].tolist()))
             warnings.warn(
