@@ -6,8 +6,9 @@ wide kernels, upsampling, padding, Dropout and Identity modules, ``reshape`` and
 
 Same oracles as tests/test_torch_random_models.py (Euler's identity with autograd, the function
 unchanged under a class's rescaling, the balances by hand, ``topo.forward`` against the model at
-neuron level, the frozen edges against one linear program per edge); the outputs of a model that
-returns several tensors are compared in the order it returns them.
+neuron level, the frozen edges against one linear program per edge, the monitor against a fresh
+import and the SGD law); the outputs of a model that returns several tensors are compared in the
+order it returns them.
 """
 
 import os
@@ -202,3 +203,33 @@ def test_an_empty_slice_holds_no_unit(level):
     if level == "neuron":
         np.testing.assert_allclose(topo.forward(imp.architecture, imp.theta, x.numpy()),
                                    model(x).detach().numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_monitor_on_an_extended_random_model_follows_a_fresh_import_and_the_sgd_law(seed):
+    """As tests/test_torch_random_models.py does for the base grammar, with the loss on every
+    returned tensor: three SGD + weight-decay steps, the balances of a fresh import at each one,
+    the exact discrete law and the Euler self-test."""
+    from topo.nn.monitor import EulerWarning
+
+    model, x, recipe = random_model(int(os.environ.get("TOPO_MON0", 27_000)) + seed, batchnorm=False, extended=True)
+    level = "channel" if recipe.startswith("conv") else "auto"
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, weight_decay=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnsupportedLayerWarning)
+        warnings.simplefilter("error", EulerWarning)
+        mon = topo.BalanceMonitor(model, x, level=level, frozen=False).attach(opt)
+        arch = mon.architecture
+        target = torch.from_numpy(np.random.default_rng(seed).normal(size=tuple(flat_output(model(x)).shape)))
+        for _ in range(3):
+            opt.zero_grad()
+            ((flat_output(model(x)) - target) ** 2).mean().backward()
+            opt.step()
+            imp = topo.from_torch(model, x, level=level)
+            assert imp.architecture.constrained == arch.constrained, recipe
+            np.testing.assert_allclose(mon.balances(), topo.balance(imp.architecture, imp.theta),
+                                       rtol=1e-12, atol=1e-12, err_msg=recipe)
+    if arch.n_constrained:
+        assert mon.euler["failed"] == [], recipe
+        assert max(r["prediction_error"] for r in mon.history[1:]) < 1e-10, recipe
