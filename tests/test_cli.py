@@ -165,6 +165,20 @@ def test_audit_torch_zoo_model_and_bad_targets(tmp_path):
         assert r.returncode == 2 and msg in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)
 
 
+def test_mismatched_torchvision_gets_a_hint(tmp_path):
+    # what a torchvision built for another torch raises on import (its compiled operators do not load)
+    mod = tmp_path / "zoo_mismatch.py"
+    mod.write_text("raise RuntimeError('operator torchvision::nms does not exist')\n")
+    r = run("audit", "--torch", f"{mod}:make")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    err = r.stderr.strip().splitlines()[-1]
+    assert "torchvision::nms does not exist" in err and "built for another torch" in err, err
+    other = tmp_path / "zoo_other.py"
+    other.write_text("raise RuntimeError('something else')\n")
+    r = run("audit", "--torch", f"{other}:make")
+    assert r.returncode == 2 and "something else" in r.stderr and "another torch" not in r.stderr, r.stderr
+
+
 def test_html_report_is_self_contained_with_figures(tmp_path):
     r = run("audit", "--example", "skip-dag", "--out", str(tmp_path))
     assert r.returncode == 0, r.stderr

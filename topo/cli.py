@@ -281,6 +281,17 @@ def _one_line(exc) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def _mismatch_hint(exc: BaseException) -> str:
+    """A hint when the error is torchvision's compiled operators failing to load (a torchvision built
+    for another torch: ``operator torchvision::nms does not exist``), else ''."""
+    if "torchvision::" not in str(exc):
+        return ""
+    torch = sys.modules.get("torch")
+    version = getattr(torch, "__version__", "this torch")
+    return (f" (torchvision's compiled operators do not load: it was built for another torch than {version};"
+            " install the torchvision release made for this torch)")
+
+
 def _parse_shape(text: str) -> tuple[int, ...]:
     try:
         shape = tuple(int(t) for t in text.replace("x", ",").split(",") if t.strip())
@@ -305,7 +316,8 @@ def _resolve_factory(spec: str):
     except UsageError:
         raise
     except Exception as exc:  # noqa: BLE001 - ImportError, or the module itself raising
-        raise UsageError(f"topo audit: cannot load {short(spec)}: {type(exc).__name__}: {_one_line(exc)}") from None
+        raise UsageError(f"topo audit: cannot load {short(spec)}: {type(exc).__name__}: {_one_line(exc)}"
+                         f"{_mismatch_hint(exc)}") from None
     try:
         factory = getattr(module, fn_name)
     except AttributeError:
