@@ -144,12 +144,14 @@ def _build_parser() -> argparse.ArgumentParser:
     output.add_argument("--max-strata-work", type=_int_arg("--max-strata-work", 0, 10**15), default=None, metavar="N",
                         help="bound on the strata search in edge visits (default 20,000,000): the search stops, "
                         "incomplete and saying so, before a step that would exceed it")
-    output.add_argument("--max-listed", type=_int_arg("--max-listed", 0, 10**9), default=200, help="frozen edges, balances and free units listed in the report; counts are always complete "
+    output.add_argument("--max-listed", type=_int_arg("--max-listed", 0, 10**9), default=200,
+                        help="frozen edges, balances and free units listed in the report; counts are always complete "
                         "(default 200)")
     output.add_argument("--layers", action=argparse.BooleanOptionalAction, default=None,
                         help="print the per-layer table (type, output shape, parameters, constrained and free "
                         "units, balance range, frozen edges, prunable units); default: on for --torch models")
-    output.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors (no summary, no status lines)")
+    output.add_argument("-q", "--quiet", action="store_true",
+                        help="print nothing but errors (no summary, no status lines)")
 
     sub.add_parser("examples", help="list the built-in examples", description="List the built-in examples.")
     _add_sweep_parser(sub)
@@ -491,7 +493,8 @@ def _cmd_sweep(args) -> int:
     out = args.out
     if out is not None and not out.endswith((".csv", ".json")):
         raise UsageError(f"topo sweep: --out must end in .csv or .json, got {out!r}")
-    result = run_config(read_config(args.config), client=args.scheduler, progress=False if args.quiet else (args.progress or None))
+    progress = False if args.quiet else (args.progress or None)
+    result = run_config(read_config(args.config), client=args.scheduler, progress=progress)
     table = getattr(result, "table", result)
     records = table.to_dict("records") if hasattr(table, "to_dict") else list(table)
     if not args.quiet:
