@@ -174,6 +174,11 @@ def test_mismatched_torchvision_gets_a_hint(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     err = r.stderr.strip().splitlines()[-1]
     assert "torchvision::nms does not exist" in err and "built for another torch" in err, err
+    lazy = tmp_path / "zoo_lazy.py"  # a factory that imports the zoo when called
+    lazy.write_text("def make():\n    raise RuntimeError('operator torchvision::nms does not exist')\n")
+    r = run("audit", "--torch", f"{lazy}:make")
+    err = r.stderr.strip().splitlines()[-1]
+    assert r.returncode == 2 and "make() raised RuntimeError" in err and "built for another torch" in err, err
     other = tmp_path / "zoo_other.py"
     other.write_text("raise RuntimeError('something else')\n")
     r = run("audit", "--torch", f"{other}:make")

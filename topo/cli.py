@@ -283,14 +283,15 @@ def _one_line(exc) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def _mismatch_hint(exc: BaseException) -> str:
-    """A hint when the error is torchvision's compiled operators failing to load (a torchvision built
-    for another torch: ``operator torchvision::nms does not exist``), else ''."""
+def _user_failure(exc: BaseException) -> str:
+    """``Type: first line`` of an exception the user's module or factory raised, with a hint when it is
+    torchvision's compiled operators failing to load (a torchvision built for another torch:
+    ``operator torchvision::nms does not exist``)."""
+    text = f"{type(exc).__name__}: {_one_line(exc)}"
     if "torchvision::" not in str(exc):
-        return ""
-    torch = sys.modules.get("torch")
-    version = getattr(torch, "__version__", "this torch")
-    return (f" (torchvision's compiled operators do not load: it was built for another torch than {version};"
+        return text
+    version = getattr(sys.modules.get("torch"), "__version__", "this torch")
+    return (f"{text} (torchvision's compiled operators do not load: it was built for another torch than {version};"
             " install the torchvision release made for this torch)")
 
 
@@ -318,8 +319,7 @@ def _resolve_factory(spec: str):
     except UsageError:
         raise
     except Exception as exc:  # noqa: BLE001 - ImportError, or the module itself raising
-        raise UsageError(f"topo audit: cannot load {short(spec)}: {type(exc).__name__}: {_one_line(exc)}"
-                         f"{_mismatch_hint(exc)}") from None
+        raise UsageError(f"topo audit: cannot load {short(spec)}: {_user_failure(exc)}") from None
     try:
         factory = getattr(module, fn_name)
     except AttributeError:
@@ -353,7 +353,7 @@ def _call_factory(factory, spec: str):
     try:
         made = factory()
     except Exception as exc:  # noqa: BLE001 - the user's factory failed
-        raise UsageError(f"topo audit: {spec}() raised {type(exc).__name__}: {_one_line(exc)}") from None
+        raise UsageError(f"topo audit: {spec}() raised {_user_failure(exc)}") from None
     model, example = made if isinstance(made, tuple) and len(made) == 2 else (made, None)
     if not isinstance(model, torch.nn.Module):
         raise UsageError(f"topo audit: {spec}() returned a {type(model).__name__}, not a torch.nn.Module "
