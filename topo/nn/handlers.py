@@ -31,13 +31,15 @@ class Importer(LayerHandlers, NormHandlers, ActivationHandlers, ShapeHandlers, E
                Assembly):
     """Walks the fx graph; ``env`` maps node names to `Value`, `Const` or lists."""
 
-    def __init__(self, gm, meta: dict, level: str, *, strict: bool, fold_batchnorm: bool):
+    def __init__(self, gm, meta: dict, level: str, *, strict: bool, fold_batchnorm: bool,
+                 batch_statistics: bool = False):
         self.gm = gm
         self.modules = dict(gm.named_modules())
         self.meta = meta
         self.level = level
         self.strict = strict
         self.fold_batchnorm = fold_batchnorm
+        self.batch_statistics = batch_statistics
         self.b = Builder()
         self.env: dict[str, Any] = {}
         self.unsupported: list[tuple[str, str]] = []

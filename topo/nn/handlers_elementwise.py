@@ -113,13 +113,15 @@ class ElementwiseHandlers:
         return str(n.target) if n.op == "call_module" else n.name
 
     def _free(self, n, what: str, qual: str, *, dense: bool, reason: str | None = None,
-              groups: int | None = None, prefix: str | None = None, pattern: np.ndarray | None = None) -> Value:
+              groups: int | None = None, prefix: str | None = None, pattern: np.ndarray | None = None,
+              modelled: bool = False) -> Value:
         """New free units for the output of ``n``, with a fixed edge from every input unit they depend on
         (elementwise: the units at the same position after broadcasting; ``groups``: every unit of the
         same channel group, as a convolution reads; ``pattern``: the True entries of an (input unit,
         output unit) matrix, for a single input; else every input unit).  ``reason`` says why the
-        units carry no law (default: an operation topo does not model, listed as unsupported)."""
-        if self.strict:
+        units carry no law (default: an operation topo does not model, listed as unsupported);
+        ``modelled``: free by design, so not refused under ``strict``."""
+        if self.strict and not modelled:
             raise GraphError(f"unsupported layer {what} ({qual!r})" + (f": {reason}" if reason else ""))
         kind, out = self.meta[n.name]
         if kind != "tensor" or len(out) < 2:

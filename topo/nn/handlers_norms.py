@@ -18,8 +18,26 @@ class NormHandlers:
         if len(x.ids) != mod.num_features or (x.spatial != 1 and len(self.shape(n.args[0])) == 2):
             raise GraphError(f"{type(mod).__name__} {n.target!r} normalises {mod.num_features} features; its "
                              f"input has {len(x.ids)} units x {x.spatial}")
+        if self.batch_statistics:
+            return self._batch_statistics(n, x, str(n.target), mod.weight, mod.bias)
         s, t = bn_affine(mod)
         return self.affine(n, x, s, t, str(n.target), gamma=mod.weight is not None, beta=mod.bias is not None)
+
+    def _batch_statistics(self, n, x: Value, qual: str, weight, bias) -> Value:
+        """A BatchNorm as it trains (``from_torch(batch_statistics=True)``): each channel divided by its
+        batch's spread, free units (the channels it reads free too), then γ and β as a unit per channel
+        with γ's edge and β's bias, exactly as a LayerNorm's affine part."""
+        reason = (f"BatchNorm {qual!r} with batch statistics divides each channel by its batch's spread: "
+                  "scale-invariant in its input, not homogeneous per unit: no rescaling law")
+        normed = self._free(n, "batch_norm", qual, dense=True, reason=reason, groups=len(x.ids),
+                            prefix=f"{n.name}.normed", modelled=True)
+        if weight is None and bias is None:
+            return normed
+        if weight is not None:
+            self.claim(qual, "weight", weight)
+        s = to_numpy(weight) if weight is not None else np.ones(len(x.ids))
+        t = to_numpy(bias) if bias is not None else np.zeros(len(x.ids))
+        return self.affine(n, normed, s, t, qual, gamma=weight is not None, beta=bias is not None, batchnorm=False)
 
     def batchnorm_function(self, n) -> Value:
         """``F.batch_norm`` (timm's ``BatchNormAct2d`` and other norm-act modules): in eval mode, with
@@ -29,13 +47,15 @@ class NormHandlers:
         weight, bias = (self.parameter(self.arg(n, i, k)) for i, k in ((3, "weight"), (4, "bias")))
         training = self.concrete(self.arg(n, 5, "training", False))
         eps = float(self.concrete(self.arg(n, 7, "eps", 1e-5)))
+        if self.batch_statistics and self._own_affine(n, weight, bias, stats):
+            qual = (weight or bias or stats[0] or (n.name,))[0]
+            return self._batch_statistics(n, x, qual, weight and weight[2], bias and bias[2])
         if training is not False or None in stats:
             return self._free(n, "batch_norm", n.name, dense=False,
                               reason="batch_norm with batch statistics (training mode or no running statistics): "
                                      "it mixes the batch, not a per-channel affine map")
         owner = (weight or stats[0])[0]
-        if any((self.arg(n, i, k) is not None and p is None) or (p is not None and (p[0] != owner or p[1] != k))
-               for i, k, p in ((3, "weight", weight), (4, "bias", bias))):
+        if not self._own_affine(n, weight, bias, stats):
             return self._free(n, "batch_norm", n.name, dense=False,
                               reason=f"batch_norm ({n.name!r}) whose γ or β is computed, or belongs to another module "
                                      f"than {owner!r}: topo cannot name the parameters behind its edges")
@@ -46,6 +66,13 @@ class NormHandlers:
         beta = to_numpy(bias[2]) if bias is not None else np.zeros(len(mean))
         s = gamma / np.sqrt(var + eps)
         return self.affine(n, x, s, beta - mean * s, owner, gamma=weight is not None, beta=bias is not None)
+
+    def _own_affine(self, n, weight, bias, stats) -> bool:
+        """Whether ``F.batch_norm``'s γ and β (when passed) are the ``weight`` and ``bias`` parameters of
+        one module (its owner: γ's, else the running mean's): else topo cannot name them."""
+        owner = (weight or stats[0] or bias or (None,))[0]
+        return not any((self.arg(n, i, k) is not None and p is None) or (p is not None and (p[0] != owner or p[1] != k))
+                       for i, k, p in ((3, "weight", weight), (4, "bias", bias)))
 
     def affine(self, n, x: Value, s: np.ndarray, t: np.ndarray, qual: str, *, gamma: bool, beta: bool,
                batchnorm: bool = True) -> Value:

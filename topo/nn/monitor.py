@@ -105,9 +105,10 @@ class BalanceMonitor:
     Parameters
     ----------
     model : torch.nn.Module
-        A ReLU network [`topo.from_torch`][topo.nn.trace.from_torch] imports, whose trainable edges are
-        the model's parameters themselves (no BatchNorm: its folded values are not
-        parameters).  Its parameters are read in place, on their device.
+        A ReLU network [`topo.from_torch`][topo.nn.trace.from_torch] imports.  It is imported with
+        ``batch_statistics=True``, so that every trainable edge is a parameter itself: a
+        BatchNorm's γ and β form a unit per channel (exact laws in training mode), and the
+        channels it normalises are free.  Its parameters are read in place, on their device.
     example_input : torch.Tensor, optional
         A batch, as for [`topo.from_torch`][topo.nn.trace.from_torch].
     every : int
@@ -186,7 +187,7 @@ class BalanceMonitor:
 
         if imported is None:
             training = bool(getattr(model, "training", False))
-            imported = from_torch(model, example_input, level=level)
+            imported = from_torch(model, example_input, level=level, batch_statistics=True)
             model.train(training)  # the import put it in eval mode
         self.model, self.imported, self.architecture = model, imported, imported.architecture
         self.every, self.sink, self.batch, self.collapse_tol = every, sink, batch, collapse_tol
@@ -612,21 +613,28 @@ class _FrozenSigns:
 
 
 class _DeadProbe:
-    """Dead ReLU units on a batch: each Linear/Conv layer's output channels whose ReLU
-    input is <= 0 on every sample (and position)."""
+    """Dead ReLU units on a batch: each Linear/Conv layer's (or BatchNorm's, whose γ and β form
+    the units) output channels whose ReLU input is <= 0 on every sample (and position)."""
 
     def __init__(self, model, index: ParameterIndex):
+        from torch.nn.modules.batchnorm import _BatchNorm
+
         arch = index.arch
         acts = arch.activations
         self.model, self.arch = model, arch
         self.layers = []
         for b in index.blocks:
             qual, pname = b.name.rsplit(".", 1)
-            if not b.fast or pname != "weight":
+            if pname != "weight":
+                continue
+            mod = model.get_submodule(qual)
+            # a BatchNorm's γ edges (batch statistics import) enter its channels' units, in order
+            per_channel = isinstance(mod, _BatchNorm) and b.keep is None and len(b.head_nodes) == mod.num_features
+            if not (b.fast or per_channel):
                 continue
             relu = np.array([acts[v] == "relu" for v in b.head_nodes.tolist()])
             if relu.any():
-                self.layers.append((model.get_submodule(qual), b.head_nodes, relu))
+                self.layers.append((mod, b.head_nodes, relu))
 
     def dead(self, batch) -> list:
         import torch

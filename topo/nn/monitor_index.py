@@ -71,8 +71,8 @@ def _blocks(model, imp: TorchImport) -> list[_Block]:
     for a, z, qual, pname, kind, n_cols, k, note, offs in imp.edge_source.blocks():
         if note is not None:
             raise GraphError(f"BalanceMonitor reads the balances from the model's parameters, but the edges of "
-                             f"{qual!r} carry derived values ({note}); build the model without BatchNorm "
-                             "(e.g. topo.zoo.resnet18(batchnorm=False)) to monitor it")
+                             f"{qual!r} carry derived values ({note}); import it with "
+                             "from_torch(model, x, batch_statistics=True), or let the monitor import it")
         try:
             param = model.get_parameter(parameter_name(qual, pname))
         except AttributeError:

@@ -200,13 +200,14 @@ def _check_version(value, version: int, when: str, name: str, fx_error) -> None:
                          f"`out += x` between modules) before {when}; the forward hooks cannot see it")
 
 
-@validate_params(level=LEVEL, fold_batchnorm=BOOLEAN, strict=BOOLEAN)
+@validate_params(level=LEVEL, fold_batchnorm=BOOLEAN, batch_statistics=BOOLEAN, strict=BOOLEAN)
 def from_torch(
     model,
     example_input=None,
     *,
     level: str = "auto",
     fold_batchnorm: bool = True,
+    batch_statistics: bool = False,
     strict: bool = False,
     state_dict: Any = None,
 ) -> TorchImport:
@@ -235,6 +236,13 @@ def from_torch(
     fold_batchnorm : bool
         Fold a BatchNorm that directly follows a layer into it (default); else
         every BatchNorm becomes a unit per channel with a scaled edge and a bias.
+    batch_statistics : bool
+        Import every BatchNorm as it trains: normalised by the statistics of each batch, which
+        makes the channels it reads free (scale-invariant, not homogeneous) and its γ and β a
+        unit per channel whose edge is γ itself (``θ`` holds γ and β, not values derived from
+        the running statistics).  The laws of these units hold in training and in eval mode;
+        what this import does not claim is the law of the layer before the BatchNorm, which
+        holds in eval mode only.  `topo.BalanceMonitor` imports this way.
     strict : bool
         Raise on operations topo does not model instead of warning and making
         their units free.
@@ -264,7 +272,8 @@ def from_torch(
         if state_dict is not None:
             _load_state_dict(model, state_dict)
         try:
-            return _import(model, example_input, level=level, fold_batchnorm=fold_batchnorm, strict=strict)
+            return _import(model, example_input, level=level, fold_batchnorm=fold_batchnorm,
+                           batch_statistics=batch_statistics, strict=strict)
         except MemoryError as exc:  # the estimate above is a floor: a graph with many more edges than weights
             raise GraphError(f"{doing} ran out of memory ({exc or 'MemoryError'}); free memory, or import "
                              "at channel level (level='channel') where the model has convolutions") from None
@@ -330,7 +339,8 @@ def _restore_attributes(saved: list) -> None:
                 d[k] = v
 
 
-def _import(model, example_input, *, level: str, fold_batchnorm: bool, strict: bool) -> TorchImport:
+def _import(model, example_input, *, level: str, fold_batchnorm: bool, batch_statistics: bool,
+            strict: bool) -> TorchImport:
     """[`from_torch`][topo.nn.trace.from_torch] on a model in eval mode."""
     import torch
 
@@ -351,7 +361,7 @@ def _import(model, example_input, *, level: str, fold_batchnorm: bool, strict: b
     gm = _trace(model, example_input)
     redirect_inplace(gm)  # readers of a tensor changed in place read the change (never a silently dropped op)
     meta = _record_shapes(gm, example_input)
-    imp = Importer(gm, meta, level, strict=strict, fold_batchnorm=fold_batchnorm)
+    imp = Importer(gm, meta, level, strict=strict, fold_batchnorm=fold_batchnorm, batch_statistics=batch_statistics)
     imp.run()
     modules = _module_table(gm, meta)
     if imp.unsupported:
