@@ -25,3 +25,30 @@ def test_timm_architecture_imports_with_its_laws(name):
     row = zoo_timm.check(name, n_units=12)
     assert "refused" not in row, row.get("refused")
     assert row["constrained"] > 0 and row["checked"] >= 3, row
+
+
+def test_the_monitor_follows_a_timm_norm_act_model_in_training():
+    """timm's BatchNormAct2d (``F.batch_norm`` then its own ReLU) in training mode: the monitor's
+    batch-statistics import gives exact laws (SGD law, balances of a fresh import after each step)."""
+    import numpy as np
+    import torch
+
+    import topo
+
+    model, _ = zoo_timm.build("regnetx_002")
+    model.train()
+    g = torch.Generator().manual_seed(1)
+    X = torch.randn(4, 3, 32, 32, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 1000, (4,), generator=g)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    mon = topo.BalanceMonitor(model, X[:2]).attach(opt)
+    assert mon.architecture.n_constrained > 1000
+    for _ in range(2):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(X), y).backward()
+        opt.step()
+        assert mon.history[-1]["prediction_error"] < 1e-10
+    fresh = topo.from_torch(model, X[:2], batch_statistics=True)
+    c = topo.balance(fresh.architecture, fresh.theta)
+    np.testing.assert_allclose(mon.balances(), c, rtol=1e-12, atol=1e-12 * np.abs(c).max())
+    assert not mon.euler["failed"] and model.training

@@ -11,7 +11,8 @@ from topo.nn.units import Value
 
 
 class NormHandlers:
-    """Handlers of normalisations: BatchNorm (module and ``F.batch_norm``; folded or a unit per channel), LayerNorm, GroupNorm."""
+    """Handlers of normalisations: BatchNorm (module and ``F.batch_norm``; folded, a unit per channel,
+    or with batch statistics), LayerNorm, GroupNorm."""
 
     def batchnorm(self, n, mod) -> Value:
         x = self.channels(n, first=True)
