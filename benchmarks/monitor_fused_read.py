@@ -26,9 +26,7 @@ dependency; ``background=True`` stays the way to the target.
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -37,14 +35,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from _table import print_table  # noqa: E402
 from monitor_overhead import mlp  # noqa: E402
+from monitor_record_parts import _FLUSH, _median_ms  # noqa: E402
 
 try:
     import numba
 except ImportError:  # pragma: no cover - the script says what it needs
     sys.exit("this benchmark needs numba: pip install numba")
-
-_FLUSH = torch.zeros(16 * 2**20)
-
 
 @numba.njit(cache=False, nogil=True, fastmath={"reassoc", "contract", "nsz"})
 def _fused(X, rows, cols):  # one read: each square goes to its row's sum and its column's accumulator
@@ -71,16 +67,8 @@ def _numba(X):
     return rows, cols
 
 
-def _median_us(f, before=None, n: int = 300) -> float:
-    f()
-    times = []
-    for _ in range(n):
-        if before is not None:
-            before()
-        t0 = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e6
+def _median_us(f, before=None) -> float:
+    return _median_ms(f, before=before or (lambda: None)) * 1e3
 
 
 def main() -> None:

@@ -44,12 +44,17 @@ from monitor_overhead import mlp  # noqa: E402
 _FLUSH = torch.zeros(16 * 2**20)  # 64 MiB: more than the last-level cache
 
 
-def _median_ms(f, n: int = 300, cold: bool = True) -> float:
+def _median_ms(f, n: int = 300, cold: bool = True, before=None) -> float:
+    """The median time of ``f()`` over ``n`` calls, each after ``before()`` (default: the cache
+    flush when ``cold``, nothing else)."""
+    if before is None and cold:
+        def before():
+            _FLUSH.add_(1.0)
     f()
     times = []
     for _ in range(n):
-        if cold:
-            _FLUSH.add_(1.0)
+        if before is not None:
+            before()
         t0 = time.perf_counter()
         f()
         times.append(time.perf_counter() - t0)

@@ -140,16 +140,24 @@ def flat_output(out) -> torch.Tensor:
     return torch.cat(found, dim=1)
 
 
-def edge_terms(model, imp, x, *, seed: int = 0, edges=None):
+def _train_copy(model):
+    """A float64 copy of ``model`` in training mode, not rewritten: for an import with
+    ``batch_statistics=True``, whose edges are the model's parameters themselves."""
+    return copy.deepcopy(model).double().train()
+
+
+def edge_terms(model, imp, x, *, seed: int = 0, edges=None, train: bool = False):
     """``⟨θ_e, ∂L/∂θ_e⟩`` for every edge with a source (L a random quadratic loss of the outputs),
     after checking that each source holds exactly the edge's imported weights; ``edges``: only those
-    edge indices (the others are NaN)."""
-    m = rewritten_copy(model, imp, x)
+    edge indices (the others are NaN); ``train``: of the model itself in training mode (BatchNorms
+    with the batch's statistics; `_train_copy`), else of the eval-mode `rewritten_copy`."""
+    m = _train_copy(model) if train else rewritten_copy(model, imp, x)
     arch = imp.architecture
     xd = x.double()
-    ref = flat_output(copy.deepcopy(model).double().eval()(xd))
     out = flat_output(m(xd))
-    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-9, atol=1e-9)
+    if not train:
+        ref = flat_output(copy.deepcopy(model).double().eval()(xd))
+        np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-9, atol=1e-9)
     g = torch.Generator().manual_seed(seed)
     target = torch.randn(out.shape, generator=g, dtype=torch.float64)
     loss = ((out - target) ** 2).sum() + (out ** 3).sum() * 0.1
@@ -202,15 +210,17 @@ def class_edges(arch, v, *, singleton: bool = False) -> tuple[np.ndarray, np.nda
     return class_boundaries(arch)(v, singleton=singleton)
 
 
-def euler_residuals(model, imp, x, *, units=None, seed: int = 0, drop_fixed: bool = False) -> dict:
+def euler_residuals(model, imp, x, *, units=None, seed: int = 0, drop_fixed: bool = False,
+                    train: bool = False) -> dict:
     """Relative Euler residual of the rescaling symmetry of each unit's class (default: one unit
     per constrained class): Σ_in ⟨θ, g⟩ − Σ_out ⟨θ, g⟩ over the class's trainable boundary.
 
     ``drop_fixed`` treats each unit as a class of its own (as a graph that lost its fixed
-    edges would): for negative controls.
+    edges would): for negative controls.  ``train``: gradients of the model in training mode
+    (see `edge_terms`).
     """
     arch = imp.architecture
-    terms = edge_terms(model, imp, x, seed=seed)
+    terms = edge_terms(model, imp, x, seed=seed, train=train)
     units = arch.constrained if units is None else units
     boundary = class_boundaries(arch)
     out = {}
@@ -223,13 +233,21 @@ def euler_residuals(model, imp, x, *, units=None, seed: int = 0, drop_fixed: boo
     return out
 
 
-def rescaled_outputs(model, imp, x, v, alpha: float, *, leaving: bool = True):
+def rescaled_outputs(model, imp, x, v, alpha: float, *, leaving: bool = True, train: bool = False):
     """``model(x)`` before and after rescaling the class of ``v`` in the model's own parameters
-    (entering trainable edges × alpha, leaving × 1/alpha; ``leaving=False``: entering only)."""
-    m = rewritten_copy(model, imp, x)
+    (entering trainable edges × alpha, leaving × 1/alpha; ``leaving=False``: entering only);
+    ``train``: of the model itself in training mode (see `edge_terms`), both calls with the same
+    Dropout masks."""
+    m = _train_copy(model) if train else rewritten_copy(model, imp, x)
     arch = imp.architecture
     xd = x.double()
-    before = flat_output(m(xd)).detach().clone()
+
+    def run():
+        if train:
+            torch.manual_seed(0)
+        return flat_output(m(xd)).detach().clone()
+
+    before = run()
     params = dict(m.named_parameters())
     e_in, e_out = class_edges(arch, v)
     with torch.no_grad():
@@ -237,4 +255,4 @@ def rescaled_outputs(model, imp, x, v, alpha: float, *, leaving: bool = True):
             for e in idx.tolist():
                 qual, pname, where = imp.edge_source[arch.edges[e]]
                 params[parameter_name(qual, pname)][_index(where)] *= factor
-    return before, flat_output(m(xd)).detach()
+    return before, run()

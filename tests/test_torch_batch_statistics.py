@@ -26,10 +26,10 @@ import topo
 
 torch = pytest.importorskip("torch")
 
-from tests.oracles_torch import class_boundaries, class_edges, flat_output  # noqa: E402
+from tests.oracles_torch import euler_residuals, flat_output, rescaled_outputs  # noqa: E402
 from tests.random_torch_models import random_model  # noqa: E402
 from topo.errors import GraphError  # noqa: E402
-from topo.nn.result import UnsupportedLayerWarning, parameter_name  # noqa: E402
+from topo.nn.result import UnsupportedLayerWarning  # noqa: E402
 
 _SEED0 = int(os.environ.get("TOPO_SEED0", 61_000))  # another range by hand: TOPO_SEED0=70000 pytest ...
 SEEDS = range(_SEED0, _SEED0 + 30)
@@ -47,44 +47,6 @@ def _import(model, x, recipe, **kw):
         return topo.from_torch(model, x, level="channel" if recipe.startswith("conv") else "auto", **kw)
 
 
-def _index(where):
-    return tuple(slice(*map(int, i.split(":"))) if isinstance(i, str) else i for i in where)
-
-
-def _train_terms(model, imp, x, seed):
-    """``⟨θ_e, ∂L/∂θ_e⟩`` per trainable edge of the model in training mode (L a random loss of the
-    outputs), after checking that each edge's source holds exactly its imported weights."""
-    m = copy.deepcopy(model).train()
-    out = flat_output(m(x))
-    g = torch.Generator().manual_seed(seed)
-    loss = ((out - torch.randn(out.shape, generator=g, dtype=out.dtype)) ** 2).sum() + 0.1 * (out ** 3).sum()
-    params = dict(m.named_parameters())
-    grads = dict(zip(params, torch.autograd.grad(loss, list(params.values()), allow_unused=True)))
-    arch = imp.architecture
-    terms = np.full(arch.n_edges, np.nan)
-    for e, edge in enumerate(arch.edges):
-        if not arch.edge_trainable[e]:
-            continue
-        qual, pname, where = imp.edge_source[edge]
-        name = parameter_name(qual, pname)
-        p = params[name].detach()[_index(where)]
-        gr = grads[name] if grads[name] is not None else torch.zeros_like(params[name])
-        np.testing.assert_array_equal(p.reshape(-1).numpy(), imp.theta[arch.edge_slice(edge)], err_msg=str(edge))
-        terms[e] = float((p * gr[_index(where)]).sum())
-    return terms
-
-
-def _residuals(terms, arch, units):
-    boundary = class_boundaries(arch)
-    out = {}
-    for v in units:
-        e_in, e_out = boundary(v)
-        both = np.concatenate([terms[e_in], terms[e_out]])
-        assert not np.isnan(both).any(), v
-        out[v] = abs(terms[e_in].sum() - terms[e_out].sum()) / max(np.abs(both).sum(), 1e-300)
-    return out
-
-
 @pytest.mark.parametrize("seed", SEEDS)
 def test_every_class_obeys_euler_in_training_mode(seed):
     model, x, recipe = _model(seed)
@@ -93,7 +55,7 @@ def test_every_class_obeys_euler_in_training_mode(seed):
     assert not any(blk[7] for blk in imp.edge_source.blocks()), "an edge carries a derived value"
     assert set(arch.free) == set(arch.free_reasons), recipe
     if arch.n_constrained:
-        res = _residuals(_train_terms(model, imp, x, seed), arch, arch.constrained)
+        res = euler_residuals(model, imp, x, seed=seed, train=True)
         assert max(res.values()) < 1e-9, (recipe, max(res.items(), key=lambda kv: kv[1]))
     reasons = " ".join(arch.free_reasons.values())
     assert ("bn" in recipe.split() or "fbn" in recipe.split()) <= ("batch statistics" in reasons), recipe
@@ -105,22 +67,9 @@ def test_rescaling_a_class_keeps_the_training_mode_function(seed):
     imp = _import(model, x, recipe, batch_statistics=True)
     arch = imp.architecture
     rng = np.random.default_rng(seed)
-    m = copy.deepcopy(model).train()
-    params = dict(m.named_parameters())
-    def run():  # Dropout in training mode: the same masks for both calls
-        torch.manual_seed(seed)
-        return flat_output(m(x)).detach().clone()
-
     for r in rng.choice(arch.n_constrained, size=min(3, arch.n_constrained), replace=False).tolist():
-        before = run()
-        alpha = float(rng.uniform(0.4, 2.5))
-        e_in, e_out = class_edges(arch, arch.constrained[r])
-        with torch.no_grad():
-            for idx, factor in ((e_in, alpha), (e_out, 1 / alpha)):
-                for e in idx.tolist():
-                    qual, pname, where = imp.edge_source[arch.edges[e]]
-                    params[parameter_name(qual, pname)][_index(where)] *= factor
-        np.testing.assert_allclose(run().numpy(), before.numpy(), rtol=1e-9, atol=1e-10, err_msg=recipe)
+        before, after = rescaled_outputs(model, imp, x, arch.constrained[r], float(rng.uniform(0.4, 2.5)), train=True)
+        np.testing.assert_allclose(after.numpy(), before.numpy(), rtol=1e-9, atol=1e-10, err_msg=recipe)
 
 
 def test_the_eval_mode_law_of_a_folded_convolution_fails_in_training_mode():

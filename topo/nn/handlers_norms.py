@@ -32,12 +32,15 @@ class NormHandlers:
                   "scale-invariant in its input, not homogeneous per unit: no rescaling law")
         normed = self._free(n, "batch_norm", qual, dense=True, reason=reason, groups=len(x.ids),
                             prefix=f"{n.name}.normed", modelled=True)
-        if weight is None and bias is None:
-            return normed
+        return normed if weight is None and bias is None else self._own_gamma_beta(n, normed, qual, weight, bias)
+
+    def _own_gamma_beta(self, n, normed: Value, qual: str, weight, bias) -> Value:
+        """A norm layer's own γ and β (tensors, or None for a missing one: γ = 1, β = 0) after its
+        normalised units: a unit per channel with γ's edge and β's bias."""
         if weight is not None:
             self.claim(qual, "weight", weight)
-        s = to_numpy(weight) if weight is not None else np.ones(len(x.ids))
-        t = to_numpy(bias) if bias is not None else np.zeros(len(x.ids))
+        s = to_numpy(weight) if weight is not None else np.ones(len(normed.ids))
+        t = to_numpy(bias) if bias is not None else np.zeros(len(normed.ids))
         return self.affine(n, normed, s, t, qual, gamma=weight is not None, beta=bias is not None, batchnorm=False)
 
     def batchnorm_function(self, n) -> Value:
@@ -48,15 +51,15 @@ class NormHandlers:
         weight, bias = (self.parameter(self.arg(n, i, k)) for i, k in ((3, "weight"), (4, "bias")))
         training = self.concrete(self.arg(n, 5, "training", False))
         eps = float(self.concrete(self.arg(n, 7, "eps", 1e-5)))
-        if self.batch_statistics and self._own_affine(n, weight, bias, stats):
-            qual = (weight or bias or stats[0] or (n.name,))[0]
-            return self._batch_statistics(n, x, qual, weight and weight[2], bias and bias[2])
+        owner = (weight or stats[0] or bias or (n.name,))[0]  # the module whose γ and β these should be
+        own = self._own_affine(n, weight, bias, owner)
+        if self.batch_statistics and own:
+            return self._batch_statistics(n, x, owner, weight and weight[2], bias and bias[2])
         if training is not False or None in stats:
             return self._free(n, "batch_norm", n.name, dense=False,
                               reason="batch_norm with batch statistics (training mode or no running statistics): "
                                      "it mixes the batch, not a per-channel affine map")
-        owner = (weight or stats[0])[0]
-        if not self._own_affine(n, weight, bias, stats):
+        if not own:
             return self._free(n, "batch_norm", n.name, dense=False,
                               reason=f"batch_norm ({n.name!r}) whose γ or β is computed, or belongs to another module "
                                      f"than {owner!r}: topo cannot name the parameters behind its edges")
@@ -68,10 +71,9 @@ class NormHandlers:
         s = gamma / np.sqrt(var + eps)
         return self.affine(n, x, s, beta - mean * s, owner, gamma=weight is not None, beta=bias is not None)
 
-    def _own_affine(self, n, weight, bias, stats) -> bool:
+    def _own_affine(self, n, weight, bias, owner: str) -> bool:
         """Whether ``F.batch_norm``'s γ and β (when passed) are the ``weight`` and ``bias`` parameters of
-        one module (its owner: γ's, else the running mean's): else topo cannot name them."""
-        owner = (weight or stats[0] or bias or (None,))[0]
+        the module ``owner``: else topo cannot name them."""
         return not any((self.arg(n, i, k) is not None and p is None) or (p is not None and (p[0] != owner or p[1] != k))
                        for i, k, p in ((3, "weight", weight), (4, "bias", bias)))
 
@@ -140,9 +142,7 @@ class NormHandlers:
         normed = self._free(n, what, qual, dense=True, reason=reason, groups=groups, prefix=f"{n.name}.normed")
         if weight is None or tuple(weight.shape) != (len(x.ids),):
             return normed
-        self.claim(qual, "weight", weight)
-        t = to_numpy(bias) if bias is not None else np.zeros(len(x.ids))
-        return self.affine(n, normed, to_numpy(weight), t, qual, gamma=True, beta=bias is not None, batchnorm=False)
+        return self._own_gamma_beta(n, normed, qual, weight, bias)
 
     def _fold(self, qual: str, x: Value, s: np.ndarray, t: np.ndarray, *, gamma: bool, beta: bool) -> Value:
         """The layer's weight times ``s``; its bias ``b s + t`` (β's edges when the BatchNorm has a β;
